@@ -1,0 +1,286 @@
+"""The I/O-free core shared by the sync and async clients.
+
+Every API method is written once, as a generator that yields :class:`Request`
+descriptions and receives the ``httpx.Response`` to each (a "flow").  The
+:class:`operation` decorator turns such a generator into a method that the sync
+client runs with blocking I/O and the async client runs as a coroutine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import PluginError
+
+API_PATH = "/api/v3"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_NO_BODY: Any = object()
+
+
+def segment(value: str) -> str:
+    """``value`` escaped as one URL path segment (``/`` too; ``:`` stays readable)."""
+    return quote(value, safe=":@")
+
+
+def subpath(value: str) -> str:
+    """``value`` escaped as a path whose ``/`` separate segments (file paths, param names)."""
+    return quote(value.lstrip("/"), safe=":@/")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API request, relative to ``/api/v3``; ``path`` is already escaped."""
+
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    content_type: str | None = None
+    accept: str = "application/json"
+    #: Error statuses the flow handles itself instead of raising.
+    allow: frozenset[int] = frozenset()
+    #: Retry transport failures after the request may have reached the server.
+    replayable: bool | None = None
+    #: Send the bearer token (off for the token request, which uses ``headers``).
+    authenticate: bool = True
+    headers: tuple[tuple[str, str], ...] = ()
+    #: ``Model`` and ``Key`` given to errors that carry none.
+    model: str = ""
+    key: str = ""
+
+    @property
+    def idempotent(self) -> bool:
+        if self.replayable is not None:
+            return self.replayable
+        return self.method in _IDEMPOTENT
+
+
+def json_request(method: str, path: str, value: Any = _NO_BODY, **options: Any) -> Request:
+    """A request whose body, if given, is ``value`` as JSON (``None`` is ``null``)."""
+    if value is _NO_BODY:
+        return Request(method, path, **options)
+    body = json.dumps(value, separators=(",", ":")).encode()
+    return Request(method, path, body=body, content_type="application/json", **options)
+
+
+def bytes_request(method: str, path: str, data: bytes | str, **options: Any) -> Request:
+    """A request with an ``application/octet-stream`` body (text is sent as UTF-8)."""
+    body = data.encode() if isinstance(data, str) else bytes(data)
+    return Request(method, path, body=body, content_type="application/octet-stream", **options)
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The JSON body of ``response``, ``None`` when it is empty."""
+    return json.loads(response.content) if response.content.strip() else None
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+class APIError(PluginError):
+    """An error answer of the DRP API: its ``models.Error`` (``code`` = ``Code``).
+
+    ``http_status`` is the HTTP status of the answer (``None`` when there was none).
+    """
+
+    def __init__(
+        self,
+        *messages: str,
+        code: int = 400,
+        model: str = "",
+        key: str = "",
+        type: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        self.http_status = http_status
+        super().__init__(*messages, code=code, model=model, key=key, type=type)
+
+    @classmethod
+    def from_response(
+        cls, request: Request, response: httpx.Response, secrets: Iterable[str] = ()
+    ) -> APIError:
+        """The error a non-2xx ``response`` stands for; ``secrets`` never appear in it."""
+        status = response.status_code
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not ({"Messages", "Code", "Type"} & data.keys()):
+            text = response.text.strip()[:500]
+            reason = response.reason_phrase or "error"
+            data = {"Type": "API_ERROR", "Messages": [f"{status} {reason}: {text}" if text else f"{status} {reason}"]}
+        messages = data.get("Messages") or []
+        if not isinstance(messages, list):
+            messages = [messages]
+        secrets = list(secrets)
+        code = data.get("Code")
+        if not isinstance(code, int) or isinstance(code, bool) or code == 0:
+            code = status
+        return cls(
+            *[_redact(str(m), secrets) for m in messages],
+            code=code,
+            model=_redact(str(data.get("Model") or request.model), secrets),
+            key=_redact(str(data.get("Key") or request.key), secrets),
+            type=_redact(str(data.get("Type") or ""), secrets),
+            http_status=status,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, model={self.model!r}, key={self.key!r}, "
+            f"type={self.type!r}, messages={self.messages!r})"
+        )
+
+
+class APIConnectionError(APIError, ConnectionError):
+    """The API could not be reached (after the retries the request allows)."""
+
+    @classmethod
+    def from_exception(cls, request: Request, exc: Exception) -> APIConnectionError:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return cls(
+            f"{request.method} {API_PATH}{request.path}: {what}",
+            code=0,
+            model=request.model,
+            key=request.key,
+            type="CLIENT_ERROR",
+        )
+
+
+def check(request: Request, response: httpx.Response, secrets: Iterable[str] = ()) -> None:
+    """Raise :class:`APIError` for an error status the request does not allow."""
+    if response.status_code >= 400 and response.status_code not in request.allow:
+        raise APIError.from_response(request, response, secrets)
+
+
+# -- transport failures -----------------------------------------------------------------------
+
+#: Failures before anything reached the server: always safe to retry.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Failures that may happen after the server got the request.
+_TRANSIENT = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Bounded exponential backoff for transport failures.
+
+    A request is retried when nothing was sent, or when it is idempotent
+    (GET, HEAD, PUT, DELETE); ``attempts`` counts the retries after the first try.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.1
+    max_backoff: float = 2.0
+
+    def delays(self) -> Iterator[float]:
+        for n in range(self.attempts):
+            yield min(self.backoff * 2**n, self.max_backoff)
+
+    def allows(self, request: Request, exc: Exception) -> bool:
+        if isinstance(exc, _NOT_SENT):
+            return True
+        return request.idempotent and isinstance(exc, _TRANSIENT)
+
+
+# -- one method, two clients -------------------------------------------------------------------
+
+#: A flow: yields requests, gets their responses, returns the method's result.
+Flow = Generator[Request, httpx.Response, T]
+
+
+class SyncRunner:
+    """Base of clients that run flows with blocking I/O."""
+
+    def _run(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+
+class AsyncRunner:
+    """Base of clients that run flows as coroutines."""
+
+    async def _run(self, flow: Flow[T]) -> T:
+        raise NotImplementedError
+
+
+class operation(Generic[P, T]):  # noqa: N801 - used as a decorator
+    """Make a flow generator a method of both clients (sync: ``T``, async: awaitable)."""
+
+    def __init__(self, flow: Callable[Concatenate[Any, P], Flow[T]]) -> None:
+        self.flow = flow
+        self.__name__ = flow.__name__
+        self.__qualname__ = flow.__qualname__
+        self.__doc__ = flow.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> operation[P, T]: ...
+
+    @overload
+    def __get__(self, obj: AsyncRunner, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    @overload
+    def __get__(self, obj: SyncRunner, owner: type) -> Callable[P, T]: ...
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        if obj is None:
+            return self
+        flow = self.flow
+
+        def method(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return obj._run(flow(obj, *args, **kwargs))
+
+        method.__name__ = self.__name__
+        method.__qualname__ = f"{type(obj).__name__}.{self.__name__}"
+        method.__doc__ = self.__doc__
+        return method
+
+
+def drive(flow: Flow[T], response: httpx.Response | None) -> tuple[Request | None, T | None]:
+    """Advance ``flow``: the next request to send, or ``None`` and the flow's result."""
+    try:
+        request = next(flow) if response is None else flow.send(response)
+    except StopIteration as stop:
+        return None, stop.value
+    return request, None
+
+
+@dataclass
+class Prepared:
+    """Arguments of ``httpx.(Async)Client.build_request`` for one request."""
+
+    method: str
+    url: str
+    params: list[tuple[str, str]]
+    content: bytes | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, request: Request, authorization: str | None) -> Prepared:
+        headers = {"Accept": request.accept, **dict(request.headers)}
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
+        if authorization:
+            headers["Authorization"] = authorization
+        return cls(request.method, API_PATH + request.path, list(request.params), request.body, headers)
+
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(
+            self.method, self.url, params=self.params or None, content=self.content, headers=self.headers
+        )

@@ -1,0 +1,150 @@
+"""The interface style: a plugin object with Go-like methods, for people porting Go.
+
+The object must have ``config(log, api, params)`` (Go ``PluginConfig``) and may
+have any of ``action(log, action)``, ``publish(log, event)``,
+``select_events()``, ``stop(log)``, ``unpack(log, directory)`` and
+``validate(log, api)`` (``PluginActor``, ``PluginPublisher``,
+``PluginEventSelecter``, ``PluginStop``, ``PluginUnpacker``,
+``PluginValidator``).  Methods may be ``def`` or ``async def``; errors are raised
+as :class:`~drp_plugin.errors.PluginError`.  The static definition is given as a
+dict, like the Go ``models.PluginProvider``::
+
+    app = drp_plugin.App("incrementer", MyPlugin(), definition={...}, version="v1.0.0")
+    app.main()
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import PluginError
+from .models import available_action
+from .provider import Handler, Provider, _caller_dir
+
+TYPE_CHECKING = False  # typing is not imported: define must stay fast
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from .models import Action, Event
+    from .protocol.runtime import Runtime
+
+
+class App(Provider):
+    """A :class:`Provider` driven by a Go-style plugin object."""
+
+    def __init__(
+        self,
+        name: str,
+        plugin: Any,
+        *,
+        definition: dict[str, Any] | None = None,
+        version: str | None = None,
+        description: str = "",
+        content: str | os.PathLike[str] | None = None,
+        assets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not callable(getattr(plugin, "config", None)):
+            raise TypeError(f"{type(plugin).__name__} must implement config(log, api, params)")
+        d = dict(definition or {})
+        super().__init__(
+            name,
+            version=version or d.get("Version") or None,
+            description=description,
+            content=content,
+            assets=assets,
+            store_objects=d.get("StoreObjects"),
+            documentation=d.get("Documentation") or "",
+            auto_start=bool(d.get("AutoStart")),
+            has_publish=bool(d.get("HasPublish")),
+            required_params=d.get("RequiredParams") or (),
+            optional_params=d.get("OptionalParams") or (),
+            ignore_events=bool(d.get("IgnoreEvents")),
+            meta=d.get("Meta"),
+            base_dir=base_dir if base_dir is not None else _caller_dir(),
+        )
+        self.plugin = plugin
+        self._static_actions = [
+            available_action(
+                a.get("Command", ""), a.get("Model", ""),
+                a.get("RequiredParams"), a.get("OptionalParams"),
+            )
+            for a in d.get("AvailableActions") or []
+        ]
+        self._static_content = d.get("Content")
+        self._method_handlers: dict[str, Handler] = {
+            m: Handler(getattr(plugin, m))
+            for m in ("config", "action", "publish", "stop", "unpack", "validate")
+            if callable(getattr(plugin, m, None))
+        }
+        if "action" not in self._method_handlers and self._static_actions:
+            raise TypeError("the definition lists AvailableActions but the plugin has no action()")
+
+    def _handler(self, method: str) -> Handler | None:
+        return self._method_handlers.get(method)
+
+    def available_actions(self) -> list[dict[str, Any]]:
+        return [dict(a) for a in self._static_actions]
+
+    def content_bundle(self) -> str:
+        if self.content is None and isinstance(self._static_content, str):
+            return self._static_content
+        return super().content_bundle()
+
+    def event_selections(self) -> list[str]:
+        select = getattr(self.plugin, "select_events", None)
+        return list(select()) if callable(select) else []
+
+    def has_event_receiver(self) -> bool:
+        return self._handler("publish") is not None
+
+    @property
+    def serves_publish(self) -> bool:
+        has_selector = callable(getattr(self.plugin, "select_events", None))
+        return self.has_publish and self._handler("publish") is not None and not has_selector
+
+    async def _call(self, method: str, runtime: Runtime | None, *args: Any, **ctx: Any) -> Any:
+        h = self._method_handlers[method]
+        c = h.context(self.name, self.logger(), runtime, **ctx)
+        return await h(c.log, *args)
+
+    async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+        h = self._method_handlers["config"]
+        c = h.context(self.name, self.logger(), runtime)
+        await h(c.log, c.api if runtime is not None else None, params)
+
+    async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+        if "action" not in self._method_handlers:
+            raise PluginError(f"Unknown command: {action.command}", code=404,
+                              model="plugin", key=self.name, type="plugin")
+        return await self._call("action", runtime, action, action=action)
+
+    async def run_event(self, runtime: Runtime | None, event: Event) -> None:
+        await self._call("publish", runtime, event, event=event)
+
+    async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+        await self._call("publish", runtime, event, event=event)
+
+    async def run_stop(self, runtime: Runtime | None) -> None:
+        if "stop" in self._method_handlers:
+            await self._call("stop", runtime)
+
+    def run_unpack(self, directory: Path) -> None:
+        from pathlib import Path
+
+        from .assets import write_assets
+
+        write_assets(Path(self.base_dir), self.assets, directory)
+        h = self._handler("unpack")
+        if h is not None:
+            h.call_sync(self.logger(), str(directory))
+
+    def run_validate(self, definition: dict[str, Any]) -> Any:
+        h = self._handler("validate")
+        if h is None:
+            return definition
+        c = h.context(self.name, self.logger(), None)
+        result = h.call_sync(c.log, c.api)
+        return definition if result is None else result

@@ -1,0 +1,52 @@
+"""Calls from the plugin into DRP on the from-plugin socket (``/api-server-plugin/v4``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import PluginError
+from ..models import make_event
+from .unixclient import UnixHTTPClient
+
+PREFIX = "/api-server-plugin/v4"
+
+
+class BackChannel:
+    """``publish``, ``leaving`` and raw ``post`` to DRP, on their own connection."""
+
+    def __init__(self, socket_path: str, *, timeout: float = 10.0) -> None:
+        self.client = UnixHTTPClient(socket_path, timeout=timeout)
+
+    async def post(self, path: str, obj: Any) -> Any:
+        """POST ``obj`` as JSON to ``PREFIX + path``; a 4xx/5xx raises :class:`PluginError`."""
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            status, reply = await self.client.post(PREFIX + path, body)
+        except (OSError, EOFError, TimeoutError) as exc:
+            raise PluginError(f"DRP is unreachable on the from-plugin socket: {exc}",
+                              code=503, model="plugin", type="plugin") from exc
+        if status >= 400:
+            try:
+                data: Any = json.loads(reply) if reply else None
+            except ValueError:
+                data = reply.decode(errors="replace")
+            raise PluginError.from_dict(data, status)
+        if not reply.strip():
+            return None
+        try:
+            return json.loads(reply)
+        except ValueError:
+            return reply.decode(errors="replace")
+
+    async def publish(self, type: str, action: str, key: str, obj: Any = None) -> None:
+        """Send ``{"Time", "Type", "Action", "Key", "Object"}`` into DRP's event stream."""
+        await self.post("/publish", make_event(type, action, key, obj))
+
+    async def leaving(self, error: PluginError | None = None) -> None:
+        """Tell DRP the plugin is about to exit (an error with code 403 removes the provider)."""
+        err = error if error is not None else PluginError(code=200)
+        await self.post("/leaving", err.to_dict())
+
+    async def close(self) -> None:
+        await self.client.close()

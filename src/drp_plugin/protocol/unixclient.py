@@ -1,0 +1,103 @@
+"""An HTTP/1.1 client for one unix socket (DRP's from-plugin socket), on h11.
+
+One keep-alive connection, requests one at a time, reconnecting when the
+connection was closed.  Every failure is an :class:`OSError` or a
+:class:`ClientError`; nothing here logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+
+
+class ClientError(Exception):
+    """The peer answered something that is not HTTP."""
+
+
+class UnixHTTPClient:
+    """POST JSON to ``http://unix<path>`` over the unix socket ``socket_path``."""
+
+    def __init__(self, socket_path: str, *, timeout: float = 10.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._conn: h11.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        """Open the connection now (``listen`` checks the socket before READY!)."""
+        async with self._lock:
+            await self._ensure()
+
+    async def _ensure(self) -> None:
+        if self._writer is None or self._writer.is_closing() or self._conn is None:
+            await self._drop()
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(self.socket_path), self.timeout
+            )
+            self._conn = h11.Connection(h11.CLIENT)
+
+    async def _drop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._reader = self._writer = None
+        self._conn = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """Send one request and return ``(status, body)``; retries once on a stale connection."""
+        async with self._lock:
+            for attempt in (0, 1):
+                reused = self._writer is not None
+                try:
+                    await self._ensure()
+                    return await asyncio.wait_for(self._exchange(path, body), self.timeout)
+                except (OSError, EOFError, h11.ProtocolError, ClientError, TimeoutError):
+                    await self._drop()
+                    if attempt or not reused:
+                        raise
+            raise AssertionError("unreachable")
+
+    async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        conn, reader, writer = self._conn, self._reader, self._writer
+        assert conn is not None and reader is not None and writer is not None
+        request = h11.Request(
+            method="POST",
+            target=path,
+            headers=[
+                ("Host", "unix"),
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("User-Agent", "drp-plugin"),
+            ],
+        )
+        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        status = 0
+        chunks: list[bytes] = []
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                if not data:
+                    raise EOFError("connection closed by DRP")
+                conn.receive_data(data)
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise EOFError("connection closed by DRP")
+        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+            await self._drop()
+        else:
+            conn.start_next_cycle()
+        return status, b"".join(chunks)

@@ -1,0 +1,408 @@
+"""Writing a provider: the :class:`Provider` object and its decorators.
+
+Actions, event handlers, config, stop, unpack and validate are registered with
+decorators.  The definition DRP reads (``AvailableActions``, params) is derived
+from the registrations, so the definition and the dispatch cannot disagree::
+
+    provider = Provider("incrementer", content="content")
+
+    @provider.action("incrstatus")
+    def status(ctx, action):
+        return "Running"
+
+    if __name__ == "__main__":
+        provider.main()
+
+Every handler is ``fn(ctx, <thing>)`` and may be ``def`` (run in a worker thread
+with a :class:`~drp_plugin.context.SyncContext`) or ``async def`` (run on the event
+loop with a :class:`~drp_plugin.context.Context`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+from . import stamp
+from .context import Context, SyncContext
+from .errors import PluginError
+from .models import PLUGIN_VERSION, available_action
+
+# Neither typing nor pathlib nor logging is imported at run time: ``define`` must
+# stay fast (each costs milliseconds of start-up).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterable, Sequence
+    from pathlib import Path
+    from typing import Any, TypeVar
+
+    import click
+
+    from .models import Action, Event
+    from .protocol.runtime import Runtime
+
+    F = TypeVar("F", bound=Callable[..., Any])
+
+
+_CO_COROUTINE = 0x80
+
+
+def is_async_callable(fn: Any) -> bool:
+    """``inspect.iscoroutinefunction`` without importing ``inspect`` (define stays fast)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    code = getattr(fn, "__code__", None)
+    if code is None and not hasattr(fn, "__func__"):
+        code = getattr(getattr(fn, "__call__", None), "__code__", None)  # noqa: B004
+    if code is None:
+        code = getattr(getattr(fn, "__func__", None), "__code__", None)
+    return bool(code is not None and code.co_flags & _CO_COROUTINE)
+
+
+class Handler:
+    """A registered function and how to call it (on the loop, or in a worker thread)."""
+
+    __slots__ = ("fn", "is_async")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        self.fn = fn
+        self.is_async = is_async_callable(fn)
+
+    def context(
+        self, name: str, log: Any, runtime: Runtime | None, **kw: Any
+    ) -> Context:
+        cls = Context if self.is_async else SyncContext
+        return cls(name, log, runtime, **kw)
+
+    async def __call__(self, *args: Any) -> Any:
+        if self.is_async:
+            return await self.fn(*args)
+        import asyncio
+        import contextvars
+
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, self.fn, *args)
+        return await loop.run_in_executor(None, call)
+
+    def call_sync(self, *args: Any) -> Any:
+        """Call outside a server (define, unpack): coroutines get their own loop."""
+        if self.is_async:
+            import asyncio
+
+            return asyncio.run(self.fn(*args))
+        return self.fn(*args)
+
+
+class ActionSpec:
+    """One registered action: the command, its models, its params and its handler."""
+
+    __slots__ = ("command", "models", "required", "optional", "handler")
+
+    def __init__(
+        self,
+        command: str,
+        models: Sequence[str],
+        required: Sequence[str],
+        optional: Sequence[str],
+        handler: Handler,
+    ) -> None:
+        self.command = command
+        self.models = list(models)
+        self.required = list(required)
+        self.optional = list(optional)
+        self.handler = handler
+
+    def available_actions(self) -> list[dict[str, Any]]:
+        return [available_action(self.command, m, self.required, self.optional) for m in self.models]
+
+    def missing(self, params: dict[str, Any]) -> list[str]:
+        return [p for p in self.required if p not in params]
+
+
+def _caller_dir(depth: int = 2) -> str:
+    frame = sys._getframe(depth)
+    file = frame.f_globals.get("__file__")
+    return os.path.dirname(os.path.realpath(file)) if file else os.getcwd()
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+class Provider:
+    """A DRP plugin provider, described by its registrations.
+
+    ``content`` names a content directory (relative to the file that creates the
+    provider) bundled into the definition; ``assets`` names files or folders that
+    ``unpack`` writes for DRP's file server.  ``store_objects`` declares
+    plugin-defined object types (prefix -> field -> JSON-schema fragment, with
+    ``"isrequired": True`` for required fields).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str | None = None,
+        description: str = "",
+        content: str | os.PathLike[str] | None = None,
+        assets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        store_objects: dict[str, dict[str, Any]] | None = None,
+        documentation: str = "",
+        auto_start: bool = False,
+        has_publish: bool = False,
+        required_params: Sequence[str] = (),
+        optional_params: Sequence[str] = (),
+        ignore_events: bool = False,
+        meta: dict[str, str] | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not name or "/" in name:
+            raise ValueError(f"invalid provider name {name!r}")
+        self.name = name
+        self.description = description or f"DRP plugin provider {name}"
+        self._version = version
+        self.base_dir: str = os.fspath(base_dir) if base_dir is not None else _caller_dir()
+        self.content = content
+        self.assets: list[str | os.PathLike[str]] = (
+            [assets] if isinstance(assets, (str, os.PathLike)) else list(assets or [])
+        )
+        self.store_objects = store_objects
+        self.documentation = documentation
+        self.auto_start = auto_start
+        self.has_publish = has_publish
+        self.required_params = list(required_params)
+        self.optional_params = list(optional_params)
+        self.ignore_events = ignore_events
+        self.meta = meta
+        self.actions: dict[str, ActionSpec] = {}
+        self.event_handlers: list[tuple[list[str], Handler]] = []
+        self.config_handler: Handler | None = None
+        self.publish_handler: Handler | None = None
+        self.stop_handler: Handler | None = None
+        self.unpack_handler: Handler | None = None
+        self.validate_handler: Handler | None = None
+        self._cli: click.Group | None = None
+
+    # -- registration -------------------------------------------------------------
+    def action(
+        self,
+        command: str,
+        *,
+        model: str | Sequence[str] = "",
+        required: Sequence[str] = (),
+        optional: Sequence[str] = (),
+    ) -> Callable[[F], F]:
+        """Register ``fn(ctx, action)`` for ``command`` on ``model`` (``""`` = system).
+
+        ``required`` params are checked before the handler runs (400 naming the
+        missing param); both lists go into ``AvailableActions``.
+        """
+        models = _as_list(model) or [""]
+
+        def register(fn: F) -> F:
+            if command in self.actions:
+                raise ValueError(f"action {command!r} is already registered")
+            self.actions[command] = ActionSpec(command, models, required, optional, Handler(fn))
+            return fn
+
+        return register
+
+    def on_event(self, *patterns: str) -> Callable[[F], F]:
+        """Register ``fn(ctx, event)`` for events matching ``type.action.key`` patterns.
+
+        The runtime opens DRP's event stream on config and registers the patterns.
+        """
+        if not patterns:
+            raise ValueError("on_event needs at least one pattern, e.g. 'machines.update.*'")
+        for p in patterns:
+            if p.count(".") < 2:
+                raise ValueError(f"event pattern {p!r} must be type.action.key")
+
+        def register(fn: F) -> F:
+            self.event_handlers.append((list(patterns), Handler(fn)))
+            return fn
+
+        return register
+
+    def _single(self, attr: str, fn: F) -> F:
+        if getattr(self, attr) is not None:
+            raise ValueError(f"{attr.replace('_handler', '')} handler is already registered")
+        setattr(self, attr, Handler(fn))
+        return fn
+
+    def config(self, fn: F) -> F:
+        """Register ``fn(ctx, params)``; raise :class:`PluginError` to refuse the config."""
+        return self._single("config_handler", fn)
+
+    def publish(self, fn: F) -> F:
+        """Register ``fn(ctx, event)`` for ``/publish`` (needs ``has_publish=True``)."""
+        return self._single("publish_handler", fn)
+
+    def stop(self, fn: F) -> F:
+        """Register ``fn(ctx)``, run when DRP stops the plugin or on SIGTERM."""
+        return self._single("stop_handler", fn)
+
+    def unpack(self, fn: F) -> F:
+        """Register ``fn(ctx, directory)``, run by ``unpack <dir>`` after the assets."""
+        return self._single("unpack_handler", fn)
+
+    def validate(self, fn: F) -> F:
+        """Register ``fn(ctx, definition) -> definition | None``, run by ``define``.
+
+        Skipped when ``RS_TOKEN=catalog``; what it returns is printed instead.
+        """
+        return self._single("validate_handler", fn)
+
+    # -- the definition --------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return stamp.VERSION or self._version or "v0.0.0"
+
+    def content_bundle(self) -> str:
+        """The ``Content`` YAML string (pre-bundled in a built file)."""
+        if self.content is None:
+            return ""
+        key = os.fspath(self.content)
+        if stamp.CONTENT is not None and key in stamp.CONTENT:
+            return stamp.CONTENT[key]
+        from .content import bundle_cached
+
+        return bundle_cached(os.path.join(self.base_dir, key))
+
+    def available_actions(self) -> list[dict[str, Any]]:
+        return [a for spec in self.actions.values() for a in spec.available_actions()]
+
+    def event_selections(self) -> list[str]:
+        """The union of the registered event patterns, in registration order."""
+        seen: dict[str, None] = {}
+        for patterns, _ in self.event_handlers:
+            seen.update(dict.fromkeys(patterns))
+        return list(seen)
+
+    def definition(self) -> dict[str, Any]:
+        """The ``PluginProvider`` JSON object, in Go field order."""
+        definition: dict[str, Any] = {
+            "Meta": self.meta,
+            "Name": self.name,
+            "Version": self.version,
+            "PluginVersion": PLUGIN_VERSION,
+            "AutoStart": self.auto_start,
+            "HasPublish": self.has_publish,
+            "AvailableActions": self.available_actions(),
+            "RequiredParams": self.required_params or None,
+            "OptionalParams": self.optional_params or None,
+            "StoreObjects": self.store_objects,
+            "Documentation": self.documentation,
+            "Content": self.content_bundle(),
+        }
+        if self.ignore_events:
+            definition["IgnoreEvents"] = True
+        return definition
+
+    def check(self) -> None:
+        """The Go package's consistency rules, as a :class:`PluginError` (400)."""
+        selections = self.event_selections()
+        if self.has_publish and selections:
+            raise PluginError(
+                f"Plugin can NOT have both HasPublish and EventSelector: {self.name}",
+                code=400, model="plugin", key=self.name, type="plugin",
+            )
+        if selections and not self.has_event_receiver():
+            raise PluginError(
+                f"Plugin has an EventSelector, but no Publish function: {self.name}",
+                code=400, model="plugin", key=self.name, type="plugin",
+            )
+
+    def has_event_receiver(self) -> bool:
+        return bool(self.event_handlers)
+
+    # -- dispatch (called by the runtime) ------------------------------------------------
+    def logger(self) -> logging.Logger:
+        import logging
+
+        return logging.getLogger(f"drp_plugin.provider.{self.name}")
+
+    async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+        if self.config_handler is not None:
+            h = self.config_handler
+            await h(h.context(self.name, self.logger(), runtime), params)
+
+    async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+        spec = self.actions.get(action.command)
+        if spec is None:
+            raise PluginError(
+                f"Unknown command: {action.command}",
+                code=404, model="plugin", key=self.name, type="plugin",
+            )
+        missing = spec.missing(action.params)
+        if missing:
+            raise PluginError(
+                *[f"Missing Parameter {p}" for p in missing],
+                code=400, model="plugin", key=self.name, type="plugin",
+            )
+        h = spec.handler
+        return await h(h.context(self.name, self.logger(), runtime, action=action), action)
+
+    async def run_event(self, runtime: Runtime | None, event: Event) -> None:
+        from .events.matching import matches
+
+        for patterns, h in self.event_handlers:
+            if any(matches(p, event.type, event.action, event.key) for p in patterns):
+                await h(h.context(self.name, self.logger(), runtime, event=event), event)
+
+    async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+        if self.publish_handler is not None:
+            h = self.publish_handler
+            await h(h.context(self.name, self.logger(), runtime, event=event), event)
+
+    async def run_stop(self, runtime: Runtime | None) -> None:
+        if self.stop_handler is not None:
+            h = self.stop_handler
+            await h(h.context(self.name, self.logger(), runtime))
+
+    def run_unpack(self, directory: Path) -> None:
+        from pathlib import Path
+
+        from .assets import write_assets
+
+        write_assets(Path(self.base_dir), self.assets, directory)
+        if self.unpack_handler is not None:
+            h = self.unpack_handler
+            h.call_sync(h.context(self.name, self.logger(), None), directory)
+
+    def run_validate(self, definition: dict[str, Any]) -> Any:
+        if self.validate_handler is None:
+            return definition
+        h = self.validate_handler
+        result = h.call_sync(h.context(self.name, self.logger(), None), definition)
+        return definition if result is None else result
+
+    @property
+    def serves_publish(self) -> bool:
+        """Whether ``/api-plugin/v4/publish`` is routed (Go: HasPublish, no selector)."""
+        return self.has_publish and self.publish_handler is not None and not self.event_selections()
+
+    # -- command line --------------------------------------------------------------------
+    @property
+    def cli(self) -> click.Group:
+        """The provider's click group; add your own commands with ``@provider.cli.command()``."""
+        if self._cli is None:
+            from .cli import build_cli
+
+            self._cli = build_cli(self)
+        return self._cli
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        """Run the command line (``define``, ``unpack``, ``listen``, ``version``, ...)."""
+        from .cli import main
+
+        main(self, argv)
