@@ -353,10 +353,14 @@ class Provider:
         return await h(h.context(self.name, self.logger(), runtime, action=action), action)
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
-        from .events.matching import matches
+        from .events.matching import Pattern
 
-        for patterns, h in self.event_handlers:
-            if any(matches(p, event.type, event.action, event.key) for p in patterns):
+        compiled = self.__dict__.get("_compiled")
+        if compiled is None:
+            compiled = [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
+            self.__dict__["_compiled"] = compiled
+        for parsed, (_, h) in zip(compiled, self.event_handlers, strict=True):
+            if any(p.matches(event) for p in parsed):
                 await h(h.context(self.name, self.logger(), runtime, event=event), event)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:

@@ -194,7 +194,7 @@ class UnixHTTPServer:
                 continue
             if isinstance(event, h11.Request):
                 head = event
-                length = _content_length(event.headers)
+                length = _content_length(list(event.headers))
                 if length is not None and length > self.max_body:
                     await self._refuse(conn, writer, 413, _too_large(self.max_body), event)
                     return None

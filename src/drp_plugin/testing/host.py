@@ -38,6 +38,10 @@ class LogSink:
         self.status = status
 
 
+#: A sink that accepts every line at once.
+ACCEPT_ALL = LogSink()
+
+
 class PluginHost:
     """Run ``argv + ["listen", to, from]`` and speak PROTOCOL.md to it.
 
@@ -49,7 +53,7 @@ class PluginHost:
         argv: Sequence[str],
         *,
         env: dict[str, str] | None = None,
-        sink: LogSink | None = LogSink(),
+        sink: LogSink | None = ACCEPT_ALL,
         token: str = "test-token",
         endpoint: str = "https://127.0.0.1:1",
         workdir: str | os.PathLike[str] | None = None,

@@ -1,0 +1,31 @@
+"""Shared test fixtures: where the example and test providers live."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INCREMENTER = ROOT / "examples" / "incrementer" / "incrementer.py"
+TALLY = ROOT / "examples" / "interface_style" / "tally.py"
+KITCHEN = ROOT / "tests" / "providers" / "kitchen.py"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--heavy", action="store_true", help="run the heavy reliability cases")
+
+
+@pytest.fixture
+def clean_env() -> dict[str, str]:
+    """The environment for provider subprocesses: bytecode allowed, no warnings filter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_args(path: Path) -> list[str]:
+    return [sys.executable, str(path)]

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""A provider exercising every handler kind, for the runtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from drp_plugin import Action, Context, Event, PluginError, Provider, SyncContext
+
+provider = Provider(
+    "kitchen",
+    version="v1.2.3",
+    has_publish=os.environ.get("KITCHEN_HAS_PUBLISH") == "1",
+    required_params=["kitchen/required"],
+    optional_params=["kitchen/optional"],
+    documentation="Kitchen sink provider.",
+)
+
+state: dict[str, object] = {"events": []}
+
+
+@provider.config
+def configure(ctx: SyncContext, params: dict[str, object]) -> None:
+    if params.get("kitchen/refuse"):
+        raise PluginError("refused by config", code=403, model="plugin", key="kitchen")
+    state["config"] = dict(params)
+
+
+@provider.action("echo", model="machines", required=["kitchen/a"], optional=["kitchen/b"])
+def echo(ctx: SyncContext, action: Action) -> object:
+    return {"params": action.params, "uuid": action.uuid, "plugin": ctx.plugin}
+
+
+@provider.action("boom")
+def boom(ctx: SyncContext, action: Action) -> None:
+    raise ValueError("kaboom")
+
+
+@provider.action("teapot")
+async def teapot(ctx: Context, action: Action) -> None:
+    raise PluginError("short and stout", code=418, model="pots", key="brown", type="kettle")
+
+
+@provider.action("zero")
+async def zero(ctx: Context, action: Action) -> None:
+    raise PluginError("no code", code=0)
+
+
+@provider.action("sleep_sync")
+def sleep_sync(ctx: SyncContext, action: Action) -> str:
+    time.sleep(float(action.params.get("seconds", 0.5)))  # type: ignore[arg-type]
+    return "slept"
+
+
+@provider.action("sleep_async")
+async def sleep_async(ctx: Context, action: Action) -> str:
+    await asyncio.sleep(float(action.params.get("seconds", 0.5)))  # type: ignore[arg-type]
+    return "slept"
+
+
+@provider.action("log")
+def log_lines(ctx: SyncContext, action: Action) -> int:
+    count = int(action.params.get("count", 1))  # type: ignore[call-overload]
+    for i in range(count):
+        ctx.log.info("line %d", i)
+    return count
+
+
+@provider.action("not_json")
+def not_json(ctx: SyncContext, action: Action) -> object:
+    return {1, 2}
+
+
+@provider.action("publish")
+async def publish(ctx: Context, action: Action) -> str:
+    await ctx.publish("kitchen", "cooked", "dish", {"n": 1})
+    return "published"
+
+
+@provider.action("events")
+def events(ctx: SyncContext, action: Action) -> object:
+    return state["events"]
+
+
+@provider.publish
+def on_publish(ctx: SyncContext, event: Event) -> None:
+    if event.type == "bad":
+        raise PluginError("bad event", code=422)
+    state["events"].append(event.topic)  # type: ignore[attr-defined]
+
+
+@provider.stop
+def stop(ctx: SyncContext) -> None:
+    ctx.log.info("kitchen closing")
+
+
+if __name__ == "__main__":
+    provider.main()
