@@ -144,7 +144,9 @@ class Provider:
     provider) bundled into the definition; ``assets`` names files or folders that
     ``unpack`` writes for DRP's file server.  ``store_objects`` declares
     plugin-defined object types (prefix -> field -> JSON-schema fragment, with
-    ``"isrequired": True`` for required fields).
+    ``"isrequired": True`` for required fields).  ``action_timeout`` bounds how
+    long an action may run (504 when exceeded; ``DRP_PLUGIN_ACTION_TIMEOUT`` in the
+    environment overrides it).
     """
 
     def __init__(
@@ -164,6 +166,7 @@ class Provider:
         ignore_events: bool = False,
         meta: dict[str, str] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
+        action_timeout: float | None = None,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"invalid provider name {name!r}")
@@ -183,6 +186,8 @@ class Provider:
         self.optional_params = list(optional_params)
         self.ignore_events = ignore_events
         self.meta = meta
+        #: Seconds an action may run before it is answered 504 (None: no limit).
+        self.action_timeout = action_timeout
         self.actions: dict[str, ActionSpec] = {}
         self.event_handlers: list[tuple[list[str], Handler]] = []
         self.config_handler: Handler | None = None

@@ -255,3 +255,11 @@ async def test_interface_style_provider(make_host: HostFactory) -> None:
     assert bad.status == 400
     await host.stop()
     assert await host.wait() == 0
+
+
+async def test_action_timeout_answers_504(make_host: HostFactory, clean_env: dict[str, str]) -> None:
+    host = await make_host(env={**clean_env, "DRP_PLUGIN_ACTION_TIMEOUT": "0.2"}, config={})
+    reply = await host.action("sleep_async", {"seconds": 2})
+    assert reply.status == 504
+    assert reply.json()["Messages"] == ["action sleep_async timed out after 0.2s"]
+    assert (await host.action("echo", {"kitchen/a": 1}, MACHINE)).status == 200

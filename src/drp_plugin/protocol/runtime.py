@@ -77,6 +77,8 @@ class Runtime:
         self._sync_api: Client | None = None
         self._events: Any = None
         self._events_task: asyncio.Task[None] | None = None
+        timeout = os.environ.get("DRP_PLUGIN_ACTION_TIMEOUT")
+        self.action_timeout = float(timeout) if timeout else provider.action_timeout
         self.routes = {
             f"{PREFIX}/config": self._config,
             f"{PREFIX}/action": self._action,
@@ -219,7 +221,17 @@ class Runtime:
         self._actions_idle.clear()
         try:
             log.debug("Action: %s", action.command)
-            return 200, await self.provider.run_action(self, action)
+            if self.action_timeout is None:
+                return 200, await self.provider.run_action(self, action)
+            try:
+                result = await asyncio.wait_for(self.provider.run_action(self, action),
+                                                self.action_timeout)
+            except TimeoutError:
+                # A sync handler's thread cannot be interrupted: it finishes unobserved.
+                return 504, _plugin_error(
+                    504, f"action {action.command} timed out after {self.action_timeout:g}s",
+                    self.provider.name)
+            return 200, result
         finally:
             self._actions -= 1
             if self._actions == 0:
