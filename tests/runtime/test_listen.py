@@ -225,8 +225,11 @@ async def test_slow_log_sink_does_not_delay_actions(make_host: HostFactory) -> N
 
 
 @pytest.mark.parametrize("sink", [LogSink(status=500), None], ids=["sink-500", "no-sink"])
-async def test_failing_or_missing_log_sink(make_host: HostFactory, sink: LogSink | None) -> None:
-    host = await make_host(sink=sink, config={})
+async def test_failing_or_missing_log_sink(make_host: HostFactory, sink: LogSink | None,
+                                           clean_env: dict[str, str]) -> None:
+    # DRP being gone makes the provider exit after a grace period: keep it long here.
+    env = {**clean_env, "DRP_PLUGIN_DRP_GONE_GRACE": "600"}
+    host = await make_host(sink=sink, env=env, config={})
     for _ in range(200):
         assert (await host.action("log", {"count": 2})).status == 200
     await asyncio.sleep(0.3)
@@ -263,3 +266,14 @@ async def test_action_timeout_answers_504(make_host: HostFactory, clean_env: dic
     assert reply.status == 504
     assert reply.json()["Messages"] == ["action sleep_async timed out after 0.2s"]
     assert (await host.action("echo", {"kitchen/a": 1}, MACHINE)).status == 200
+
+
+async def test_exits_cleanly_when_drp_goes_away(make_host: HostFactory, clean_env: dict[str, str]) -> None:
+    host = await make_host(env={**clean_env, "DRP_PLUGIN_DRP_GONE_GRACE": "1"}, config={})
+    assert (await host.action("echo", {"kitchen/a": 1}, MACHINE)).status == 200
+    await host.close_sink()
+    if os.path.exists(host.from_path):
+        os.unlink(host.from_path)
+    assert await host.wait(timeout=15) == 0
+    assert b"DRP is gone" in host.stderr
+    assert not os.path.exists(host.to_path)

@@ -77,6 +77,9 @@ class Runtime:
         self._sync_api: Client | None = None
         self._events: Any = None
         self._events_task: asyncio.Task[None] | None = None
+        grace = os.environ.get("DRP_PLUGIN_DRP_GONE_GRACE")
+        #: Seconds DRP's from-plugin socket may stay unreachable before we exit.
+        self.drp_gone_grace = float(grace) if grace else 30.0
         timeout = os.environ.get("DRP_PLUGIN_ACTION_TIMEOUT")
         self.action_timeout = float(timeout) if timeout else provider.action_timeout
         self.routes = {
@@ -118,9 +121,37 @@ class Runtime:
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         sys.stdout.write("READY!\n")
         sys.stdout.flush()
+        watchdog = self.loop.create_task(self._watch_drp())
         await self._done.wait()
+        watchdog.cancel()
         await self._close()
         return 0
+
+    async def _drp_reachable(self) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.from_path), 2.0)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    async def _watch_drp(self, interval: float = 1.0) -> None:
+        """Exit cleanly when DRP's from-plugin socket stays unreachable for the grace period."""
+        gone_since: float | None = None
+        while not self.stopping:
+            await asyncio.sleep(interval)
+            if await self._drp_reachable():
+                gone_since = None
+                continue
+            now = self.loop.time()
+            if gone_since is None:
+                gone_since = now
+                print(f"drp-plugin: DRP's socket {self.from_path} is unreachable; exiting if it "
+                      f"stays so for {self.drp_gone_grace:g}s", file=sys.stderr, flush=True)
+            elif now - gone_since >= self.drp_gone_grace:
+                print("drp-plugin: DRP is gone: stopping", file=sys.stderr, flush=True)
+                await self._shutdown_then_exit()
+                return
 
     def _on_signal(self, sig: int) -> None:
         if not self.stopping:
