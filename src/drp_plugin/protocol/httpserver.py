@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
 import h11
@@ -115,7 +116,8 @@ class UnixHTTPServer:
         except FileNotFoundError:
             pass
 
-    def _response(self, conn: h11.Connection, status: int, body: Any, close: bool) -> bytes:
+    def _response(self, conn: h11.Connection, status: int, body: Any, close: bool,
+                  head_only: bool = False) -> bytes:
         try:
             payload = encode_json(body)
         except (TypeError, ValueError) as exc:
@@ -128,9 +130,11 @@ class UnixHTTPServer:
         ]
         if close:
             headers.append((b"Connection", b"close"))
-        return (conn.send(h11.Response(status_code=status, headers=headers)) or b"") + (
-            conn.send(h11.Data(data=payload)) or b""
-        ) + (conn.send(h11.EndOfMessage()) or b"")
+        out = conn.send(h11.Response(status_code=status, headers=headers,
+                                     reason=_reason(status))) or b""
+        if not head_only:  # a response to HEAD has no body
+            out += conn.send(h11.Data(data=payload)) or b""
+        return out + (conn.send(h11.EndOfMessage()) or b"")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -150,7 +154,8 @@ class UnixHTTPServer:
                                                        type=request.method, key=request.path)
                     if not 100 <= status <= 599:
                         status = 500
-                    writer.write(self._response(conn, status, body, False))
+                    writer.write(self._response(conn, status, body, False,
+                                                request.method == "HEAD"))
                     await writer.drain()
                     if request.after_response is not None:
                         request.after_response()
@@ -164,7 +169,7 @@ class UnixHTTPServer:
                     conn.start_next_cycle()
                 except h11.LocalProtocolError:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError):
             return
         finally:
             self._writers.discard(writer)
@@ -225,8 +230,8 @@ class UnixHTTPServer:
                 # h11 cannot answer before it saw a request head: write it by hand.
                 payload = encode_json(body)
                 writer.write(
-                    b"HTTP/1.1 %d Bad Request\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (status, len(payload))
+                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (status, _reason(status), len(payload))
                     + payload
                 )
             else:
@@ -244,6 +249,13 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _too_large(limit: int) -> str:

@@ -63,7 +63,8 @@ class Runtime:
         self.debug = debug
         self.stop_timeout = stop_timeout
         self.loop = asyncio.get_running_loop()
-        self.server = UnixHTTPServer(to_path, self.handle, max_body=max_body)
+        limit = os.environ.get("DRP_PLUGIN_MAX_BODY")
+        self.server = UnixHTTPServer(to_path, self.handle, max_body=int(limit) if limit else max_body)
         self.backchannel = BackChannel(from_path)
         self.shipper = LogShipper(provider.name, from_path, self.loop)
         self.plugin_name = ""
