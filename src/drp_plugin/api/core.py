@@ -9,7 +9,8 @@ client runs with blocking I/O and the async client runs as a coroutine.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
+import ssl
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import PluginError
+from .patch import UNSET
 
 API_PATH = "/api/v3"
 
@@ -24,7 +26,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_NO_BODY: Any = object()
 
 
 def segment(value: str) -> str:
@@ -44,7 +45,7 @@ class Request:
     method: str
     path: str
     params: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
+    body: bytes | None = field(default=None, repr=False)
     content_type: str | None = None
     accept: str = "application/json"
     #: Error statuses the flow handles itself instead of raising.
@@ -53,7 +54,7 @@ class Request:
     replayable: bool | None = None
     #: Send the bearer token (off for the token request, which uses ``headers``).
     authenticate: bool = True
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold credentials
     #: ``Model`` and ``Key`` given to errors that carry none.
     model: str = ""
     key: str = ""
@@ -65,23 +66,37 @@ class Request:
         return self.method in _IDEMPOTENT
 
 
-def json_request(method: str, path: str, value: Any = _NO_BODY, **options: Any) -> Request:
+def json_request(method: str, path: str, value: Any = UNSET, **options: Any) -> Request:
     """A request whose body, if given, is ``value`` as JSON (``None`` is ``null``)."""
-    if value is _NO_BODY:
+    if value is UNSET:
         return Request(method, path, **options)
     body = json.dumps(value, separators=(",", ":")).encode()
     return Request(method, path, body=body, content_type="application/json", **options)
 
 
-def bytes_request(method: str, path: str, data: bytes | str, **options: Any) -> Request:
-    """A request with an ``application/octet-stream`` body (text is sent as UTF-8)."""
+def bytes_request(
+    method: str,
+    path: str,
+    data: bytes | str,
+    content_type: str = "application/octet-stream",
+    **options: Any,
+) -> Request:
+    """A request with a raw body (text is sent as UTF-8), octet-stream by default."""
     body = data.encode() if isinstance(data, str) else bytes(data)
-    return Request(method, path, body=body, content_type="application/octet-stream", **options)
+    return Request(method, path, body=body, content_type=content_type, **options)
 
 
 def json_of(response: httpx.Response) -> Any:
     """The JSON body of ``response``, ``None`` when it is empty."""
-    return json.loads(response.content) if response.content.strip() else None
+    if not response.content.strip():
+        return None
+    try:
+        return json.loads(response.content)
+    except ValueError as exc:
+        raise APIError(
+            f"{response.request.method} {response.request.url.path}: answer is not JSON: {exc}",
+            code=response.status_code, type="CLIENT_ERROR", http_status=response.status_code,
+        ) from None
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -178,6 +193,16 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _TRANSIENT = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
 
 
+def _refused_certificate(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a failed certificate check (retrying cannot help)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """Bounded exponential backoff for transport failures.
@@ -190,14 +215,30 @@ class Retry:
     backoff: float = 0.1
     max_backoff: float = 2.0
 
-    def delays(self) -> Iterator[float]:
-        for n in range(self.attempts):
-            yield min(self.backoff * 2**n, self.max_backoff)
+    def schedule(self, request: Request) -> RetrySchedule:
+        """The retries left for one request."""
+        return RetrySchedule(self, request)
 
-    def allows(self, request: Request, exc: Exception) -> bool:
-        if isinstance(exc, _NOT_SENT):
-            return True
-        return request.idempotent and isinstance(exc, _TRANSIENT)
+
+class RetrySchedule:
+    """Retries left for one request: ``after(exc)`` is the delay before the next try."""
+
+    __slots__ = ("_retry", "_request", "_tries")
+
+    def __init__(self, retry: Retry, request: Request) -> None:
+        self._retry = retry
+        self._request = request
+        self._tries = 0
+
+    def after(self, exc: Exception) -> float:
+        """Seconds to wait before trying again; raises :class:`APIConnectionError` when done."""
+        retry, request = self._retry, self._request
+        allowed = isinstance(exc, _NOT_SENT) or (request.idempotent and isinstance(exc, _TRANSIENT))
+        if not allowed or _refused_certificate(exc) or self._tries >= retry.attempts:
+            raise APIConnectionError.from_exception(request, exc) from exc
+        delay = min(retry.backoff * 2**self._tries, retry.max_backoff)
+        self._tries += 1
+        return delay
 
 
 # -- one method, two clients -------------------------------------------------------------------
@@ -252,35 +293,33 @@ class operation(Generic[P, T]):  # noqa: N801 - used as a decorator
         return method
 
 
-def drive(flow: Flow[T], response: httpx.Response | None) -> tuple[Request | None, T | None]:
-    """Advance ``flow``: the next request to send, or ``None`` and the flow's result."""
-    try:
-        request = next(flow) if response is None else flow.send(response)
-    except StopIteration as stop:
-        return None, stop.value
-    return request, None
+class Step(Generic[T]):
+    """Where a flow stands: the next ``request`` to send, or its ``result`` once done."""
+
+    __slots__ = ("request", "result")
+
+    def __init__(self, flow: Flow[T], response: httpx.Response | None = None) -> None:
+        self.request: Request | None
+        try:
+            self.request = next(flow) if response is None else flow.send(response)
+        except StopIteration as stop:
+            self.request = None
+            self.result: T = stop.value
 
 
-@dataclass
-class Prepared:
-    """Arguments of ``httpx.(Async)Client.build_request`` for one request."""
-
-    method: str
-    url: str
-    params: list[tuple[str, str]]
-    content: bytes | None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, request: Request, authorization: str | None) -> Prepared:
-        headers = {"Accept": request.accept, **dict(request.headers)}
-        if request.content_type:
-            headers["Content-Type"] = request.content_type
-        if authorization:
-            headers["Authorization"] = authorization
-        return cls(request.method, API_PATH + request.path, list(request.params), request.body, headers)
-
-    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        return http.build_request(
-            self.method, self.url, params=self.params or None, content=self.content, headers=self.headers
-        )
+def build(
+    http: httpx.Client | httpx.AsyncClient, request: Request, authorization: str | None
+) -> httpx.Request:
+    """The ``httpx.Request`` for ``request`` (``authorization``: the header value, if any)."""
+    headers = {"Accept": request.accept, **dict(request.headers)}
+    if request.content_type:
+        headers["Content-Type"] = request.content_type
+    if authorization:
+        headers["Authorization"] = authorization
+    return http.build_request(
+        request.method,
+        API_PATH + request.path,
+        params=list(request.params) or None,
+        content=request.body,
+        headers=headers,
+    )

@@ -19,7 +19,6 @@ __all__ = [
     "guards",
     "make_patch",
     "param_add",
-    "param_pointer",
     "param_remove",
     "param_replace",
     "pointer",
@@ -48,11 +47,6 @@ UNSET = Unset()
 def pointer(*parts: str | int) -> str:
     """The JSON pointer (RFC 6901) of ``parts``: ``pointer("a/b", "~")`` is ``/a~1b/~0``."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def param_pointer(name: str) -> str:
-    """The pointer of one param inside a params map."""
-    return pointer(name)
 
 
 def _json_equal(a: Any, b: Any) -> bool:
@@ -103,16 +97,16 @@ def _tested(path: str, expected: Any) -> list[Operation]:
 
 def param_add(name: str, value: Any) -> list[Operation]:
     """Set param ``name`` (RFC 6902 ``add``: creates it or overwrites it)."""
-    return [{"op": "add", "path": param_pointer(name), "value": value}]
+    return [{"op": "add", "path": pointer(name), "value": value}]
 
 
 def param_replace(name: str, value: Any, *, expected: Any = UNSET) -> list[Operation]:
     """Replace an existing param, first testing it still equals ``expected`` if given."""
-    path = param_pointer(name)
+    path = pointer(name)
     return [*_tested(path, expected), {"op": "replace", "path": path, "value": value}]
 
 
 def param_remove(name: str, *, expected: Any = UNSET) -> list[Operation]:
     """Remove a param, first testing it still equals ``expected`` if given."""
-    path = param_pointer(name)
+    path = pointer(name)
     return [*_tested(path, expected), {"op": "remove", "path": path}]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["Pattern", "escape", "matches", "parse", "unescape"]
+__all__ = ["Pattern", "escape", "matches", "parse", "topic_pattern", "unescape"]
 
 _ESCAPES = (("\\1", "."), ("\\2", ","), ("\\3", "*"))
 
@@ -20,6 +20,21 @@ def escape(value: str) -> str:
     for code, char in _ESCAPES:
         value = value.replace(char, code)
     return value
+
+
+def topic_pattern(type: str, action: str, key: str) -> str:
+    """The filter matching exactly ``type``, ``action`` and ``key`` (each may be ``*``).
+
+    Dots stay as they are in the key: only the first two dots split the filter.
+    """
+
+    def exact(value: str, dots: bool) -> str:
+        if value == "*":
+            return value
+        escaped = escape(value)
+        return escaped if dots else escaped.replace("\\1", ".")
+
+    return f"{exact(type, True)}.{exact(action, True)}.{exact(key, False)}"
 
 
 def unescape(value: str) -> str:

@@ -1,0 +1,23 @@
+"""DRP's websocket event stream: subscriptions, filter matching, ``wait_for``.
+
+::
+
+    async with EventStream(api) as stream:
+        async for event in await stream.subscribe("machines.update.*"):
+            print(event.topic, event.object)
+"""
+
+from .matching import Pattern, escape, matches, topic_pattern, unescape
+from .stream import EventStream, StreamClosed, Subscription, wait_for
+
+__all__ = [
+    "EventStream",
+    "Pattern",
+    "StreamClosed",
+    "Subscription",
+    "escape",
+    "matches",
+    "topic_pattern",
+    "unescape",
+    "wait_for",
+]
