@@ -111,6 +111,9 @@ class Runtime:
         root = logging.getLogger()
         root.setLevel(logging.DEBUG if self.debug else logging.INFO)
         root.addHandler(self.shipper)
+        # httpx announces every request at INFO: that is noise in DRP's log.
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.shipper.start()
         await self.server.start()
         try:
