@@ -69,6 +69,11 @@ async def test_the_stream_survives_a_dropped_websocket(
     second = await api.create("machines", {"Name": "after"})
     await api.create("profiles", {"Name": "after"})
     await api.delete("machines", second["Uuid"])
+    # Each subscription is told first that events may be missing (DRP cannot replay).
+    gap = await machines.get()
+    assert (gap.type, gap.action, gap.key) == ("websocket", "gap", "1")
+    assert gap.object["Reconnects"] == 1 and gap.object["Seconds"] >= 0
+    assert (await profiles.get()).topic == "websocket.gap.1"
     assert [(await machines.get()).topic for _ in range(2)] == [
         f"machines.create.{second['Uuid']}", f"machines.delete.{second['Uuid']}",
     ]

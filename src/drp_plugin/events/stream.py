@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import json
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -27,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..api.session import ssl_context
 from ..errors import PluginError
-from ..models import Event
+from ..models import Event, make_event
 from .matching import Pattern, topic_pattern
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ Handler = Callable[[Event], Awaitable[None] | None]
 
 #: Largest event accepted (DRP objects with many params can be big).
 MAX_EVENT_SIZE = 64 * 1024 * 1024
+#: Action of the notice every subscription gets after a reconnection (``websocket.gap.<n>``).
+GAP_ACTION = "gap"
 
 
 class StreamClosed(Exception):
@@ -394,8 +397,11 @@ class EventStream:
                 for registration in self._registrations.values():
                     registration.acknowledged.clear()
                 log.warning("Event stream to %s lost (%s); reconnecting", self.client.endpoint, reason)
+                lost_at = time.monotonic()
             if not await self._reconnect():
                 return
+            if ws is not None:
+                await self._report_gap(reason, time.monotonic() - lost_at)
 
     async def _reconnect(self) -> bool:
         delay, attempt = self.backoff, 0
@@ -422,6 +428,18 @@ class EventStream:
             log.warning("Event stream to %s reconnected; registered again: %s",
                         self.client.endpoint, ", ".join(patterns) or "nothing")
             return True
+
+    async def _report_gap(self, reason: str, seconds: float) -> None:
+        """Tell every subscription that events may have been missed (DRP cannot replay).
+
+        The notice is an event ``websocket.gap.<reconnects>`` whose Object says why
+        and for how long the stream was down; it is queued like any event, in order.
+        """
+        notice = Event(make_event("websocket", GAP_ACTION, str(self.reconnects),
+                                  {"Reason": reason, "Seconds": round(seconds, 3),
+                                   "Reconnects": self.reconnects}))
+        for subscription in list(self._subscriptions):
+            await subscription._mailbox.put(notice)
 
     async def _give_up(self, error: BaseException) -> None:
         self._closed = True

@@ -302,6 +302,9 @@ class Runtime:
     async def _consume(self, subscription: Any) -> None:
         async for event in subscription:
             new_group()
+            if event.type == "websocket" and event.action == "gap":
+                log.warning("Event stream was down (%s): events published meanwhile may be "
+                            "missing", event.object)
             try:
                 await self.provider.run_event(self, event)
             except PluginError as exc:
