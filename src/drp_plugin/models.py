@@ -37,7 +37,7 @@ def _opt_str(data: dict[str, Any], field: str, what: str) -> str:
 class Action:
     """A ``models.Action``: what DRP sends to ``/api-plugin/v4/action``."""
 
-    __slots__ = ("raw", "model", "plugin", "command", "command_set", "params", "job")
+    __slots__ = ("raw", "model", "plugin", "command", "command_set", "params", "job", "received")
 
     def __init__(self, data: Any) -> None:
         data = _mapping(data, "Action")
@@ -54,6 +54,8 @@ class Action:
             raise TypeError(f"Action.Params must be a JSON object, not {type(params).__name__}")
         self.params: dict[str, Any] = params
         self.job: Any = data.get("Job")
+        #: Arrival number given by the runtime (increasing in the order actions arrive).
+        self.received = 0
 
     @property
     def uuid(self) -> str | None:

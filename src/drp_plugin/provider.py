@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import click
 
     from .models import Action, Event
+    from .ordering import KeyedLocks
     from .protocol.runtime import Runtime
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +101,7 @@ class Handler:
 class ActionSpec:
     """One registered action: the command, its models, its params and its handler."""
 
-    __slots__ = ("command", "models", "required", "optional", "handler")
+    __slots__ = ("command", "models", "required", "optional", "handler", "serial")
 
     def __init__(
         self,
@@ -109,7 +110,9 @@ class ActionSpec:
         required: Sequence[str],
         optional: Sequence[str],
         handler: Handler,
+        serial: bool = False,
     ) -> None:
+        self.serial = serial
         self.command = command
         self.models = list(models)
         self.required = list(required)
@@ -121,6 +124,17 @@ class ActionSpec:
 
     def missing(self, params: dict[str, Any]) -> list[str]:
         return [p for p in self.required if p not in params]
+
+
+def _target_key(action: Action) -> str:
+    """What ``serial`` actions are ordered by: the target's Uuid, Id or Name."""
+    model = action.model
+    if isinstance(model, dict):
+        for field in ("Uuid", "Id", "Name"):
+            value = model.get(field)
+            if isinstance(value, str) and value:
+                return value
+    return ""
 
 
 def _caller_dir(depth: int = 2) -> str:
@@ -205,18 +219,21 @@ class Provider:
         model: str | Sequence[str] = "",
         required: Sequence[str] = (),
         optional: Sequence[str] = (),
+        serial: bool = False,
     ) -> Callable[[F], F]:
         """Register ``fn(ctx, action)`` for ``command`` on ``model`` (``""`` = system).
 
         ``required`` params are checked before the handler runs (400 naming the
-        missing param); both lists go into ``AvailableActions``.
+        missing param); both lists go into ``AvailableActions``.  ``serial=True``
+        runs the actions on one target object one at a time, in arrival order.
         """
         models = _as_list(model) or [""]
 
         def register(fn: F) -> F:
             if command in self.actions:
                 raise ValueError(f"action {command!r} is already registered")
-            self.actions[command] = ActionSpec(command, models, required, optional, Handler(fn))
+            self.actions[command] = ActionSpec(command, models, required, optional, Handler(fn),
+                                               serial)
             return fn
 
         return register
@@ -355,7 +372,18 @@ class Provider:
                 code=400, model="plugin", key=self.name, type="plugin",
             )
         h = spec.handler
+        if spec.serial:
+            async with self._serial_locks().hold(_target_key(action)):
+                return await h(h.context(self.name, self.logger(), runtime, action=action), action)
         return await h(h.context(self.name, self.logger(), runtime, action=action), action)
+
+    def _serial_locks(self) -> KeyedLocks:
+        locks = self.__dict__.get("_keyed_locks")
+        if locks is None:
+            from .ordering import KeyedLocks
+
+            locks = self.__dict__["_keyed_locks"] = KeyedLocks()
+        return locks
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
         from .events.matching import Pattern

@@ -84,6 +84,20 @@ def events(ctx: SyncContext, action: Action) -> object:
     return state["events"]
 
 
+@provider.action("ordered", model="machines", serial=True)
+async def ordered(ctx: Context, action: Action) -> int:
+    started = time.monotonic()
+    await asyncio.sleep(float(action.params.get("seconds", 0.01)))  # type: ignore[arg-type]
+    runs = state.setdefault("ordered", [])
+    runs.append([action.uuid, action.received, started, time.monotonic()])  # type: ignore[attr-defined]
+    return int(action.params.get("seq", 0))  # type: ignore[call-overload]
+
+
+@provider.action("ordered_runs")
+def ordered_runs(ctx: SyncContext, action: Action) -> object:
+    return state.get("ordered", [])
+
+
 @provider.publish
 def on_publish(ctx: SyncContext, event: Event) -> None:
     if event.type == "bad":

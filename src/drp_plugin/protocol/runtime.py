@@ -72,6 +72,7 @@ class Runtime:
         self.stopping = False
         self._done = asyncio.Event()
         self._actions = 0
+        self._received = 0
         self._actions_idle = asyncio.Event()
         self._actions_idle.set()
         self._async_api: AsyncClient | None = None
@@ -252,6 +253,8 @@ class Runtime:
             action = Action(body)
         except TypeError as exc:
             return 400, error_body(400, str(exc), type=request.method)
+        self._received += 1
+        action.received = self._received
         self._actions += 1
         self._actions_idle.clear()
         try:
