@@ -9,11 +9,11 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Mapping
 
 #: The provider version chosen at build time (project metadata or ``git describe``).
 VERSION: str | None = None
 #: Content bundles computed at build time, by content directory name.
 CONTENT: dict[str, str] | None = None
 #: Embedded assets: relative path -> (mode, bytes), read from the built file.
-ASSETS: dict[str, Any] | None = None
+ASSETS: Mapping[str, tuple[int, bytes]] | None = None

@@ -109,7 +109,7 @@ def run(
     stamp.VERSION = version
     stamp.CONTENT = bundles
     # A mapping read on demand (stamp.ASSETS is typed as a dict; only .items() is used).
-    stamp.ASSETS = ZipAssets(archive, assets)  # type: ignore[assignment]
+    stamp.ASSETS = ZipAssets(archive, assets)  # type: ignore[assignment]  # duck-typed Mapping: no imports at start
 
     main = types.ModuleType("__main__")
     main.__file__ = spec.origin
