@@ -1,0 +1,1 @@
+"""The drp-plugin benchmark suite: ``python -m bench [--quick] [--out FILE]``."""

@@ -1,0 +1,207 @@
+"""The results table: metric, min/median/max, target, pass/fail, Go reference."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Row:
+    metric: str
+    unit: str
+    min: float | None = None
+    median: float | None = None
+    max: float | None = None
+    target: str = ""
+    verdict: str = ""  # PASS, FAIL, SKIP, ERROR or "" (no target)
+    reference: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _stats(s: dict[str, Any] | None) -> tuple[float | None, float | None, float | None]:
+    if not s:
+        return None, None, None
+    return s.get("min"), s.get("median"), s.get("max")
+
+
+def _check(value: float | None, ok: Callable[[float], bool]) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "FAIL"
+    return "PASS" if ok(value) else "FAIL"
+
+
+def build_rows(results: dict[str, Any]) -> list[Row]:
+    sec = results.get("sections", {})
+    rows: list[Row] = []
+
+    def err(name: str) -> bool:
+        s = sec.get(name)
+        if s is None:
+            return True
+        if "error" in s:
+            rows.append(Row(f"{name}: section failed", "", verdict="ERROR", note=s["error"][:120]))
+            return True
+        return False
+
+    if not err("define"):
+        d = sec["define"]
+        rows.append(Row("define floor: python -c pass", "ms", *_stats(d["floor"])))
+        rows.append(Row("define from source (incrementer.py)", "ms", *_stats(d["source"]),
+                        "median <= 30", _check(d["source"]["median"], lambda v: v <= 30),
+                        "~4 ms"))
+        if "skipped" in d["built"]:
+            rows.append(Row("define of built file", "ms", target="median <= 50", verdict="SKIP",
+                            reference="~4 ms", note=d["built"]["skipped"]))
+        else:
+            if "floor_system" in d:
+                rows.append(Row("define floor: system python3 -c pass", "ms",
+                                *_stats(d["floor_system"])))
+            rows.append(Row("define of built file", "ms", *_stats(d["built"]), "median <= 50",
+                            _check(d["built"]["median"], lambda v: v <= 50), "~4 ms",
+                            note=f"run as: {d['built']['command']}"))
+
+    if not err("spawn"):
+        s = sec["spawn"]
+        rows.append(Row("spawn floor: python prints READY!", "ms", *_stats(s["floor_ms"])))
+        rows.append(Row("spawn to READY! (listen)", "ms", *_stats(s["ready_ms"]), "median <= 100",
+                        _check(s["ready_ms"]["median"], lambda v: v <= 100), "~3 ms"))
+        if "skipped" not in s["ready_built_ms"]:
+            rows.append(Row("spawn to READY! (built file)", "ms", *_stats(s["ready_built_ms"]),
+                            "median <= 100", _check(s["ready_built_ms"]["median"],
+                                                    lambda v: v <= 100), "~3 ms"))
+        rows.append(Row("RSS after READY!", "MB", *_stats(s["rss_ready_mb"])))
+        rows.append(Row("RSS after config", "MB", *_stats(s["rss_config_mb"])))
+
+    if not err("actions"):
+        a = sec["actions"]
+        for conns in (1, 4):
+            p, f = a[f"provider_{conns}"], a[f"floor_{conns}"]
+            frac = a[f"fraction_of_floor_{conns}"]
+            if conns == 1:
+                target, ok, ref = ">= 5,000", (lambda v: v >= 5000), "2,600-3,100/s"
+            else:
+                target, ok, ref = ">= 8,000", (lambda v: v >= 8000), "5,600/s"
+            rows.append(Row(f"actions {conns} conn, log-complete", "/s", *_stats(p["per_s"]),
+                            target, _check(p["per_s"]["median"], ok), ref))
+            rows.append(Row(f"actions {conns} conn, responses only", "/s",
+                            *_stats(p["responses_per_s"])))
+            lpa = p["lines_per_action"]
+            rows.append(Row(f"actions {conns} conn, log lines/action", "",
+                            *_stats(lpa), "= 1 in every run",
+                            "PASS" if lpa["min"] == lpa["max"] == 1 else "FAIL"))
+            rows.append(Row(f"actions {conns} conn, p50", "ms", *_stats(p["p50_ms"])))
+            rows.append(Row(f"actions {conns} conn, p99", "ms", *_stats(p["p99_ms"]),
+                            "<= 1" if conns == 1 else "",
+                            _check(p["p99_ms"]["median"], lambda v: v <= 1.0) if conns == 1 else "",
+                            "~0.6 ms" if conns == 1 else ""))
+            rows.append(Row(f"actions {conns} conn, provider CPU/action", "us",
+                            *_stats(p["provider_cpu_us_per_action"])))
+            rows.append(Row(f"actions {conns} conn, sink CPU/log line", "us",
+                            *_stats(p["sink_cpu_us_per_line"])))
+            rows.append(Row(f"floor {conns} conn (asyncio+h11)", "/s", *_stats(f["per_s"])))
+            rows.append(Row(f"floor {conns} conn, CPU/request", "us", *_stats(f["cpu_us_per_request"])))
+            rows.append(Row(f"floor {conns} conn, p99", "ms", *_stats(f["p99_ms"])))
+            scaled = {k: (v * 100 if isinstance(v, float) else v) for k, v in frac.items()}
+            rows.append(Row(f"actions {conns} conn / floor", "%", *_stats(scaled),
+                            ">= 60" if conns == 4 else "",
+                            _check(frac["median"], lambda v: v >= 0.6) if conns == 4 else ""))
+            errors = p["errors"]["max"]
+            if errors:
+                rows.append(Row(f"actions {conns} conn, errors", "", *_stats(p["errors"]),
+                                "0", "FAIL", note=next((r["first_error"] for r in p["runs"]
+                                                        if r["first_error"]), "")))
+
+    if not err("events"):
+        e = sec["events"]
+        for variant in ("async", "sync"):
+            v = e[variant]
+            rows.append(Row(f"events 4 conn, {variant} handler", "/s", *_stats(v["responses_per_s"]),
+                            ">= 20,000" if variant == "async" else "",
+                            _check(v["responses_per_s"]["median"], lambda x: x >= 20000)
+                            if variant == "async" else ""))
+            rows.append(Row(f"events {variant}: provider CPU/event", "us",
+                            *_stats(v["provider_cpu_us_per_event"])))
+            rows.append(Row(f"events {variant}: lost", "", v["lost_total"], v["lost_total"],
+                            v["lost_total"], "0", "PASS" if v["lost_total"] == 0 else "FAIL"))
+            rows.append(Row(f"events {variant}: RSS after", "MB", v["rss_after_mb"],
+                            v["rss_after_mb"], v["rss_after_mb"]))
+        ws = e["websocket"]
+        if "skipped" in ws:
+            rows.append(Row("events via websocket (stand-in)", "/s", verdict="SKIP",
+                            note=ws["skipped"]))
+        else:
+            rows.append(Row("events via websocket, stand-in -> handler", "/s",
+                            *_stats(ws["per_s"])))
+            rows.append(Row("events websocket: lost", "", ws["lost_total"], ws["lost_total"],
+                            ws["lost_total"], "0", "PASS" if ws["lost_total"] == 0 else "FAIL"))
+            rows.append(Row("events websocket: provider RSS after", "MB", ws["rss_after_mb"],
+                            ws["rss_after_mb"], ws["rss_after_mb"]))
+
+    if not err("rss"):
+        r = sec["rss"]
+        secs = r["seconds"]
+        rows.append(Row(f"RSS peak, {secs:g}s of actions ({r['conns']} conn)", "MB",
+                        r["peak_mb"], r["peak_mb"], r["peak_mb"], "<= 40",
+                        _check(r["peak_mb"], lambda v: v <= 40), "~17 MB"))
+        rows.append(Row("RSS steady (2nd half of run)", "MB", *_stats(r["steady_mb"])))
+        rows.append(Row("RSS growth (last third - first third)", "MB", r["growth_mb"],
+                        r["growth_mb"], r["growth_mb"], "flat: <= 1",
+                        _check(r["growth_mb"], lambda v: v <= 1.0)))
+        rows.append(Row("RSS after run, log queue drained", "MB", r["after_mb"], r["after_mb"],
+                        r["after_mb"]))
+        rows.append(Row("RSS run: log lines/action", "", r["lines_per_action"],
+                        r["lines_per_action"], r["lines_per_action"], "= 1",
+                        "PASS" if r["lines_per_action"] == 1 else "FAIL"))
+
+    if not err("growth"):
+        g = sec["growth"]
+        for n, v in g["actions"].items():
+            rows.append(Row(f"latency, {n} registered action(s): p50", "ms", *_stats(v["p50_ms"])))
+            rows.append(Row(f"latency, {n} registered action(s): p99", "ms", *_stats(v["p99_ms"])))
+            rows.append(Row(f"{n} registered action(s): provider CPU/action", "us",
+                            *_stats(v["provider_cpu_us_per_action"])))
+        for label, v in g["bodies"].items():
+            rows.append(Row(f"latency, {label} machine in body: p50", "ms", *_stats(v["p50_ms"])))
+            rows.append(Row(f"latency, {label} machine in body: p99", "ms", *_stats(v["p99_ms"])))
+            rows.append(Row(f"{label} machine in body: provider CPU/action", "us",
+                            *_stats(v["provider_cpu_us_per_action"])))
+            lpa = v["lines_per_action"]
+            if not lpa["min"] == lpa["max"] == 1:
+                rows.append(Row(f"{label} body: log lines/action", "", *_stats(lpa), "= 1", "FAIL"))
+    return rows
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if unit == "/s":
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if value else "0"
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ("metric", "unit", "min", "median", "max", "target", "result", "Go ref")
+    body = [(r.metric, r.unit, _fmt(r.min, r.unit), _fmt(r.median, r.unit), _fmt(r.max, r.unit),
+             r.target, r.verdict, r.reference) for r in rows]
+    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate([header, *body]):
+        cells = [str(c).ljust(w) if i in (0, 1, 5, 6, 7) else str(c).rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = [f"  * {r.metric}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + ([""] + notes if notes else []))

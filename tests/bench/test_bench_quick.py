@@ -1,0 +1,60 @@
+"""The benchmark suite's quick mode runs end to end and loses nothing (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SECTIONS = {"define", "spawn", "actions", "events", "rss", "growth"}
+
+
+def test_quick_benchmark_writes_complete_json(tmp_path: Path) -> None:
+    out = tmp_path / "quick.json"
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "metric" in done.stdout and "median" in done.stdout
+    results = json.loads(out.read_text())
+    sections = results["sections"]
+    assert set(sections) == SECTIONS
+    for name, section in sections.items():
+        assert "error" not in section, (name, section.get("traceback"))
+    assert results["table"], "no table rows"
+
+    define = sections["define"]
+    assert define["source"]["n"] == results["meta"]["plan"]["define_reps"]
+    assert "skipped" in define["built"] or define["built"]["n"] > 0
+
+    actions = sections["actions"]
+    for name in ("provider_1", "provider_4"):
+        for run in actions[name]["runs"]:
+            assert run["errors"] == 0, run
+            assert run["requests"] > 0
+            assert run["log_lines"] == run["requests"], run  # every log line reached the sink
+    for name in ("floor_1", "floor_4"):
+        assert all(r["errors"] == 0 and r["requests"] > 0 for r in actions[name]["runs"])
+
+    events = sections["events"]
+    for variant in ("async", "sync"):
+        assert events[variant]["lost_total"] == 0
+        assert all(r["errors"] == 0 and r["handled"] == r["sent"] for r in events[variant]["runs"])
+    ws = events["websocket"]
+    assert "skipped" in ws or ws["lost_total"] == 0
+
+    rss = sections["rss"]
+    assert rss["errors"] == 0 and rss["actions"] > 0
+    assert rss["samples"] and rss["peak_mb"] > 0
+
+    growth = sections["growth"]
+    assert set(growth["actions"]) == {"1", "10", "100"}
+    assert set(growth["bodies"]) == {"1KB", "100KB", "1MB"}
+    for group in (growth["actions"], growth["bodies"]):
+        for entry in group.values():
+            for run in entry["runs"]:
+                assert run["errors"] == 0, run
+                assert run["log_lines"] == run["requests"], run
