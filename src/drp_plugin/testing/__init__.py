@@ -4,8 +4,24 @@
 it starts a provider with ``listen``, serves the from-plugin socket (recording
 publish, log and leaving), and sends config, action, publish and stop.  The whole
 local DRP (REST API, events, provider lifecycle) is :mod:`drp_plugin.standin`.
+
+Names are imported lazily: the pytest plugin loads this package in every pytest
+session, and the host pulls in aiohttp and httpx.
 """
 
-from .host import LogSink, PluginHost, Reply
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .host import LogSink, PluginHost, Reply
 
 __all__ = ["LogSink", "PluginHost", "Reply"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import host
+
+        return getattr(host, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""Running plugin actions (PROTOCOL.md sections 2 and 4).
+
+Given params are checked against their Param schemas; missing required and
+optional params are filled from the target's aggregated params (the global
+profile for system actions), then from the Param default; a required param still
+missing is ``400 Missing Parameter <p>``.  The provider gets a ``models.Action``;
+its error comes back with status = error Code and ``Type`` = ``INVOKE``; a 2xx
+reply that is empty or not JSON becomes 409.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import PluginError
+from .providers import Providers
+from .store import GLOBAL_PROFILE, Store
+
+Obj = dict[str, Any]
+
+
+class Actions:
+    """Lists and runs the actions of running plugins."""
+
+    def __init__(self, store: Store, providers: Providers) -> None:
+        self.store = store
+        self.providers = providers
+
+    def available(self, model: str, plugin: str | None = None) -> list[Obj]:
+        """The AvailableActions for objects of ``model`` (``""``: system actions)."""
+        return [a for name, a in self.providers.actions(model) if plugin in (None, name)]
+
+    def find(self, model: str, key: str, command: str, plugin: str | None,
+             target: Obj | None) -> tuple[str, Obj]:
+        """``(plugin name, action)`` that serves ``command`` on ``model``."""
+        candidates = [(name, a) for name, a in self.providers.actions(model)
+                      if a.get("Command") == command and plugin in (None, name)]
+        if model == "plugins" and target is not None and plugin is None:
+            own = [c for c in candidates if c[0] == target.get("Name")]
+            candidates = own or candidates
+        if not candidates:
+            where = f" from plugin {plugin}" if plugin else ""
+            raise PluginError(f"Action {command} not found{where}", code=404,
+                              model=model or "system", key=key, type="POST")
+        return candidates[0]
+
+    async def run(self, model: str, key: str, command: str, params: Any,
+                  plugin: str | None = None) -> Any:
+        """Run ``command`` on ``model/key`` (``model`` ``""``: a system action)."""
+        target = self.store.get(model, key, "POST") if model else None
+        name, action = self.find(model, key, command, plugin, target)
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise PluginError("Action params must be a JSON object", code=400,
+                              model=model or "system", key=key, type="POST")
+        params = dict(params)
+        errors: list[str] = []
+        for pname in list(params):
+            params[pname], errs = self.store.check_param(pname, params[pname])
+            errors.extend(errs)
+        if errors:
+            raise PluginError(*errors, code=422, model=model or "system", key=key,
+                              type="ValidationError")
+        if target is not None and isinstance(target.get("Params"), dict):
+            known = self.store.aggregate(model, target)
+        else:
+            known = dict(self.store.data["profiles"][GLOBAL_PROFILE].get("Params") or {})
+        required = action.get("RequiredParams") or []
+        for pname in [*required, *(action.get("OptionalParams") or [])]:
+            if pname in params:
+                continue
+            if pname in known:
+                params[pname] = known[pname]
+                continue
+            found, default = self.store.param_default(pname)
+            if found:
+                params[pname] = default
+            elif pname in required:
+                raise PluginError(f"Missing Parameter {pname}", code=400,
+                                  model=model or "system", key=key, type="POST")
+        body = {
+            "Model": self.store.render(model, target) if target is not None else None,
+            "Plugin": name,
+            "Command": command,
+            "CommandSet": "",
+            "Params": params,
+        }
+        process = self.providers.running[name].process
+        status, reply = await process.call("action", json.dumps(body).encode())
+        try:
+            value = json.loads(reply) if reply.strip() else None
+            decoded = bool(reply.strip())
+        except ValueError:
+            value, decoded = reply.decode(errors="replace"), False
+        if 200 <= status < 300:
+            if not decoded:
+                raise PluginError(f"Plugin {name} gave an invalid action reply: {reply[:200]!r}",
+                                  code=409, model=model or "system", key=key, type="INVOKE")
+            return value
+        if value is None:
+            value = f"Plugin {name} answered {status} without a body"
+        err = PluginError.from_dict(value, status)
+        err.type = "INVOKE"
+        raise err

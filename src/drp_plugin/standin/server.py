@@ -1,0 +1,348 @@
+"""``StandIn``: a local dr-provision for plugin providers, on loopback.
+
+HTTPS (self-signed) REST API and event stream on one port, a plain HTTP file
+server for the webroot on another, a from-plugin unix socket per running plugin.
+See ``rest`` for what is (and is not) served, ``providers`` for the lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import platform
+import shlex
+import shutil
+import socket
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import PluginError
+from .actions import Actions
+from .auth import Auth
+from .certs import make_certificate, server_context
+from .eventhub import EventHub
+from .logs import LogBook, LogRecord
+from .providers import Providers
+from .rest import make_app
+from .secure import SecureBox
+from .service import Service
+from .store import Store
+
+VERSION = "v4.8.0-standin"
+DEFAULT_USERS = {"rocketskates": "r0cketsk8ts"}
+Obj = dict[str, Any]
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class StandIn:
+    """A dr-provision stand-in; use ``async with StandIn() as drp:``.
+
+    ``token_ttl`` (seconds, ``None``: never) bounds the life of ``drp.token``;
+    ``users`` maps user names to passwords (the first one is the superuser);
+    ``state_file`` keeps objects between runs (JSON, written on changes and at stop).
+    """
+
+    def __init__(self, token_ttl: float | None = None, users: dict[str, str] | None = None,
+                 state_file: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1",
+                 api_port: int = 0, file_port: int = 0,
+                 webroot: str | os.PathLike[str] | None = None) -> None:
+        self.host = host
+        self._ports = (api_port, file_port)
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.root = Path(tempfile.mkdtemp(prefix="drp-standin-"))
+        self._own_webroot = webroot is None
+        self.webroot = Path(webroot) if webroot is not None else self.root / "webroot"
+        (self.webroot / "files").mkdir(parents=True, exist_ok=True)
+        self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
+        self.token = self.auth.token
+        self.hub = EventHub()
+        self.logbook = LogBook()
+        self.store = Store(SecureBox(), self.hub.publish)
+        self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
+                                   self._provider_env)
+        self.service = Service(self.store, self.providers)
+        self.actions = Actions(self.store, self.providers)
+        self.endpoint = ""
+        self.fileserver = ""
+        self.api_port = 0
+        self.file_port = 0
+        self.cert_path = self.root / "cert.pem"
+        self._runners: list[web.AppRunner] = []
+        self._uploads = itertools.count(1)
+        self._save_task: asyncio.Task[None] | None = None
+        self._started = False
+
+    # ---- attributes --------------------------------------------------------------
+
+    @property
+    def logs(self) -> list[LogRecord]:
+        """Log lines received from providers (``/log`` posts and other output)."""
+        return self.logbook.records
+
+    @property
+    def events(self) -> list[Obj]:
+        """Every event published so far, in order."""
+        return self.hub.events
+
+    @property
+    def published(self) -> dict[str, list[Obj]]:
+        """Events each plugin sent to ``/publish``, by plugin name."""
+        return self.providers.published
+
+    def info(self) -> Obj:
+        """``models.Info`` (JSON field names as DRP sends them)."""
+        return {
+            "arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(),
+                                                               platform.machine()),
+            "os": platform.system().lower(),
+            "version": VERSION,
+            "id": "drp-standin",
+            "local_id": "drp-standin",
+            "ha_id": "drp-standin",
+            "api_port": self.api_port,
+            "file_port": self.file_port,
+            "secure_file_port": 0,
+            "dhcp_port": 0,
+            "binl_port": 0,
+            "tftp_port": 0,
+            "tftp_enabled": False,
+            "dhcp_enabled": False,
+            "binl_enabled": False,
+            "prov_enabled": True,
+            "secure_prov_enabled": False,
+            "address": self.host,
+            "server_hostname": "localhost",
+            "manager": False,
+            "stats": [
+                {"name": "machines.count", "count": len(self.store.data["machines"])},
+                {"name": "subnets.count", "count": 0},
+                {"name": "contexts.count", "count": 0},
+            ],
+            "features": ["secure-params", "drp-standin"],
+            "scopes": {},
+            "License": {"Licenses": []},
+            "errors": [],
+            "ha_enabled": False,
+            "ha_virtual_address": "",
+            "ha_is_active": True,
+            "ha_status": "Up",
+            "ha_active_id": "drp-standin",
+            "ha_passive_state": [],
+            "ClusterState": {},
+        }
+
+    def _provider_env(self, readonly: bool) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
+        token = self.auth.issue(self.auth.superuser, 3600.0, readonly=True) if readonly \
+            else self.auth.issue(self.auth.superuser, None)
+        env.update(RS_ENDPOINT=self.endpoint, RS_TOKEN=token, RS_FILESERVER=self.fileserver,
+                   RS_WEBROOT=str(self.webroot))
+        return env
+
+    # ---- start / stop ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the ports, load the state file and serve."""
+        if self.state_file is not None and self.state_file.exists():
+            self.store.load(json.loads(self.state_file.read_text()))
+            for plugin in self.store.objects("plugins"):
+                self.store.data["plugins"][plugin["Name"]].update(
+                    PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
+                    Available=False)
+        cert, key = make_certificate(self.root, self.host)
+        api_sock, file_sock = _bind(self.host, self._ports[0]), _bind(self.host, self._ports[1])
+        self.api_port, self.file_port = api_sock.getsockname()[1], file_sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.endpoint = f"https://{host}:{self.api_port}"
+        self.fileserver = f"http://{host}:{self.file_port}"
+        files_app = web.Application()
+        files_app.router.add_static("/", self.webroot, show_index=True)
+        for app, sock, ssl in ((make_app(self), api_sock, server_context(cert, key)),
+                               (files_app, file_sock, None)):
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await runner.setup()
+            self._runners.append(runner)
+            await web.SockSite(runner, sock, ssl_context=ssl).start()
+        self.store.changed = self._schedule_save
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop plugins (``/stop`` with ``null``), close connections, save, clean up."""
+        started, self._started = self._started, False
+        try:
+            if started:
+                await self.providers.shutdown()
+                await self.hub.close_all()
+                for runner in reversed(self._runners):
+                    await runner.cleanup()
+                self._runners.clear()
+                if self._save_task is not None:
+                    self._save_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self._save_task
+                self.save_state()
+        finally:
+            if not self._own_webroot:
+                shutil.rmtree(self.webroot / "files" / "plugin_providers", ignore_errors=True)
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    async def __aenter__(self) -> StandIn:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def _schedule_save(self) -> None:
+        if self.state_file is None or (self._save_task and not self._save_task.done()):
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(0.2)
+            self.save_state()
+
+        self._save_task = asyncio.create_task(later())
+
+    def save_state(self) -> None:
+        """Write the state file now (no-op without one)."""
+        if self.state_file is None:
+            return
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps(self.store.dump(), indent=1, sort_keys=True))
+        os.replace(tmp, self.state_file)
+
+    # ---- Python API --------------------------------------------------------------
+
+    async def drop_websockets(self) -> None:
+        """Close every event-stream connection (clients should reconnect)."""
+        await self.hub.close_all()
+
+    async def install_binary(self, name: str | None, data: bytes, replace_writable: bool = False,
+                             filename: str = "") -> Obj:
+        """Store an uploaded provider executable (mode 0755) and install it.
+
+        ``name`` ``None`` takes the Name ``define`` gives.
+        """
+        bindir = self.root / "providers" / str(next(self._uploads))
+        bindir.mkdir(parents=True)
+        path = bindir / (name or filename or "provider")
+        path.write_bytes(data)
+        path.chmod(0o755)
+        return await self.providers.install(name, [str(path)], bindir, replace_writable)
+
+    async def upload_provider(self, name: str | None, path: str | os.PathLike[str],
+                              replace_writable: bool = False) -> Obj:
+        """Install a built provider file, as ``POST /plugin_providers/<name>`` does."""
+        path = Path(path)
+        return await self.install_binary(name, path.read_bytes(), replace_writable, path.name)
+
+    async def add_provider_from_command(self, name: str | None, argv: list[str],
+                                        replace_writable: bool = False) -> Obj:
+        """Install a provider run as ``argv`` (e.g. ``[sys.executable, "x.py"]``).
+
+        ``name`` (``None``: whatever ``define`` says) must match the defined Name.
+        Arguments naming existing relative paths are made absolute, since the
+        provider runs in a scratch directory.
+        """
+        argv = [os.path.abspath(a) if i and not os.path.isabs(a) and os.path.exists(a) else a
+                for i, a in enumerate(argv)]
+        if argv and os.sep in argv[0] and not os.path.isabs(argv[0]) \
+                and os.path.exists(argv[0]):
+            argv[0] = os.path.abspath(argv[0])
+        return await self.providers.install(name, argv, None, replace_writable)
+
+    async def add_provider(self, source: str | os.PathLike[str] | Sequence[str],
+                           name: str | None = None, replace_writable: bool = False) -> Obj:
+        """Install a provider from ``source``; returns its object.
+
+        ``source`` is a ``.py`` file (run from source with this Python), a built
+        provider file (uploaded), a command line string, or an argv list.
+        """
+        if not isinstance(source, (str, os.PathLike)):
+            return await self.add_provider_from_command(name, list(source), replace_writable)
+        path = Path(source)
+        if path.suffix == ".py" and path.is_file():
+            return await self.add_provider_from_command(
+                name, [sys.executable, str(path.resolve())], replace_writable)
+        if path.is_file():
+            return await self.upload_provider(name, path, replace_writable)
+        return await self.add_provider_from_command(name, shlex.split(str(source)),
+                                                    replace_writable)
+
+    async def ensure_plugin(self, name: str, provider: str, params: Obj | None = None) -> Obj:
+        """The running Plugin ``name`` of ``provider``: created, or updated when it exists
+        (as after ``AutoStart``); raises ``PluginError`` when it did not start."""
+        existing = self.store.find("plugins", name)
+        if existing is None:
+            return await self.create_plugin(name, provider, params)
+        if existing.get("Provider") != provider or params is not None:
+            body = {**existing, "Provider": provider,
+                    "Params": params if params is not None else existing.get("Params", {})}
+            await self.service.replace("plugins", name, body, self.auth.superuser)
+        plugin = self.get("plugins", name, decode=False)
+        if plugin.get("PluginErrors") or name not in self.providers.running:
+            raise PluginError(*(plugin.get("PluginErrors") or ["not running"]), code=409,
+                              model="plugins", key=name, type="START")
+        return plugin
+
+    async def create_plugin(self, name: str, provider: str, params: Obj | None = None,
+                            check: bool = True) -> Obj:
+        """Create a Plugin and wait for it to be configured.
+
+        With ``check``, start errors (its ``PluginErrors``) raise ``PluginError``.
+        """
+        plugin = await self.service.create(
+            "plugins", {"Name": name, "Provider": provider, "Params": params or {}},
+            self.auth.superuser)
+        if check and plugin.get("PluginErrors"):
+            raise PluginError(*plugin["PluginErrors"], code=409, model="plugins", key=name,
+                              type="START")
+        return plugin
+
+    async def delete_plugin(self, name: str) -> Obj:
+        """Delete a Plugin (stopping it first)."""
+        return await self.service.remove("plugins", name, self.auth.superuser)
+
+    async def create(self, prefix: str, obj: Obj) -> Obj:
+        """Create any object, like ``POST /api/v3/<prefix>``."""
+        return await self.service.create(prefix, obj, self.auth.superuser)
+
+    def get(self, prefix: str, key: str, *, decode: bool = True,
+            aggregate: bool = False) -> Obj:
+        """One object as the API shows it (secure values decoded by default)."""
+        return self.store.render(prefix, self.store.get(prefix, key), decode=decode,
+                                 aggregate=aggregate)
+
+    async def run_action(self, model: str, key: str, command: str,
+                         params: Obj | None = None, plugin: str | None = None) -> Any:
+        """Run an action like the REST API does (``model`` ``""``: system action)."""
+        return await self.actions.run(model, key, command, params or {}, plugin)
+
+    async def wait_event(self, pattern: str | Callable[[Obj], bool], timeout: float = 10.0,
+                         since: int = 0) -> Obj:
+        """The first recorded event from index ``since`` matching ``pattern``."""
+        return await self.hub.wait_for(pattern, timeout, since)
+
+    def on_log(self, listener: Callable[[LogRecord], None]) -> None:
+        """Call ``listener`` for every new log record."""
+        self.logbook.listeners.append(listener)

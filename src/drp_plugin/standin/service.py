@@ -1,0 +1,71 @@
+"""Object writes with their side effects: a changed Plugin starts, restarts or stops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import PluginError
+from .providers import Providers
+from .store import Obj, Store
+
+
+class Service:
+    """The write operations behind the REST API, the seeds and the Python API."""
+
+    def __init__(self, store: Store, providers: Providers) -> None:
+        self.store = store
+        self.providers = providers
+
+    async def _after(self, prefix: str, key: str, old: Obj | None, new: Obj | None) -> Obj:
+        if prefix == "plugins":
+            await self.providers.plugin_changed(key, old, new)
+        current = self.store.find(prefix, key) if new is not None else None
+        return self.store.render(prefix, current or new or old or {})
+
+    async def create(self, prefix: str, body: Any, principal: str) -> Obj:
+        if prefix == "plugin_providers":
+            raise PluginError("Upload the executable with POST /plugin_providers/<name>",
+                              code=405, model=prefix, type="POST")
+        obj = self.store.create(prefix, body, principal)
+        return await self._after(prefix, obj[self.store.types[prefix].key], None, obj)
+
+    async def replace(self, prefix: str, key: str, body: Any, principal: str) -> Obj:
+        old, new = self.store.replace(prefix, key, body, principal)
+        return await self._after(prefix, new[self.store.types[prefix].key], old, new)
+
+    async def patch(self, prefix: str, key: str, ops: Any, principal: str) -> Obj:
+        old, new = self.store.patch(prefix, key, ops, principal)
+        return await self._after(prefix, new[self.store.types[prefix].key], old, new)
+
+    async def remove(self, prefix: str, key: str, principal: str) -> Obj:
+        if prefix == "plugin_providers":
+            real = self.store.resolve(prefix, key, "DELETE")
+            obj = self.store.render(prefix, self.store.data[prefix][real])
+            await self.providers.remove(real)
+            return obj
+        old = self.store.remove(prefix, key, principal)
+        return await self._after(prefix, old[self.store.types[prefix].key], old, None)
+
+    async def set_param(self, prefix: str, key: str, name: str, value: Any,
+                        principal: str) -> Any:
+        old, new = self.store.set_param(prefix, key, name, value, principal)
+        await self._after(prefix, new[self.store.types[prefix].key], old, new)
+        return self.store.param(prefix, key, name)
+
+    async def delete_param(self, prefix: str, key: str, name: str, principal: str) -> Any:
+        value = self.store.param(prefix, key, name)
+        old, new = self.store.delete_param(prefix, key, name, principal)
+        await self._after(prefix, new[self.store.types[prefix].key], old, new)
+        return value
+
+    async def replace_params(self, prefix: str, key: str, params: Any,
+                             principal: str) -> dict[str, Any]:
+        old, new = self.store.replace_params(prefix, key, params, principal)
+        await self._after(prefix, new[self.store.types[prefix].key], old, new)
+        return self.store.params(prefix, key)
+
+    async def patch_params(self, prefix: str, key: str, ops: Any,
+                           principal: str) -> dict[str, Any]:
+        old, new = self.store.patch_params(prefix, key, ops, principal)
+        await self._after(prefix, new[self.store.types[prefix].key], old, new)
+        return self.store.params(prefix, key)

@@ -1,0 +1,484 @@
+"""The in-memory object store of the stand-in: validation, params, events.
+
+Every write is checked like DRP does it (params against their ``Schema``,
+plugin-defined objects against the schema built from ``StoreObjects``, machine
+names and profiles) and publishes an event: ``create``, ``update`` (with
+``Original``), ``save`` (param writes and status changes) or ``delete``.
+Secure params are kept in clear and rendered as envelopes (see ``secure``).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+import jsonschema
+
+from ..errors import PluginError
+from ..models import make_event
+from .objtypes import ObjectType, builtin_types
+from .secure import SecureBox, is_envelope
+
+Obj = dict[str, Any]
+GLOBAL_PROFILE = "global"
+
+
+def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
+    """``doc`` with the RFC 6902 patch ``ops`` applied (400 invalid patch, 409 failed)."""
+    if not isinstance(ops, list):
+        raise PluginError("Patch must be a JSON array of operations", code=400,
+                          model=model, key=key, type="PATCH")
+    try:
+        return jsonpatch.JsonPatch(ops).apply(doc)
+    except jsonpatch.InvalidJsonPatch as exc:
+        raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
+                          type="PATCH") from None
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        raise PluginError(f"Patch error: {exc}", code=409, model=model, key=key,
+                          type="PATCH") from None
+
+
+def not_found(model: str, key: str, method: str = "GET") -> PluginError:
+    """DRP's answer for a missing object."""
+    return PluginError("Not Found", code=404, model=model, key=key, type=method)
+
+
+class Store:
+    """Objects by prefix and key, with DRP's validation and events."""
+
+    def __init__(self, box: SecureBox, publish: Callable[[Obj], None]) -> None:
+        self.box = box
+        self._publish = publish
+        self.types: dict[str, ObjectType] = {t.prefix: t for t in builtin_types()}
+        self.data: dict[str, dict[str, Obj]] = {p: {} for p in self.types}
+        self.pending: dict[str, dict[str, Obj]] = {}
+        self.changed: Callable[[], None] = lambda: None
+        self.data["profiles"][GLOBAL_PROFILE] = self.types["profiles"].fill(
+            {"Name": GLOBAL_PROFILE, "Description": "Global profile"}
+        )
+
+    # ---- types -------------------------------------------------------------------
+
+    def add_type(self, otype: ObjectType) -> None:
+        """Serve a plugin-defined type (objects loaded earlier for it come back)."""
+        self.types[otype.prefix] = otype
+        self.data[otype.prefix] = self.pending.pop(otype.prefix, {})
+
+    def remove_type(self, prefix: str) -> None:
+        """Stop serving a plugin-defined type; its non-content objects are kept aside."""
+        self.types.pop(prefix, None)
+        kept = {k: o for k, o in self.data.pop(prefix, {}).items() if not o.get("ReadOnly")}
+        if kept:
+            self.pending[prefix] = kept
+
+    def otype(self, prefix: str, method: str = "GET") -> ObjectType:
+        try:
+            return self.types[prefix]
+        except KeyError:
+            raise PluginError(
+                f"No such object type: {prefix} (not served by the DRP stand-in)",
+                code=404, model=prefix, type=method,
+            ) from None
+
+    # ---- reads -------------------------------------------------------------------
+
+    def resolve(self, prefix: str, key: str, method: str = "GET") -> str:
+        """The real key of ``key``, which may be ``Index:value`` (e.g. ``Name:m1``)."""
+        otype = self.otype(prefix, method)
+        objs = self.data[prefix]
+        if key in objs:
+            return key
+        index, sep, value = key.partition(":")
+        if sep and index in otype.indexes:
+            if index == otype.key:
+                if value in objs:
+                    return value
+            else:
+                for k, obj in objs.items():
+                    if obj.get(index) == value:
+                        return k
+        raise not_found(prefix, key, method)
+
+    def get(self, prefix: str, key: str, method: str = "GET") -> Obj:
+        """The stored object (not a copy: callers must not modify it)."""
+        return self.data[prefix][self.resolve(prefix, key, method)]
+
+    def find(self, prefix: str, key: str) -> Obj | None:
+        return self.data.get(prefix, {}).get(key)
+
+    def objects(self, prefix: str) -> list[Obj]:
+        self.otype(prefix)
+        return [self.data[prefix][k] for k in sorted(self.data[prefix])]
+
+    def param_def(self, name: str) -> Obj | None:
+        return self.data["params"].get(name)
+
+    def param_default(self, name: str) -> tuple[bool, Any]:
+        """``(True, default)`` when the Param's Schema has a ``default``."""
+        pdef = self.param_def(name)
+        schema = pdef.get("Schema") if pdef else None
+        if isinstance(schema, dict) and "default" in schema:
+            return True, copy.deepcopy(schema["default"])
+        return False, None
+
+    def is_secure(self, name: str) -> bool:
+        pdef = self.param_def(name)
+        return bool(pdef and pdef.get("Secure"))
+
+    def aggregate(self, prefix: str, obj: Obj) -> dict[str, Any]:
+        """Params of ``obj`` merged over its profiles and the global profile."""
+        layers: list[dict[str, Any]] = []
+        seen: set[str] = set()
+
+        def walk(names: Any) -> None:
+            for name in names if isinstance(names, list) else []:
+                prof = self.data["profiles"].get(name)
+                if prof is None or name in seen:
+                    continue
+                seen.add(name)
+                layers.append(prof.get("Params") or {})
+                walk(prof.get("Profiles"))
+
+        if prefix == "profiles":
+            seen.add(obj.get("Name", ""))
+        walk(obj.get("Profiles"))
+        if prefix != "profiles" and GLOBAL_PROFILE not in seen:
+            layers.append(self.data["profiles"][GLOBAL_PROFILE].get("Params") or {})
+        result: dict[str, Any] = {}
+        for layer in reversed(layers):
+            result.update(layer)
+        result.update(obj.get("Params") or {})
+        return copy.deepcopy(result)
+
+    def present_params(self, params: dict[str, Any], decode: bool) -> dict[str, Any]:
+        """Params as clients see them: secure values sealed unless ``decode``."""
+        out = copy.deepcopy(params)
+        if not decode:
+            for name, value in out.items():
+                if self.is_secure(name):
+                    out[name] = self.box.seal(value)
+        return out
+
+    def render(self, prefix: str, obj: Obj, *, decode: bool = False,
+               aggregate: bool = False) -> Obj:
+        """A deep copy of ``obj`` as the API shows it."""
+        out = copy.deepcopy(obj)
+        if isinstance(out.get("Params"), dict):
+            params = self.aggregate(prefix, obj) if aggregate else out["Params"]
+            out["Params"] = self.present_params(params, decode)
+        return out
+
+    def params(self, prefix: str, key: str, *, aggregate: bool = False,
+               decode: bool = False) -> dict[str, Any]:
+        obj = self._param_holder(prefix, key, "GET")
+        params = self.aggregate(prefix, obj) if aggregate else obj.get("Params") or {}
+        return self.present_params(params, decode)
+
+    def param(self, prefix: str, key: str, name: str, *, aggregate: bool = False,
+              decode: bool = False) -> Any:
+        """One param value; ``None`` when unset (with ``aggregate``: falls back to defaults)."""
+        obj = self._param_holder(prefix, key, "GET")
+        params = self.aggregate(prefix, obj) if aggregate else obj.get("Params") or {}
+        if name in params:
+            value = params[name]
+        elif aggregate:
+            value = self.param_default(name)[1]
+        else:
+            return None
+        return self.box.seal(value) if self.is_secure(name) and not decode else value
+
+    # ---- validation --------------------------------------------------------------
+
+    def check_param(self, name: str, value: Any) -> tuple[Any, list[str]]:
+        """``(plain value, errors)`` of ``value`` for param ``name`` (envelopes opened)."""
+        pdef = self.param_def(name)
+        if pdef is None:
+            return value, []
+        if pdef.get("Secure") and is_envelope(value):
+            try:
+                value = self.box.open(value)
+            except ValueError as exc:
+                return value, [f"Param {name}: {exc}"]
+        schema = pdef.get("Schema")
+        if not isinstance(schema, dict) or not schema:
+            return value, []
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        errors = [f"Param {name}: {e.message}" for e in validator.iter_errors(value)]
+        return value, errors
+
+    def _check_params(self, obj: Obj, errors: list[str]) -> None:
+        params = obj.get("Params")
+        if not isinstance(params, dict):
+            errors.append("Params must be an object")
+            return
+        for name in list(params):
+            params[name], errs = self.check_param(name, params[name])
+            errors.extend(errs)
+
+    def _check_profiles(self, prefix: str, key: str, obj: Obj, errors: list[str]) -> None:
+        profiles = obj.get("Profiles")
+        if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
+            errors.append(f"{key}: Profiles must be a list of names")
+            return
+        seen: dict[str, int] = {}
+        for i, name in enumerate(profiles):
+            if name in seen:
+                errors.append(f"{key}: Duplicate profile {name}: at {seen[name]} and {i}")
+            seen.setdefault(name, i)
+            if prefix == "profiles" and name == key:
+                errors.append(f"{key}: Profile {name} (at {i}) cannot include itself")
+            elif name not in self.data["profiles"]:
+                errors.append(f"{key}: Profile {name} (at {i}) does not exist")
+
+    def _check_type(self, otype: ObjectType, key: str, obj: Obj, errors: list[str]) -> None:
+        prefix = otype.prefix
+        if prefix == "machines":
+            name = obj.get("Name")
+            if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+                errors.append(f"{key}: Invalid Name `{name if isinstance(name, str) else ''}`")
+            try:
+                uuid.UUID(str(obj.get("Uuid")))
+            except ValueError:
+                errors.append(f"{key}: Invalid Uuid `{obj.get('Uuid')}`")
+            address = obj.get("Address") or ""
+            try:
+                if address:
+                    ipaddress.ip_address(address)
+            except ValueError:
+                errors.append(f"{key}: Invalid Address `{address}`")
+        if prefix == "params":
+            schema = obj.get("Schema")
+            if schema is not None and not isinstance(schema, (dict, bool)):
+                errors.append(f"{key}: Schema must be a JSON schema object")
+            elif isinstance(schema, dict):
+                try:
+                    jsonschema.validators.validator_for(schema).check_schema(schema)
+                except jsonschema.SchemaError as exc:
+                    errors.append(f"{key}: Invalid Schema: {exc.message}")
+        if "Profiles" in otype.defaults:
+            self._check_profiles(prefix, key, obj, errors)
+        if otype.schema is not None:
+            validator = jsonschema.Draft7Validator(otype.schema)
+            for err in validator.iter_errors(obj):
+                where = "/".join(str(p) for p in err.absolute_path) or prefix
+                errors.append(f"{key}: {where}: {err.message}")
+
+    def _prepare(self, otype: ObjectType, body: Any, key_hint: str = "",
+                 internal: bool = True) -> Obj:
+        """A filled, validated copy of ``body`` (422 ValidationError on failure).
+
+        Only the stand-in itself (``internal``) makes objects read-only.
+        """
+        if not isinstance(body, dict):
+            raise PluginError("Body must be a JSON object", code=400, model=otype.prefix,
+                              key=key_hint, type="ValidationError")
+        obj = otype.fill(copy.deepcopy(body))
+        if not internal and "ReadOnly" in obj:
+            obj["ReadOnly"] = False
+        key = obj.get(otype.key)
+        errors: list[str] = []
+        if not isinstance(key, str) or not key:
+            errors.append(f"{otype.key} must be a non-empty string")
+            key = key_hint
+        elif otype.has_params and "/" in key:
+            errors.append(f"{key}: Invalid {otype.key} `{key}`")
+        self._check_type(otype, str(key), obj, errors)
+        if otype.has_params:
+            self._check_params(obj, errors)
+        if errors:
+            raise PluginError(*errors, code=422, model=otype.prefix, key=str(key),
+                              type="ValidationError")
+        if "Validated" in otype.defaults:
+            obj.update(Validated=True, Available=True, Errors=[])
+        return obj
+
+    def _check_unique(self, otype: ObjectType, obj: Obj, own_key: str | None) -> None:
+        for index in otype.unique:
+            value = obj.get(index)
+            for k, other in self.data[otype.prefix].items():
+                if k != own_key and value and other.get(index) == value:
+                    raise PluginError(
+                        f"{index} {value} already in use by {k}", code=409,
+                        model=otype.prefix, key=obj[otype.key], type="ValidationError",
+                    )
+
+    # ---- writes ------------------------------------------------------------------
+
+    def _emit(self, action: str, prefix: str, key: str, obj: Obj, principal: str,
+              original: Obj | None = None) -> None:
+        event = make_event(prefix, action, key, self.render(prefix, obj))
+        event["Principal"] = principal
+        event["Original"] = self.render(prefix, original) if original is not None else None
+        self._publish(event)
+        self.changed()
+
+    def _writable(self, prefix: str, key: str, method: str, internal: bool) -> ObjectType:
+        otype = self.otype(prefix, method)
+        if internal:
+            return otype
+        if not otype.writable:
+            raise PluginError(f"{prefix} cannot be changed with {method}", code=405,
+                              model=prefix, key=key, type=method)
+        obj = self.find(prefix, key)
+        if obj is not None and obj.get("ReadOnly"):
+            raise PluginError(f"{prefix}/{key} is read only", code=403, model=prefix,
+                              key=key, type=method)
+        return otype
+
+    def create(self, prefix: str, body: Any, principal: str = "", *,
+               internal: bool = False, replace: bool = False) -> Obj:
+        """Store a new object; 409 when it exists (unless ``replace``)."""
+        otype = self._writable(prefix, "", "POST", internal)
+        obj = self._prepare(otype, body, internal=internal)
+        key = obj[otype.key]
+        old = self.data[prefix].get(key)
+        if old is not None and not replace:
+            raise PluginError("already exists", code=409, model=prefix, key=key,
+                              type="CREATE")
+        self._check_unique(otype, obj, key)
+        self.data[prefix][key] = obj
+        if old is None:
+            self._emit("create", prefix, key, obj, principal)
+        else:
+            self._emit("update", prefix, key, obj, principal, old)
+        return obj
+
+    def replace(self, prefix: str, key: str, body: Any, principal: str = "", *,
+                internal: bool = False) -> tuple[Obj, Obj]:
+        """PUT: replace the whole object; returns ``(old, new)``."""
+        key = self.resolve(prefix, key, "PUT")
+        otype = self._writable(prefix, key, "PUT", internal)
+        if isinstance(body, dict) and not body.get(otype.key):
+            body = {**body, otype.key: key}
+        obj = self._prepare(otype, body, key, internal)
+        if obj[otype.key] != key:
+            raise PluginError(f"Key change from {key} to {obj[otype.key]} not allowed",
+                              code=422, model=prefix, key=key, type="ValidationError")
+        self._check_unique(otype, obj, key)
+        old = self.data[prefix][key]
+        self.data[prefix][key] = obj
+        self._emit("update", prefix, key, obj, principal, old)
+        return old, obj
+
+    def patch(self, prefix: str, key: str, ops: Any, principal: str = "") -> tuple[Obj, Obj]:
+        """PATCH with RFC 6902 ops applied to the object as rendered."""
+        key = self.resolve(prefix, key, "PATCH")
+        self._writable(prefix, key, "PATCH", False)
+        doc = apply_patch(self.render(prefix, self.data[prefix][key]), ops, prefix, key)
+        return self.replace(prefix, key, doc, principal)
+
+    def remove(self, prefix: str, key: str, principal: str = "", *,
+               internal: bool = False) -> Obj:
+        key = self.resolve(prefix, key, "DELETE")
+        self._writable(prefix, key, "DELETE", internal)
+        if prefix == "profiles":
+            self._check_profile_unused(key)
+        obj = self.data[prefix].pop(key)
+        self._emit("delete", prefix, key, obj, principal)
+        return obj
+
+    def _check_profile_unused(self, name: str) -> None:
+        if name == GLOBAL_PROFILE:
+            raise PluginError("The global profile cannot be deleted", code=409,
+                              model="profiles", key=name, type="DELETE")
+        for prefix, otype in self.types.items():
+            if "Profiles" not in otype.defaults:
+                continue
+            for key, obj in self.data[prefix].items():
+                if name in (obj.get("Profiles") or []):
+                    raise PluginError(f"Profile {name} is in use by {prefix}/{key}",
+                                      code=409, model="profiles", key=name, type="DELETE")
+
+    def update_fields(self, prefix: str, key: str, fields: Obj, principal: str = "") -> Obj:
+        """Internal status change (e.g. ``PluginErrors``) published as ``save``."""
+        obj = self.find(prefix, key)
+        if obj is None:
+            raise not_found(prefix, key, "PUT")
+        if all(obj.get(k) == v for k, v in fields.items()):
+            return obj
+        obj.update(copy.deepcopy(fields))
+        self._emit("save", prefix, key, obj, principal)
+        return obj
+
+    # ---- param writes ------------------------------------------------------------
+
+    def _param_holder(self, prefix: str, key: str, method: str) -> Obj:
+        otype = self.otype(prefix, method)
+        if not otype.has_params:
+            raise PluginError(f"{prefix} have no params", code=404, model=prefix, key=key,
+                              type=method)
+        return self.get(prefix, key, method)
+
+    def _save_params(self, prefix: str, key: str, params: dict[str, Any],
+                     principal: str) -> tuple[Obj, Obj]:
+        real = self.resolve(prefix, key, "PUT")
+        otype = self._writable(prefix, real, "PUT", False)
+        old = self.data[prefix][real]
+        obj = self._prepare(otype, {**old, "Params": params}, real)
+        self.data[prefix][real] = obj
+        self._emit("save", prefix, real, obj, principal)
+        return old, obj
+
+    def set_param(self, prefix: str, key: str, name: str, value: Any,
+                  principal: str = "") -> tuple[Obj, Obj]:
+        params = dict(self._param_holder(prefix, key, "POST").get("Params") or {})
+        params[name] = value
+        return self._save_params(prefix, key, params, principal)
+
+    def delete_param(self, prefix: str, key: str, name: str,
+                     principal: str = "") -> tuple[Obj, Obj]:
+        params = dict(self._param_holder(prefix, key, "DELETE").get("Params") or {})
+        if name not in params:
+            raise PluginError(f"Param {name} not set", code=404, model=prefix, key=key,
+                              type="DELETE")
+        del params[name]
+        return self._save_params(prefix, key, params, principal)
+
+    def replace_params(self, prefix: str, key: str, params: Any,
+                       principal: str = "") -> tuple[Obj, Obj]:
+        self._param_holder(prefix, key, "POST")
+        if not isinstance(params, dict):
+            raise PluginError("Params must be a JSON object", code=400, model=prefix,
+                              key=key, type="POST")
+        return self._save_params(prefix, key, params, principal)
+
+    def patch_params(self, prefix: str, key: str, ops: Any,
+                     principal: str = "") -> tuple[Obj, Obj]:
+        current = self.params(prefix, key)
+        params = apply_patch(current, ops, prefix, key)
+        if not isinstance(params, dict):
+            raise PluginError("Params must stay a JSON object", code=422, model=prefix,
+                              key=key, type="ValidationError")
+        return self._save_params(prefix, key, params, principal)
+
+    # ---- persistence -------------------------------------------------------------
+
+    def dump(self) -> dict[str, list[Obj]]:
+        """Objects worth saving: everything but providers and content objects."""
+        out: dict[str, list[Obj]] = {}
+        for prefix, objs in [*self.data.items(), *self.pending.items()]:
+            if prefix == "plugin_providers":
+                continue
+            kept = [o for o in objs.values() if not o.get("ReadOnly")]
+            if kept:
+                out[prefix] = copy.deepcopy(kept)
+        return out
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Objects saved by :meth:`dump` (types not served yet wait in ``pending``)."""
+        for prefix, objs in data.items():
+            if prefix == "plugin_providers" or not isinstance(objs, list):
+                continue
+            otype = self.types.get(prefix)
+            for obj in objs:
+                if not isinstance(obj, dict):
+                    continue
+                if otype is None:
+                    self.pending.setdefault(prefix, {})[str(obj.get("Id"))] = obj
+                else:
+                    self.data[prefix][obj[otype.key]] = otype.fill(obj)
