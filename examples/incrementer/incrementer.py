@@ -86,7 +86,7 @@ async def reset_count(ctx: Context, action: Action) -> str:
 
 
 @provider.action("incrstatus")
-def incrstatus(ctx: SyncContext, action: Action) -> str:
+async def incrstatus(ctx: Context, action: Action) -> str:
     ctx.log.info("Action: %s", action.command)
     return "Running"
 

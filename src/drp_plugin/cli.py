@@ -67,8 +67,6 @@ def run_unpack(provider: Provider, directory: str) -> None:
 
 
 def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
-    from pathlib import Path
-
     from .protocol.runtime import run
 
     # Linux limits unix socket paths to 107 bytes.
@@ -76,8 +74,8 @@ def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) ->
         if len(os.fsencode(path)) > 107:
             print("Failed", flush=True)
             _fail(f"socket path is too long ({len(os.fsencode(path))} > 107 bytes): {path}")
-    parent = Path(to_path).parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
+    parent = os.path.dirname(os.path.abspath(to_path))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         print("Failed", flush=True)
         _fail(f"cannot create the socket {to_path}: {parent} is missing or not writable")
     try:
@@ -140,14 +138,21 @@ def build_cli(provider: Provider) -> click.Group:
     return app
 
 
-def _is_plain_define(argv: Sequence[str]) -> bool:
-    return [a for a in argv if a not in ("--debug", "-d")] == ["define"]
-
-
 def main(provider: Provider, argv: Sequence[str] | None = None) -> None:
-    """Run the provider's command line with ``argv`` (default ``sys.argv[1:]``)."""
+    """Run the provider's command line with ``argv`` (default ``sys.argv[1:]``).
+
+    DRP's own invocations (``define``, ``listen <to> <from>``) take a fast path that
+    does not import click: DRP runs them at every start, and click costs tens of
+    milliseconds.  They behave exactly like the click commands, which call the same
+    functions.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    if _is_plain_define(args):
+    plain = [a for a in args if a not in ("--debug", "-d")]
+    debug = len(plain) != len(args)
+    if plain == ["define"]:
         run_define(provider)
+        return
+    if len(plain) == 3 and plain[0] == "listen" and not any(a.startswith("-") for a in plain[1:]):
+        run_listen(provider, plain[1], plain[2], debug)
         return
     provider.cli.main(args=args, prog_name=os.path.basename(sys.argv[0]) or provider.name)

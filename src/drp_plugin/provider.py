@@ -349,9 +349,13 @@ class Provider:
 
     # -- dispatch (called by the runtime) ------------------------------------------------
     def logger(self) -> logging.Logger:
-        import logging
+        """The logger handed to handlers (``drp_plugin.provider.<name>``)."""
+        logger = self.__dict__.get("_logger")
+        if logger is None:
+            import logging
 
-        return logging.getLogger(f"drp_plugin.provider.{self.name}")
+            logger = self.__dict__["_logger"] = logging.getLogger(f"drp_plugin.provider.{self.name}")
+        return logger
 
     async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
         if self.config_handler is not None:

@@ -12,7 +12,6 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
@@ -67,7 +66,8 @@ class _DateCache:
         now = int(time.time())
         if now != self.second:
             self.second = now
-            self.value = formatdate(now, usegmt=True).encode()
+            # RFC 7231 IMF-fixdate; Python never sets LC_TIME, so names are English.
+            self.value = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
         return self.value
 
 

@@ -30,6 +30,10 @@ from .unixclient import UnixHTTPClient
 log_group: contextvars.ContextVar[int] = contextvars.ContextVar("drp_log_group", default=0)
 _group_counter = itertools.count(1)
 
+LOG_PATH = "/api-server-plugin/v4/log"
+#: At most this many lines are written back to back before their answers are read.
+BATCH = 64
+
 _shipping: contextvars.ContextVar[bool] = contextvars.ContextVar("drp_log_shipping", default=False)
 
 TRACE = 5
@@ -127,6 +131,8 @@ class LogShipper(logging.Handler):
             self.queue.popleft()
             self.dropped += 1
         self.queue.append(payload)
+        if self._wakeup.is_set():
+            return  # the shipper is already due to run: no need to wake it again
         try:
             if self.loop.is_closed():
                 return
@@ -155,22 +161,25 @@ class LogShipper(logging.Handler):
             while self.queue:
                 if backoff:
                     await asyncio.sleep(backoff)
-                payload = self.queue.popleft()
+                batch = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH))]
                 try:
-                    status, body = await self.client.post("/api-server-plugin/v4/log", payload)
-                except (OSError, EOFError, TimeoutError, Exception) as exc:  # noqa: B014
-                    self._failure(f"{type(exc).__name__}: {exc}")
+                    statuses = await self.client.post_pipelined(LOG_PATH, batch)
+                except Exception as exc:  # the sink is unreachable: count, back off, go on
+                    self._failure(f"{type(exc).__name__}: {exc}", len(batch))
                     backoff = min(max(backoff * 2, 0.05), 2.0)
                     continue
                 backoff = 0.0
-                if 200 <= status < 300:
-                    self.sent += 1
-                else:
-                    self._failure(f"HTTP {status}: {body[:200].decode(errors='replace')}")
+                for status in statuses:
+                    if 200 <= status < 300:
+                        self.sent += 1
+                    else:
+                        self._failure(f"HTTP {status}")
+                if len(statuses) < len(batch):
+                    self._failure("connection lost", len(batch) - len(statuses))
             self._idle.set()
 
-    def _failure(self, error: str) -> None:
-        self.failed += 1
+    def _failure(self, error: str, lines: int = 1) -> None:
+        self.failed += lines
         if not self._reported:
             self._reported = True
             self._first_error = error

@@ -64,21 +64,41 @@ class UnixHTTPClient:
                         raise
             raise AssertionError("unreachable")
 
-    async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
-        conn, reader, writer = self._conn, self._reader, self._writer
-        assert conn is not None and reader is not None and writer is not None
-        request = h11.Request(
-            method="POST",
-            target=path,
-            headers=[
-                ("Host", "unix"),
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                ("User-Agent", "drp-plugin"),
-            ],
-        )
-        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
-        await writer.drain()
+    async def post_pipelined(self, path: str, bodies: list[bytes]) -> list[int]:
+        """Send several POSTs back to back on one connection, then read the answers.
+
+        Answers come in order (HTTP/1.1 pipelining); returns their statuses.  If
+        the connection fails part-way, the statuses read so far are returned and
+        the rest are unknown (the caller counts them as not delivered).
+        """
+        statuses: list[int] = []
+        async with self._lock:
+            try:
+                await self._ensure()
+                conn, reader, writer = self._conn, self._reader, self._writer
+                assert conn is not None and reader is not None and writer is not None
+                writer.write(b"".join(_request_bytes(path, body) for body in bodies))
+                await writer.drain()
+                for body in bodies:
+                    # Walk h11's client state through the request already on the wire.
+                    conn.send(_request(path, len(body)))
+                    conn.send(h11.Data(data=body))
+                    conn.send(h11.EndOfMessage())
+                    status, _ = await asyncio.wait_for(self._read_response(conn, reader),
+                                                       self.timeout)
+                    statuses.append(status)
+                    if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                        await self._drop()
+                        break
+                    conn.start_next_cycle()
+            except (OSError, EOFError, h11.ProtocolError, TimeoutError):
+                await self._drop()
+                if not statuses:
+                    raise
+        return statuses
+
+    async def _read_response(self, conn: h11.Connection,
+                             reader: asyncio.StreamReader) -> tuple[int, bytes]:
         status = 0
         chunks: list[bytes] = []
         while True:
@@ -93,11 +113,34 @@ class UnixHTTPClient:
             elif isinstance(event, h11.Data):
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                break
+                return status, b"".join(chunks)
             elif isinstance(event, h11.ConnectionClosed):
                 raise EOFError("connection closed by DRP")
+
+    async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        conn, reader, writer = self._conn, self._reader, self._writer
+        assert conn is not None and reader is not None and writer is not None
+        request = _request(path, len(body))
+        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        status, reply = await self._read_response(conn, reader)
         if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
             await self._drop()
         else:
             conn.start_next_cycle()
-        return status, b"".join(chunks)
+        return status, reply
+
+
+_HEADERS = [("Host", "unix"), ("Content-Type", "application/json"), ("User-Agent", "drp-plugin")]
+
+
+def _request(path: str, length: int) -> h11.Request:
+    return h11.Request(method="POST", target=path,
+                       headers=[*_HEADERS, ("Content-Length", str(length))])
+
+
+def _request_bytes(path: str, body: bytes) -> bytes:
+    """The bytes h11 writes for :func:`_request` (pipelined requests are written at once)."""
+    return (b"POST %s HTTP/1.1\r\nhost: unix\r\ncontent-type: application/json\r\n"
+            b"user-agent: drp-plugin\r\ncontent-length: %d\r\n\r\n"
+            % (path.encode(), len(body))) + body
