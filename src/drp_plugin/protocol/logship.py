@@ -33,6 +33,8 @@ _group_counter = itertools.count(1)
 LOG_PATH = "/api-server-plugin/v4/log"
 #: At most this many lines are written back to back before their answers are read.
 BATCH = 64
+#: Seconds a first line waits for others before its batch is sent.
+COALESCE = 0.001
 
 _shipping: contextvars.ContextVar[bool] = contextvars.ContextVar("drp_log_shipping", default=False)
 
@@ -157,6 +159,9 @@ class LogShipper(logging.Handler):
         backoff = 0.0
         while True:
             await self._wakeup.wait()
+            if len(self.queue) < BATCH:
+                # Let the lines of the requests being answered right now join the batch.
+                await asyncio.sleep(COALESCE)
             self._wakeup.clear()
             while self.queue:
                 if backoff:
