@@ -68,9 +68,17 @@ def level_name(levelno: int) -> str:
     return "trace"
 
 
+_second: tuple[int, str] = (-1, "")  # the last second formatted (swapped whole: thread-safe)
+
+
 def _rfc3339(ns: int) -> str:
+    """UTC RFC 3339 with nanoseconds; the seconds part is formatted once per second."""
+    global _second
     secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    cached = _second
+    if cached[0] != secs:
+        cached = _second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{cached[1]}.{frac:09d}Z"
 
 
 class LogShipper(logging.Handler):
