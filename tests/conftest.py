@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INCREMENTER = ROOT / "examples" / "incrementer" / "incrementer.py"
 TALLY = ROOT / "examples" / "interface_style" / "tally.py"
 KITCHEN = ROOT / "tests" / "providers" / "kitchen.py"
-REFERENCE = ROOT.parent / "shared" / "reference"
+GO_DEFINE = ROOT / "tests" / "data" / "go-incrementer-define.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

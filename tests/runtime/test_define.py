@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from tests.conftest import INCREMENTER, KITCHEN, REFERENCE, TALLY
+from tests.conftest import GO_DEFINE, INCREMENTER, KITCHEN, TALLY
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def test_incrementer_define_equals_go_reference(clean_env: dict[str, str]) -> No
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     ours = json.loads(result.stdout)
-    go = json.loads((REFERENCE / "go-incrementer" / "define.json").read_text())
+    go = json.loads(GO_DEFINE.read_text())
     assert set(ours) == set(go)
     for field in go:
         if field in ("Version", "Content"):
