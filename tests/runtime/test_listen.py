@@ -224,7 +224,8 @@ async def test_slow_log_sink_does_not_delay_actions(make_host: HostFactory) -> N
     assert statistics.median(times) < 0.020, times
 
 
-@pytest.mark.parametrize("sink", [LogSink(status=500), None], ids=["sink-500", "no-sink"])
+@pytest.mark.parametrize("sink", [LogSink(status=500), LogSink(hang_up=True), None],
+                         ids=["sink-500", "sink-hangs-up", "no-sink"])
 async def test_failing_or_missing_log_sink(make_host: HostFactory, sink: LogSink | None,
                                            clean_env: dict[str, str]) -> None:
     # DRP being gone makes the provider exit after a grace period: keep it long here.

@@ -31,11 +31,15 @@ class Reply:
 
 
 class LogSink:
-    """How the host's ``/log`` behaves: ``delay`` seconds, then ``status``."""
+    """How the host's ``/log`` behaves: ``delay`` seconds, then ``status``.
 
-    def __init__(self, delay: float = 0.0, status: int = 204) -> None:
+    ``hang_up=True`` closes the connection instead of answering.
+    """
+
+    def __init__(self, delay: float = 0.0, status: int = 204, hang_up: bool = False) -> None:
         self.delay = delay
         self.status = status
+        self.hang_up = hang_up
 
 
 #: A sink that accepts every line at once.
@@ -85,6 +89,9 @@ class PluginHost:
         body = await request.read()
         if self.sink is not None and self.sink.delay:
             await asyncio.sleep(self.sink.delay)
+        if self.sink is not None and self.sink.hang_up and request.transport is not None:
+            request.transport.close()
+            return web.Response(status=204)
         status = self.sink.status if self.sink is not None else 204
         if 200 <= status < 300:
             self.logs.append(json.loads(body))
