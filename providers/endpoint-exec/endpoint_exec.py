@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""endpoint-exec: run whitelisted commands on the DRP host on behalf of a machine.
+
+A port of the Go provider ``endpoint-exec`` of digitalrebar/provision-plugins.
+
+The plugin param ``endpoint-exec/actions`` maps action names to commands::
+
+    {"true-call": {"Path": "/bin/true"},
+     "inventory": {"Path": "/opt/tools/inventory.py", "BaseArgs": "--site 'rack 4'",
+                   "Timeout": 60}}
+
+The machine action ``endpointExecDo`` runs the command named by
+``endpoint-exec/action`` with ``BaseArgs`` followed by ``endpoint-exec/parameters``
+(both split with shell quoting rules, never run through a shell) and answers
+``{"ReturnCode": N, "StandardErr": "...", "StandardOut": "..."}``.
+
+The command's environment is the plugin's plus ``RS_UUID`` (the machine),
+``RS_ENDPOINT`` and ``RS_TOKEN`` (the plugin's API endpoint and token).  Each run
+is bounded in time (``Timeout`` of the action, else ``endpoint-exec/timeout``; on
+expiry its whole process group is killed) and in memory (at most
+``endpoint-exec/output-limit`` bytes of each stream are kept).
+"""
+
+from __future__ import annotations
+
+import os
+
+from drp_plugin import Action, Context, PluginError, Provider
+
+TYPE_CHECKING = False  # typing and asyncio stay out of `define` (start-up time)
+if TYPE_CHECKING:
+    import asyncio
+    from typing import Any
+
+NAME = "endpoint-exec"
+#: Seconds a command may run when neither its action nor the plugin says otherwise.
+DEFAULT_TIMEOUT = 300
+#: Bytes of standard output (and of standard error) kept per run.
+DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+#: Seconds between SIGTERM and SIGKILL to a timed-out command's process group.
+KILL_GRACE = 2.0
+#: Seconds to wait, once the command exited, for processes it left behind to close
+#: its output; what they write later is read and discarded, never kept.
+PIPE_GRACE = 1.0
+READ_CHUNK = 64 * 1024
+
+provider = Provider(
+    NAME,
+    description="Runs whitelisted commands on the DRP endpoint on behalf of a machine",
+    content="content",
+    auto_start=True,
+    required_params=["endpoint-exec/actions"],
+    optional_params=["endpoint-exec/timeout", "endpoint-exec/output-limit"],
+    documentation=(
+        "Runs the commands listed in ``endpoint-exec/actions`` on the DRP endpoint "
+        "when a machine calls the ``endpointExecDo`` action."
+    ),
+)
+
+
+def _error(message: str, code: int = 400, model: str = "plugin") -> PluginError:
+    return PluginError(message, code=code, model=model, key=_state.plugin or NAME, type="plugin")
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+class ExecAction:
+    """One whitelisted command: its path, its base arguments and its own timeout."""
+
+    __slots__ = ("name", "path", "base_args", "timeout")
+
+    def __init__(self, name: str, path: str, base_args: list[str], timeout: float | None) -> None:
+        self.name = name
+        self.path = path
+        self.base_args = base_args
+        self.timeout = timeout  # None: the plugin's timeout
+
+
+def _integer(params: dict[str, Any], name: str, default: int, minimum: int) -> int:
+    value = params.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise _error(f"{name} must be an integer", model="plugins")
+    if value < minimum:
+        raise _error(f"{name} must be at least {minimum}", model="plugins")
+    return int(value)
+
+
+def parse_actions(raw: Any) -> dict[str, ExecAction]:
+    """The ``endpoint-exec/actions`` param, checked (error messages never quote values)."""
+    import shlex
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _error("endpoint-exec/actions must be an object of action name -> "
+                     "{Path, BaseArgs}", model="plugins")
+    actions: dict[str, ExecAction] = {}
+    for name, spec in raw.items():
+        where = f"endpoint-exec/actions: action {name!r}"
+        if not isinstance(spec, dict):
+            raise _error(f"{where} must be an object with Path and BaseArgs", model="plugins")
+        path = spec.get("Path")
+        if not isinstance(path, str) or not path.strip():
+            raise _error(f"{where}: Path must be a non-empty string", model="plugins")
+        base = spec.get("BaseArgs")
+        if base is None:
+            base = ""
+        if not isinstance(base, str):
+            raise _error(f"{where}: BaseArgs must be a string", model="plugins")
+        try:
+            base_args = shlex.split(base)
+        except ValueError as exc:
+            raise _error(f"{where}: BaseArgs cannot be split into arguments: {exc}",
+                         model="plugins") from None
+        timeout = spec.get("Timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                    or timeout < 0):
+            raise _error(f"{where}: Timeout must be a number of seconds >= 0", model="plugins")
+        # Delay and Retry are in the param's schema (as in the Go provider) and unused.
+        actions[name] = ExecAction(name, path, base_args, float(timeout) if timeout else None)
+    return actions
+
+
+class State:
+    """What the last successful config set, and the commands running now."""
+
+    def __init__(self) -> None:
+        self.plugin = ""
+        self.actions: dict[str, ExecAction] = {}
+        self.timeout: float | None = float(DEFAULT_TIMEOUT)
+        self.output_limit = DEFAULT_OUTPUT_LIMIT
+        self.running: set[Any] = set()  # asyncio.subprocess.Process
+        self.lingering: set[Any] = set()  # pipe transports still draining
+
+
+_state = State()
+
+
+@provider.config
+async def configure(ctx: Context, params: dict[str, Any]) -> None:
+    _state.plugin = ctx.plugin or NAME
+    actions = parse_actions(params.get("endpoint-exec/actions"))
+    timeout = _integer(params, "endpoint-exec/timeout", DEFAULT_TIMEOUT, 0)
+    limit = _integer(params, "endpoint-exec/output-limit", DEFAULT_OUTPUT_LIMIT, 1)
+    # Only now that everything is valid: a refused config keeps the previous one.
+    _state.actions = actions
+    _state.timeout = float(timeout) if timeout else None
+    _state.output_limit = limit
+    # Names only: paths and arguments may carry secrets.
+    ctx.log.info("endpoint-exec: %d action(s) configured: %s", len(actions),
+                 ", ".join(sorted(actions)) or "none")
+
+
+# -- running one command ----------------------------------------------------------------------------
+
+class Capture:
+    """A read-pipe protocol keeping at most ``limit`` bytes and counting the rest.
+
+    (Duck-typed ``asyncio.Protocol``: subclassing it would import asyncio on define.)
+    """
+
+    def __init__(self, limit: int, closed: asyncio.Future[None]) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.total = 0
+        self.closed = closed
+        self.transport: Any = None
+
+    def __call__(self) -> Capture:
+        """The protocol factory of ``connect_read_pipe``: this capture."""
+        return self
+
+    def linger(self) -> None:
+        """Something the command started still holds the pipe: keep draining it
+        (discarding) so that it never blocks nor dies of SIGPIPE; stop() closes it."""
+        self.limit = len(self.kept)
+        if self.transport is not None:
+            _state.lingering.add(self.transport)
+            self.closed.add_done_callback(self._forget)
+
+    def _forget(self, _: object) -> None:
+        _state.lingering.discard(self.transport)
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.limit - len(self.kept)
+        if room > 0:
+            self.kept += data[:room]
+
+    def eof_received(self) -> None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def text(self) -> str:
+        """What was kept, decoded (invalid UTF-8 replaced), and how much was not."""
+        text = self.kept.decode("utf-8", errors="replace")
+        dropped = self.total - len(self.kept)
+        if dropped:
+            text = _append_line(text, f"[truncated {dropped} bytes]")
+        return text
+
+
+def _append_line(text: str, line: str) -> str:
+    """``line`` after ``text``, on a line of its own."""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + line
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+async def _kill_group(proc: Any) -> None:
+    """SIGTERM the command's process group, SIGKILL it after ``KILL_GRACE``."""
+    import asyncio
+    import signal
+
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), KILL_GRACE)
+    except TimeoutError:
+        pass
+    # Also what ignored SIGTERM, or outlived the leader, in the group.
+    _signal_group(proc.pid, signal.SIGKILL)
+    await proc.wait()
+
+
+def _exit_text(code: int) -> str:
+    import signal
+
+    if code < 0:
+        try:
+            name = signal.strsignal(-code) or f"signal {-code}"
+        except ValueError:
+            name = f"signal {-code}"
+        return f"signal: {name.lower()}"
+    return f"exit status {code}"
+
+
+async def execute(path: str, args: list[str], env: dict[str, str], timeout: float | None,
+                  limit: int) -> dict[str, Any]:
+    """Run ``path args`` (no shell) and answer like the Go ``ActionReturn``.
+
+    ``ReturnCode`` is the exit status, or -1 when the command could not start or
+    was killed by a signal (Go's ``ExitCode()``).  When the command failed and
+    wrote nothing on standard error, ``StandardErr`` says why (``Exec failed: ...``).
+    """
+    import asyncio
+    import subprocess
+
+    loop = asyncio.get_running_loop()
+    fds = [*os.pipe(), *os.pipe()]  # out_r, out_w, err_r, err_w (close-on-exec)
+    try:
+        # The pipes are not the transport's: wait() then returns when the command
+        # exits, even if something it started keeps them open.
+        proc = await asyncio.create_subprocess_exec(
+            path, *args, stdin=subprocess.DEVNULL, stdout=fds[1], stderr=fds[3], env=env,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:
+        for fd in fds:
+            os.close(fd)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return {"ReturnCode": -1, "StandardErr": f"Exec failed: {path}: {reason}",
+                "StandardOut": ""}
+    os.close(fds[1])
+    os.close(fds[3])
+    captures = []
+    for fd in (fds[0], fds[2]):
+        capture = Capture(limit, loop.create_future())
+        pipe = open(fd, "rb", buffering=0)  # noqa: SIM115 - the transport closes it
+        await loop.connect_read_pipe(capture, pipe)  # type: ignore[type-var]  # duck-typed
+        captures.append(capture)
+    out, err = captures
+    _state.running.add(proc)
+    timed_out = False
+    try:
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+        except TimeoutError:
+            timed_out = True
+            await _kill_group(proc)
+        except BaseException:
+            # Cancelled (the plugin stops, or the framework's action timeout): the
+            # command must not outlive its action.
+            import signal
+
+            _signal_group(proc.pid, signal.SIGKILL)
+            raise
+    finally:
+        _state.running.discard(proc)
+        await asyncio.wait([out.closed, err.closed], timeout=PIPE_GRACE)
+        for capture in captures:
+            if not capture.closed.done():
+                capture.linger()
+    code = proc.returncode if proc.returncode is not None else -1
+    stderr = err.text()
+    if timed_out:
+        stderr = _append_line(stderr, f"Exec failed: timed out after {timeout:g}s; "
+                                      "process group killed")
+    elif code != 0 and not stderr:
+        stderr = f"Exec failed: {_exit_text(code)}"
+    return {"ReturnCode": code if code >= 0 else -1, "StandardErr": stderr,
+            "StandardOut": out.text()}
+
+
+# -- the action -----------------------------------------------------------------------------------
+
+def _string_param(action: Action, name: str, default: str | None = None) -> str:
+    value = action.params.get(name, default)
+    if value is None:
+        raise _error(f"Must specify {name}")
+    if not isinstance(value, str):
+        raise _error(f"{name} must be a string")
+    return value
+
+
+@provider.action("endpointExecDo", model="machines", required=["endpoint-exec/action"],
+                 optional=["endpoint-exec/parameters"])
+async def endpoint_exec_do(ctx: Context, action: Action) -> dict[str, Any]:
+    import shlex
+    import time
+
+    name = _string_param(action, "endpoint-exec/action")
+    extra = _string_param(action, "endpoint-exec/parameters", "")
+    uuid = action.uuid
+    if uuid is None:
+        raise _error("endpointExecDo needs a machine: the action's Model has no Uuid")
+    spec = _state.actions.get(name)
+    if spec is None:
+        known = ", ".join(sorted(_state.actions))
+        raise _error(f"endpoint-exec action {name!r} is not configured in endpoint-exec/actions "
+                     f"({'known actions: ' + known if known else 'no action is configured'})",
+                     code=404)
+    try:
+        args = spec.base_args + shlex.split(extra)
+    except ValueError as exc:
+        raise _error(f"endpoint-exec/parameters cannot be split into arguments: {exc}") from None
+
+    api = ctx.api
+    env = dict(os.environ)
+    env["RS_UUID"] = uuid
+    env["RS_ENDPOINT"] = api.endpoint
+    env["RS_TOKEN"] = api.settings.static_token or os.environ.get("RS_TOKEN", "")
+    timeout = spec.timeout if spec.timeout is not None else _state.timeout
+
+    # Never the arguments nor the environment: they may hold secrets.
+    ctx.log.info("endpointExecDo: running action %s for machine %s", name, uuid)
+    started = time.monotonic()
+    result = await execute(spec.path, args, env, timeout, _state.output_limit)
+    ctx.log.info("endpointExecDo: action %s for machine %s: return code %d in %.2fs",
+                 name, uuid, result["ReturnCode"], time.monotonic() - started)
+    return result
+
+
+@provider.stop
+async def stop(ctx: Context) -> None:
+    """Kill what still runs (process groups), close pipes still draining."""
+    import asyncio
+    import signal
+
+    procs = list(_state.running)
+    for proc in procs:
+        _signal_group(proc.pid, signal.SIGTERM)
+    if procs:
+        await asyncio.wait([asyncio.ensure_future(p.wait()) for p in procs], timeout=KILL_GRACE)
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGKILL)
+    for transport in list(_state.lingering):
+        transport.close()
+    _state.lingering.clear()
+
+
+if __name__ == "__main__":
+    provider.main()
