@@ -63,8 +63,9 @@ async def sleep_async(ctx: Context, action: Action) -> str:
 @provider.action("log")
 def log_lines(ctx: SyncContext, action: Action) -> int:
     count = int(action.params.get("count", 1))  # type: ignore[call-overload]
+    quiet = bool(action.params.get("quiet"))
     for i in range(count):
-        ctx.log.info("line %d", i)
+        ctx.log.info("line %d", i, extra={"ignore_publish": quiet})
     return count
 
 

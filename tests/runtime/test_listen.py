@@ -194,10 +194,13 @@ async def test_sync_handlers_do_not_block_the_server(make_host: HostFactory) -> 
 async def test_log_lines_have_the_go_shape(make_host: HostFactory) -> None:
     host = await make_host(config={"Name": "k", "kitchen/secret": "hunter2-value"})
     await host.action("log", {"count": 3})
+    await host.action("log", {"count": 1, "quiet": True})
     await host.stop()
     await host.wait()
     lines = [line for line in host.logs if line["Message"].startswith("line ")]
-    assert [line["Message"] for line in lines] == ["line 0", "line 1", "line 2"]
+    assert [line["Message"] for line in lines] == ["line 0", "line 1", "line 2", "line 0"]
+    assert [line["IgnorePublish"] for line in lines] == [False, False, False, True]
+    lines = lines[:3]
     first = lines[0]
     assert set(first) == {"Group", "Seq", "Time", "Service", "Principal", "Level", "File", "Line",
                           "Message", "Data", "IgnorePublish"}

@@ -131,7 +131,10 @@ class LogShipper(logging.Handler):
                 "Line": record.lineno,
                 "Message": message,
                 "Data": [],
-                "IgnorePublish": False,
+                # ``extra={"ignore_publish": True}``: DRP keeps the line out of its
+                # event stream (Go's ``NoRepublish``), e.g. for a provider that
+                # forwards every event and must not see its own log lines.
+                "IgnorePublish": bool(getattr(record, "ignore_publish", False)),
             }
             payload = json.dumps(line, separators=(",", ":"), ensure_ascii=False, default=str).encode()
         except Exception:  # a broken record must never break the caller

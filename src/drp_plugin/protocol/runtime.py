@@ -79,6 +79,7 @@ class Runtime:
         self._sync_api: Client | None = None
         self._events: Any = None
         self._events_task: asyncio.Task[None] | None = None
+        self._selections: list[str] = []
         grace = os.environ.get("DRP_PLUGIN_DRP_GONE_GRACE")
         #: Seconds DRP's from-plugin socket may stay unreachable before we exit.
         self.drp_gone_grace = float(grace) if grace else 30.0
@@ -294,9 +295,15 @@ class Runtime:
 
     # -- event stream --------------------------------------------------------------------------------
     async def _open_events(self, selections: list[str]) -> None:
+        """(Re)open the event stream; an unchanged selection keeps the running one,
+        so a repeated config loses none of the events already queued."""
         from ..events import EventStream
 
+        if self._events is not None and self._events_task is not None \
+                and not self._events_task.done() and self._selections == selections:
+            return
         await self._close_events()
+        self._selections = list(selections)
         stream = EventStream(self.async_api())
         subscription = await stream.subscribe(*selections)
         self._events = stream
