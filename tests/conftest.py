@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +32,15 @@ def clean_env() -> dict[str, str]:
 
 def run_args(path: Path) -> list[str]:
     return [sys.executable, str(path)]
+
+
+def define_silently(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``argv + ["define"]`` without RS_* settings; it must succeed with empty stderr."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
+    result = subprocess.run([*argv, "define"], capture_output=True, text=True, env=env,
+                            check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    definition: dict[str, Any] = json.loads(result.stdout)
+    return definition

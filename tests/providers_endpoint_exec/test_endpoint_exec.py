@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import define_silently
 
 from drp_plugin.errors import PluginError
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
@@ -124,13 +125,7 @@ def run(plugin: ProviderUnderTest, action: str, parameters: str | None = None,
 
 
 def _define() -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
-    result = subprocess.run([PY, str(PROVIDER), "define"], capture_output=True, text=True,
-                            env=env, check=False, timeout=60)
-    assert result.returncode == 0
-    assert result.stderr == ""
-    definition: dict[str, Any] = json.loads(result.stdout)
-    return definition
+    return define_silently([PY, str(PROVIDER)])
 
 
 def test_define_from_source_is_json_and_silent() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.conftest import define_silently
 
 from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
@@ -135,13 +136,7 @@ def check_at_least_once_in_order(connections: list[list[bytes]], expected: list[
 # -- definition and content ----------------------------------------------------------------------
 
 def _define() -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
-    result = subprocess.run([PY, str(PROVIDER), "define"], capture_output=True, text=True,
-                            env=env, check=False, timeout=60)
-    assert result.returncode == 0
-    assert result.stderr == ""
-    definition: dict[str, Any] = json.loads(result.stdout)
-    return definition
+    return define_silently([PY, str(PROVIDER)])
 
 
 def test_define_from_source_is_json_and_silent() -> None:
