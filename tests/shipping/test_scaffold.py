@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.build.conftest import run_file
+from tests.shipping.conftest import run_file
 
 from drp_plugin.build.scaffold import ScaffoldError, check_name, create_project
 from drp_plugin.tool import cli

@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.build.conftest import (
+from tests.conftest import INCREMENTER
+from tests.shipping.conftest import (
     INCREMENTER_VERSION,
     KITCHEN_VERSION,
     clean_env,
@@ -22,7 +23,6 @@ from tests.build.conftest import (
     run_file,
     zip_names,
 )
-from tests.conftest import INCREMENTER
 
 from drp_plugin.build import BuildError, BuildResult, build
 from drp_plugin.build.zipapp import write_archive
