@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import define_silently
 
 from drp_plugin.errors import PluginError
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from tests.conftest import define_silently
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = ROOT / "providers" / "endpoint-exec" / "endpoint_exec.py"

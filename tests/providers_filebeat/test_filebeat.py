@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.conftest import define_silently
 
 from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from tests.conftest import define_silently
 
 from .peer import LinePeer
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import h11
 import pytest
-from tests.conftest import KITCHEN, run_args
 
 from drp_plugin.testing import PluginHost
+from tests.conftest import KITCHEN, run_args
 
 MAX_BODY = 256 * 1024
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import KITCHEN, run_args
 
 from drp_plugin.testing import LogSink, PluginHost
+from tests.conftest import KITCHEN, run_args
 
 MACHINE = {"Uuid": "0b5f3e0e-0000-4000-8000-000000000001"}
 

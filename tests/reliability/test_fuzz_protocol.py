@@ -12,6 +12,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tests.reliability.conftest import (
     MAX_BODY,
     BackgroundHost,

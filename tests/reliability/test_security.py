@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import INCREMENTER, KITCHEN, ROOT
 
 from drp_plugin.errors import PluginError
+from tests.conftest import INCREMENTER, KITCHEN, ROOT
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from tests.conftest import GO_DEFINE, INCREMENTER, KITCHEN, TALLY
 
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from tests.conftest import INCREMENTER
 
 from drp_plugin.build import BuildResult, build
+from tests.conftest import INCREMENTER
 
 INCREMENTER_VERSION = "v9.8.7-test"
 KITCHEN_VERSION = "2.5.0"

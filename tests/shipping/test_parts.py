@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import INCREMENTER
 
 from drp_plugin.build.deps import (
     evaluate_marker,
@@ -19,6 +18,7 @@ from drp_plugin.build.deps import (
 from drp_plugin.build.version import DEFAULT_VERSION, resolve_version
 from drp_plugin.build.zipapp import BuildError, find_module
 from drp_plugin.tool import cli
+from tests.conftest import INCREMENTER
 
 ENV = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
        "platform_machine": "aarch64", "platform_python_implementation": "CPython",

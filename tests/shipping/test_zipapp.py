@@ -14,6 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from drp_plugin.build import BuildError, BuildResult, build
+from drp_plugin.build.zipapp import write_archive
 from tests.conftest import INCREMENTER
 from tests.shipping.conftest import (
     INCREMENTER_VERSION,
@@ -23,9 +26,6 @@ from tests.shipping.conftest import (
     run_file,
     zip_names,
 )
-
-from drp_plugin.build import BuildError, BuildResult, build
-from drp_plugin.build.zipapp import write_archive
 
 
 def alone(result: BuildResult, folder: Path) -> Path:
