@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import stat
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,13 +18,18 @@ LOG = logging.getLogger("test.filebeat.spool")
 
 
 @pytest.fixture(scope="module")
-def fb() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "filebeat_under_test", ROOT / "providers" / "filebeat" / "filebeat.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def fb() -> Iterator[SimpleNamespace]:
+    """The spool and the event filter of ``filebeat_core``, imported from the provider's folder."""
+    folder = str(ROOT / "providers" / "filebeat")
+    sys.path.insert(0, folder)
+    try:
+        from filebeat_core import filtering, spool
+
+        yield SimpleNamespace(Spool=spool.Spool, SpoolFile=spool.SpoolFile,
+                              shape_event=filtering.shape_event,
+                              encode_event=filtering.encode_event)
+    finally:
+        sys.path.remove(folder)
 
 
 def line(i: int) -> bytes:
@@ -37,7 +43,7 @@ async def drain(spool: object, max_bytes: int = 40) -> list[bytes]:
     return taken
 
 
-async def test_memory_then_disk_then_memory_again(fb: ModuleType, tmp_path: Path) -> None:
+async def test_memory_then_disk_then_memory_again(fb: SimpleNamespace, tmp_path: Path) -> None:
     spool = fb.Spool(fb.SpoolFile(str(tmp_path / "spool")), 10, 1 << 20, LOG)
     for i in range(25):  # 10 in memory, 15 spilled
         await spool.put(line(i))
@@ -59,7 +65,7 @@ async def test_memory_then_disk_then_memory_again(fb: ModuleType, tmp_path: Path
     assert not (tmp_path / "spool" / "events.jsonl").exists()
 
 
-async def test_full_spool_holds_the_producer(fb: ModuleType, tmp_path: Path) -> None:
+async def test_full_spool_holds_the_producer(fb: SimpleNamespace, tmp_path: Path) -> None:
     spool = fb.Spool(fb.SpoolFile(str(tmp_path / "spool")), 2, 3 * len(line(0)), LOG)
     for i in range(5):  # 2 in memory, 3 on disk: full
         await spool.put(line(i))
@@ -78,7 +84,7 @@ async def test_full_spool_holds_the_producer(fb: ModuleType, tmp_path: Path) -> 
     spool.close()
 
 
-async def test_persist_and_reload_in_order(fb: ModuleType, tmp_path: Path) -> None:
+async def test_persist_and_reload_in_order(fb: SimpleNamespace, tmp_path: Path) -> None:
     folder = str(tmp_path / "spool")
     spool = fb.Spool(fb.SpoolFile(folder), 3, 1 << 20, LOG)
     for i in range(2, 10):
@@ -100,7 +106,7 @@ async def test_persist_and_reload_in_order(fb: ModuleType, tmp_path: Path) -> No
     again.close()
 
 
-def test_event_shape(fb: ModuleType) -> None:
+def test_event_shape(fb: SimpleNamespace) -> None:
     raw: dict[str, Any] = {"Time": "2026-01-01T00:00:00Z", "Type": "machines", "Action": "update", "Key": "u1",
            "Object": {"Name": "m", "OS": "x", "Params": {"gohai-inventory": {"a": 1}, "b": 2}},
            "Original": {"Name": "m", "OS": "y", "Params": {"b": 1}}, "Extra": 1}
