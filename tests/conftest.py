@@ -44,3 +44,19 @@ def define_silently(argv: list[str], env: dict[str, str] | None = None) -> dict[
     assert result.stderr == ""
     definition: dict[str, Any] = json.loads(result.stdout)
     return definition
+
+
+def build_and_define(provider: Path, out: Path) -> dict[str, Any]:
+    """``drp-plugin build`` ``provider`` into ``out``, then run the file's ``define``
+    offline (clean environment, ``RS_TOKEN=catalog``); prints the size and define time."""
+    import time
+
+    tool = Path(sys.executable).with_name("drp-plugin")
+    subprocess.run([str(tool), "build", str(provider), "-o", str(out), "-q"], check=True,
+                   capture_output=True, timeout=300)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"}
+    started = time.monotonic()
+    definition = define_silently([str(out)], env)
+    elapsed = time.monotonic() - started
+    print(f"\nbuilt {out.name}: {out.stat().st_size} bytes, define took {elapsed * 1000:.0f} ms")
+    return definition

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -23,7 +22,7 @@ import yaml
 
 from drp_plugin.errors import PluginError
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
-from tests.conftest import define_silently
+from tests.conftest import build_and_define, define_silently
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = ROOT / "providers" / "endpoint-exec" / "endpoint_exec.py"
@@ -358,20 +357,8 @@ def test_bad_config_is_refused(drp_provider: Callable[..., ProviderUnderTest]) -
 
 def test_built_single_file(tmp_path: Path, drp_provider: Callable[..., ProviderUnderTest],
                            drp_client: DRPTestClient, tools: dict[str, Any]) -> None:
-    tool = Path(PY).with_name("drp-plugin")
-    if not tool.exists():
-        pytest.skip("drp-plugin build is not installed")
     out = tmp_path / "dist" / "endpoint-exec"
-    subprocess.run([str(tool), "build", str(PROVIDER), "-o", str(out), "-q"], check=True,
-                   capture_output=True, timeout=300)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"}
-    started = time.monotonic()
-    result = subprocess.run([str(out), "define"], capture_output=True, text=True, env=env,
-                            check=True, timeout=60)
-    elapsed = time.monotonic() - started
-    print(f"\nbuilt endpoint-exec: {out.stat().st_size} bytes, define took {elapsed * 1000:.0f} ms")
-    assert result.stderr == ""
-    assert json.loads(result.stdout)["Name"] == "endpoint-exec"
+    assert build_and_define(PROVIDER, out)["Name"] == "endpoint-exec"
     plugin = drp_provider(out, params={"endpoint-exec/actions": tools["actions"]})
     drp_client.create_machine("m1")
     assert json.loads(run(plugin, "args", "built")["StandardOut"])[-1] == "built"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ import yaml
 from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
-from tests.conftest import define_silently
+from tests.conftest import build_and_define, define_silently
 
 from .peer import LinePeer
 
@@ -380,20 +379,8 @@ def test_stop_flushes_to_a_live_peer(drp_provider: Callable[..., ProviderUnderTe
 
 def test_built_single_file(tmp_path: Path, drp_provider: Callable[..., ProviderUnderTest],
                            drp_standin: StandInThread) -> None:
-    tool = Path(PY).with_name("drp-plugin")
-    if not tool.exists():
-        pytest.skip("drp-plugin build is not installed")
     built = tmp_path / "dist" / "filebeat"
-    subprocess.run([str(tool), "build", str(PROVIDER), "-o", str(built), "-q"], check=True,
-                   capture_output=True, timeout=300)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"}
-    started = time.monotonic()
-    result = subprocess.run([str(built), "define"], capture_output=True, text=True, env=env,
-                            check=True, timeout=60)
-    elapsed = time.monotonic() - started
-    print(f"\nbuilt filebeat: {built.stat().st_size} bytes, define took {elapsed * 1000:.0f} ms")
-    assert result.stderr == ""
-    assert json.loads(result.stdout)["Name"] == "filebeat"
+    assert build_and_define(PROVIDER, built)["Name"] == "filebeat"
     out = tmp_path / "fb.json"
     start_filebeat(drp_standin, drp_provider, file_params(out, tmp_path / "spool"), built)
     post_events(drp_standin, range(20), threads=1)
