@@ -105,6 +105,9 @@ class Providers:
         self._counter = itertools.count(1)
         self._background: set[asyncio.Task[None]] = set()
         self._processes: weakref.WeakSet[PluginProcess] = weakref.WeakSet()
+        #: Params of the Plugin that the next AutoStart install creates (test fixtures set
+        #: it, so that an AutoStart provider never runs with its defaults in a test).
+        self.autostart_params: Obj | None = None
 
     # ---- helpers -----------------------------------------------------------------
 
@@ -250,8 +253,10 @@ class Providers:
         except PluginError:
             await self.remove(pname)
             raise
+        autostart_params, self.autostart_params = self.autostart_params, None
         if definition.get("AutoStart") and self.store.find("plugins", pname) is None:
-            self.store.create("plugins", {"Name": pname, "Provider": pname}, SYSTEM,
+            self.store.create("plugins", {"Name": pname, "Provider": pname,
+                                          "Params": autostart_params or {}}, SYSTEM,
                               internal=True)
         for plugin in self.store.objects("plugins"):
             if plugin.get("Provider") == pname:

@@ -189,7 +189,15 @@ def load_provider(drp: StandInThread, client: DRPTestClient,
                   source: str | os.PathLike[str] | Sequence[str], *, name: str | None = None,
                   plugin: str | None = None, params: Obj | None = None,
                   replace_writable: bool = False) -> ProviderUnderTest:
-    """Install ``source`` (``.py`` file, built file, command) and start a Plugin for it."""
-    provider = drp.add_provider(source, name, replace_writable)
+    """Install ``source`` (``.py`` file, built file, command) and start a Plugin for it.
+
+    An ``AutoStart`` provider's own Plugin starts with ``params`` too, never with its
+    defaults (which could write to real paths of the test machine).
+    """
+    drp.standin.providers.autostart_params = params
+    try:
+        provider = drp.add_provider(source, name, replace_writable)
+    finally:
+        drp.standin.providers.autostart_params = None
     plugin_obj = drp.ensure_plugin(plugin or provider["Name"], provider["Name"], params)
     return ProviderUnderTest(drp, client, provider, plugin_obj)
