@@ -121,22 +121,18 @@ class App(Provider):
                               model="plugin", key=self.name, type="plugin")
         return await self._call("action", runtime, action, action=action)
 
-    async def run_event(self, runtime: Runtime | None, event: Event) -> None:
-        await self._call("publish", runtime, event, event=event)
-
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
         await self._call("publish", runtime, event, event=event)
+
+    #: Go's plugins get stream events and ``/publish`` calls through the same Publish.
+    run_event = run_publish
 
     async def run_stop(self, runtime: Runtime | None) -> None:
         if "stop" in self._method_handlers:
             await self._call("stop", runtime)
 
     def run_unpack(self, directory: Path) -> None:
-        from pathlib import Path
-
-        from .assets import write_assets
-
-        write_assets(Path(self.base_dir), self.assets, directory)
+        super().run_unpack(directory)  # the declared assets
         h = self._handler("unpack")
         if h is not None:
             h.call_sync(self.logger(), str(directory))

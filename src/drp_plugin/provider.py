@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     import click
 
+    from .events.matching import Pattern
     from .models import Action, Event
     from .ordering import KeyedLocks
     from .protocol.runtime import Runtime
@@ -350,12 +351,27 @@ class Provider:
     # -- dispatch (called by the runtime) ------------------------------------------------
     def logger(self) -> logging.Logger:
         """The logger handed to handlers (``drp_plugin.provider.<name>``)."""
-        logger = self.__dict__.get("_logger")
-        if logger is None:
-            import logging
+        return self._logger
 
-            logger = self.__dict__["_logger"] = logging.getLogger(f"drp_plugin.provider.{self.name}")
-        return logger
+    # Built on first use, not in __init__: logging, asyncio and the pattern parser
+    # are not imported by ``define``.
+    @functools.cached_property
+    def _logger(self) -> logging.Logger:
+        import logging
+
+        return logging.getLogger(f"drp_plugin.provider.{self.name}")
+
+    @functools.cached_property
+    def _serial_locks(self) -> KeyedLocks:
+        from .ordering import KeyedLocks
+
+        return KeyedLocks()
+
+    @functools.cached_property
+    def _event_patterns(self) -> list[list[Pattern]]:
+        from .events.matching import Pattern
+
+        return [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
 
     async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
         if self.config_handler is not None:
@@ -376,27 +392,14 @@ class Provider:
                 code=400, model="plugin", key=self.name, type="plugin",
             )
         h = spec.handler
+        call = h(h.context(self.name, self.logger(), runtime, action=action), action)
         if spec.serial:
-            async with self._serial_locks().hold(_target_key(action)):
-                return await h(h.context(self.name, self.logger(), runtime, action=action), action)
-        return await h(h.context(self.name, self.logger(), runtime, action=action), action)
-
-    def _serial_locks(self) -> KeyedLocks:
-        locks = self.__dict__.get("_keyed_locks")
-        if locks is None:
-            from .ordering import KeyedLocks
-
-            locks = self.__dict__["_keyed_locks"] = KeyedLocks()
-        return locks
+            async with self._serial_locks.hold(_target_key(action)):
+                return await call
+        return await call
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
-        from .events.matching import Pattern
-
-        compiled = self.__dict__.get("_compiled")
-        if compiled is None:
-            compiled = [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
-            self.__dict__["_compiled"] = compiled
-        for parsed, (_, h) in zip(compiled, self.event_handlers, strict=True):
+        for parsed, (_, h) in zip(self._event_patterns, self.event_handlers, strict=True):
             if any(p.matches(event) for p in parsed):
                 await h(h.context(self.name, self.logger(), runtime, event=event), event)
 
