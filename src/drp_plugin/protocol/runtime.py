@@ -226,10 +226,7 @@ class Runtime:
         log.info("Setting API session")
         if not os.environ.get("RS_TOKEN"):
             return 400, _plugin_error(400, "Must have a token specified", name)
-        try:
-            self.provider.check()
-        except PluginError as exc:
-            return exc.status, exc.to_dict()
+        self.provider.check()  # a PluginError is answered by handle()
         # Param values may be secrets: only their names are logged.
         log.info("Received Config request: params %s", sorted(body))
         self.plugin_name = str(body.get("Name") or self.plugin_name)
