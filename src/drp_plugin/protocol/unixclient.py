@@ -141,6 +141,6 @@ def _request(path: str, length: int) -> h11.Request:
 
 def _request_bytes(path: str, body: bytes) -> bytes:
     """The bytes h11 writes for :func:`_request` (pipelined requests are written at once)."""
-    return (b"POST %s HTTP/1.1\r\nhost: unix\r\ncontent-type: application/json\r\n"
-            b"user-agent: drp-plugin\r\ncontent-length: %d\r\n\r\n"
-            % (path.encode(), len(body))) + body
+    headers = "".join(f"{name}: {value}\r\n" for name, value in _HEADERS)
+    return (f"POST {path} HTTP/1.1\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body)
