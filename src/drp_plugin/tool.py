@@ -5,7 +5,7 @@ runs, so ``drp-plugin --help`` stays quick:
 
 - ``bundle``: a content directory to YAML or JSON (:mod:`drp_plugin.content`);
 - ``dev`` and ``serve``: the local DRP stand-in (:mod:`drp_plugin.standin.cli`);
-- ``build``, ``upload``, ``providers``, ``new``: shipping (:mod:`drp_plugin.build.cli`).
+- ``build``, ``upload``, ``providers``, ``new``: shipping (:mod:`drp_plugin.shipping.cli`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ COMMANDS = {
     "bundle": "drp_plugin.tool:bundle",
     "dev": "drp_plugin.standin.cli:dev",
     "serve": "drp_plugin.standin.cli:serve",
-    "build": "drp_plugin.build.cli:build",
-    "upload": "drp_plugin.build.cli:upload",
-    "providers": "drp_plugin.build.cli:providers",
-    "new": "drp_plugin.build.cli:new",
+    "build": "drp_plugin.shipping.cli:build",
+    "upload": "drp_plugin.shipping.cli:upload",
+    "providers": "drp_plugin.shipping.cli:providers",
+    "new": "drp_plugin.shipping.cli:new",
 }
 
 

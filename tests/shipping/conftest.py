@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drp_plugin.build import BuildResult, build
+from drp_plugin.shipping import BuildResult, build
 from tests.conftest import INCREMENTER
 
 INCREMENTER_VERSION = "v9.8.7-test"

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drp_plugin.build.deps import (
+from drp_plugin.shipping.deps import (
     evaluate_marker,
     framework_package,
     parse_requirement,
     resolve,
 )
-from drp_plugin.build.version import DEFAULT_VERSION, resolve_version
-from drp_plugin.build.zipapp import BuildError, find_module
+from drp_plugin.shipping.version import DEFAULT_VERSION, resolve_version
+from drp_plugin.shipping.zipapp import BuildError, find_module
 from drp_plugin.tool import cli
 from tests.conftest import INCREMENTER
 
@@ -67,7 +67,7 @@ def test_runtime_packages_are_the_pure_runtime_set() -> None:
 def test_framework_package_leaves_out_the_tools() -> None:
     files = framework_package().files
     assert "drp_plugin/provider.py" in files and "drp_plugin/protocol/runtime.py" in files
-    assert not [f for f in files if f.split("/")[1] in ("standin", "testing", "build", "tool.py")]
+    assert not [f for f in files if f.split("/")[1] in ("standin", "testing", "shipping", "tool.py")]
 
 
 def test_version_order(tmp_path: Path) -> None:

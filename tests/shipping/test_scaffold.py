@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drp_plugin.build.scaffold import ScaffoldError, check_name, create_project
+from drp_plugin.shipping.scaffold import ScaffoldError, check_name, create_project
 from drp_plugin.tool import cli
 from tests.shipping.conftest import run_file
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from drp_plugin.build import BuildResult
-from drp_plugin.build.upload import Connection, UploadError, error_text, provider_name_of
+from drp_plugin.shipping import BuildResult
+from drp_plugin.shipping.upload import Connection, UploadError, error_text, provider_name_of
 from drp_plugin.tool import cli
 
 

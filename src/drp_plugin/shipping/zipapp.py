@@ -178,7 +178,7 @@ def probe_provider(module_file: Path, python: str | None = None) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="drp-build-") as tmp:
         out = Path(tmp, "probe.json")
         result = subprocess.run(  # noqa: S603 - our interpreter, our module
-            [python or sys.executable, "-m", "drp_plugin.build.probe", str(module_file), str(out)],
+            [python or sys.executable, "-m", "drp_plugin.shipping.probe", str(module_file), str(out)],
             capture_output=True, text=True, cwd=module_file.parent, env=_child_env(),
             stdin=subprocess.DEVNULL, timeout=120, check=False,
         )

@@ -45,7 +45,7 @@ FRAMEWORK_PACKAGE = "drp_plugin"
 #: Parts of the framework that a provider never runs: the local DRP stand-in, the test
 #: helpers, the build tool (they need aiohttp, cryptography, ...) and the ``drp-plugin``
 #: command.
-FRAMEWORK_EXCLUDED = ("standin", "testing", "build", "tool.py")
+FRAMEWORK_EXCLUDED = ("standin", "testing", "shipping", "tool.py")
 #: What every provider runs on (the framework's runtime dependencies, all pure Python;
 #: their own requirements are followed: httpx brings httpcore, anyio, idna, certifi...).
 RUNTIME_REQUIREMENTS = (

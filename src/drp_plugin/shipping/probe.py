@@ -1,6 +1,6 @@
 """Read a provider module's :class:`~drp_plugin.Provider` in a child process.
 
-``python -m drp_plugin.build.probe MODULE.py OUT.json`` imports the module (not as
+``python -m drp_plugin.shipping.probe MODULE.py OUT.json`` imports the module (not as
 ``__main__``, so its ``provider.main()`` guard does not fire; an unguarded
 ``provider.main()`` call is intercepted) and writes what the build needs as JSON:
 the provider's name, ``content``, ``assets``, ``base_dir`` and explicit
@@ -96,7 +96,7 @@ def probe(module_path: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        raise SystemExit("usage: python -m drp_plugin.build.probe MODULE.py OUT.json")
+        raise SystemExit("usage: python -m drp_plugin.shipping.probe MODULE.py OUT.json")
     info = probe(args[0])
     with open(args[1], "w", encoding="utf-8") as fh:
         json.dump(info, fh, indent=2, sort_keys=True)
