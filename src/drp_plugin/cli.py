@@ -44,7 +44,18 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+def silence_warnings() -> None:
+    """No warnings on stderr from here on: DRP reads ``define``'s stdout and stderr
+    together as JSON.  Called by the ``define`` entry points only (importing
+    drp_plugin changes no process-wide setting)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
 def run_define(provider: Provider) -> None:
+    """``define``: print the definition on stdout, or a one-line error and exit 1."""
+    silence_warnings()
     try:
         text = definition_json(provider)
     except Exception as exc:  # a clear message, no traceback

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 
+from .errors import ContentError  # noqa: F401 - re-exported (the tree lives in errors)
+
 TYPE_CHECKING = False  # typing/pathlib are not imported up front: define must stay fast
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,8 +56,6 @@ RAW_DEFAULTS: dict[str, Any] = {**_COMMON, **_DESCRIBED, "Params": {}, "Id": "",
 _OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class ContentError(ValueError):
-    """A content directory that cannot be bundled (the message says which file)."""
 
 
 def _load(path: Path) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import PluginError
+from .errors import plugin_error
 from .models import available_action
 from .provider import Handler, Provider, _caller_dir
 
@@ -117,8 +117,7 @@ class App(Provider):
 
     async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
         if "action" not in self._method_handlers:
-            raise PluginError(f"Unknown command: {action.command}", code=404,
-                              model="plugin", key=self.name, type="plugin")
+            raise plugin_error(self.name, f"Unknown command: {action.command}", code=404)
         return await self._call("action", runtime, action, action=action)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:

@@ -26,7 +26,7 @@ import sys
 
 from . import stamp
 from .context import Context, SyncContext
-from .errors import PluginError
+from .errors import PluginError, plugin_error
 from .models import PLUGIN_VERSION, available_action
 
 # Neither typing nor pathlib nor logging is imported at run time: ``define`` must
@@ -331,19 +331,18 @@ class Provider:
             definition["IgnoreEvents"] = True
         return definition
 
+    def error(self, *messages: str, code: int = 400) -> PluginError:
+        """A :class:`PluginError` tagged with this provider (``Model: plugin``,
+        ``Key: <name>``, ``Type: plugin``), as the Go ``plugin`` package answers."""
+        return plugin_error(self.name, *messages, code=code)
+
     def check(self) -> None:
         """The Go package's consistency rules, as a :class:`PluginError` (400)."""
         selections = self.event_selections()
         if self.has_publish and selections:
-            raise PluginError(
-                f"Plugin can NOT have both HasPublish and EventSelector: {self.name}",
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Plugin can NOT have both HasPublish and EventSelector: {self.name}")
         if selections and not self.has_event_receiver():
-            raise PluginError(
-                f"Plugin has an EventSelector, but no Publish function: {self.name}",
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Plugin has an EventSelector, but no Publish function: {self.name}")
 
     def has_event_receiver(self) -> bool:
         return bool(self.event_handlers)
@@ -381,16 +380,10 @@ class Provider:
     async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
         spec = self.actions.get(action.command)
         if spec is None:
-            raise PluginError(
-                f"Unknown command: {action.command}",
-                code=404, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Unknown command: {action.command}", code=404)
         missing = spec.missing(action.params)
         if missing:
-            raise PluginError(
-                *[f"Missing Parameter {p}" for p in missing],
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(*[f"Missing Parameter {p}" for p in missing])
         h = spec.handler
         call = h(h.context(self.name, self.logger(), runtime, action=action), action)
         if spec.serial:

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._types import Obj
 from ..errors import PluginError
 from .providers import Providers
 from .store import GLOBAL_PROFILE, Store
-
-Obj = dict[str, Any]
 
 
 class Actions:

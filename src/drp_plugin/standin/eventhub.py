@@ -14,11 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._types import Obj
 from ..events.matching import Pattern
 from ..models import make_event
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 class _Topic:
