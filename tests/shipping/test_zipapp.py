@@ -17,8 +17,8 @@ import pytest
 
 from drp_plugin.build import BuildError, BuildResult, build
 from drp_plugin.build.zipapp import write_archive
-from tests.conftest import INCREMENTER
-from tests.shipping.conftest import (
+from tests.helpers import INCREMENTER
+from tests.shipping.helpers import (
     INCREMENTER_VERSION,
     KITCHEN_VERSION,
     clean_env,
