@@ -236,7 +236,7 @@ class RetrySchedule:
         allowed = isinstance(exc, _NOT_SENT) or (request.idempotent and isinstance(exc, _TRANSIENT))
         if not allowed or _refused_certificate(exc) or self._tries >= retry.attempts:
             raise APIConnectionError.from_exception(request, exc) from exc
-        delay = min(retry.backoff * 2**self._tries, retry.max_backoff)
+        delay = min(retry.backoff * 2.0**self._tries, retry.max_backoff)
         self._tries += 1
         return delay
 

@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import PluginError, UploadError  # noqa: F401 - re-exported
+from ..errors import PluginError
+from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
 from .bootstrap import MANIFEST
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ProjectError  # noqa: F401 - re-exported (the tree lives in errors)
+from ..errors import ProjectError as ProjectError  # re-exported: the tree lives in errors
 
 DEFAULT_VERSION = "v0.0.0"
 

@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError  # noqa: F401 - re-exported (the tree lives in errors)
+from ..errors import BuildError as BuildError  # re-exported: the tree lives in errors
 from . import bootstrap
 from .deps import DependencyError, Package, is_native, project_requirements, resolve
 from .version import ProjectError, pyproject_data, resolve_version

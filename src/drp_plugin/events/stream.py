@@ -27,7 +27,8 @@ from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..api.session import ssl_context
-from ..errors import PluginError, StreamClosed  # StreamClosed: defined in errors, re-exported
+from ..errors import PluginError
+from ..errors import StreamClosed as StreamClosed  # re-exported: the tree lives in errors
 from ..models import Event, make_event
 from .matching import Pattern, topic_pattern
 

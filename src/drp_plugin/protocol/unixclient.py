@@ -11,7 +11,7 @@ import asyncio
 
 import h11
 
-from ..errors import ClientError  # noqa: F401 - re-exported (the tree lives in errors)
+from ..errors import ClientError as ClientError  # re-exported: the tree lives in errors
 
 
 class UnixHTTPClient:
