@@ -65,6 +65,7 @@ def run_define(provider: Provider) -> None:
 
 
 def run_unpack(provider: Provider, directory: str) -> None:
+    """``unpack <dir>``: write the assets (and run the unpack handler), or exit 1 with a message."""
     from pathlib import Path
 
     if not directory:
@@ -78,6 +79,7 @@ def run_unpack(provider: Provider, directory: str) -> None:
 
 
 def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
+    """``listen <to> <from>``: serve DRP until ``/stop`` or SIGTERM; exits with the run's code."""
     from .protocol.runtime import run
 
     # Linux limits unix socket paths to 107 bytes.
