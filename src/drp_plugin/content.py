@@ -1,6 +1,6 @@
 """Content bundles: a content directory turned into the ``Content`` YAML string.
 
-This is the pure-Python equivalent of ``drpcli contents bundle`` (PROTOCOL.md
+This is the pure-Python equivalent of ``drpcli contents bundle`` (docs/protocol.md
 section 6).  Objects are filled with the zero values of their DRP model, the way
 the Go tool round-trips them through ``models``, so the bundle equals the Go one as
 parsed YAML.

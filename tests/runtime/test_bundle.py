@@ -1,4 +1,4 @@
-"""Content bundles: ``drp-plugin bundle`` and the rules of PROTOCOL.md section 6."""
+"""Content bundles: ``drp-plugin bundle`` and the rules of docs/protocol.md section 6."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``drp-plugin build``: a provider turned into ONE executable file.
 
 DRP stores a plugin provider as a single file and runs it directly
-(PROTOCOL.md section 1), so a Python provider ships as a zip application: a
+(docs/protocol.md section 1), so a Python provider ships as a zip application: a
 ``#!/usr/bin/env python3`` line followed by a zip archive that Python runs
 through its ``__main__.py``.  The archive holds
 

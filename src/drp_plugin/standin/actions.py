@@ -1,4 +1,4 @@
-"""Running plugin actions (PROTOCOL.md sections 2 and 4).
+"""Running plugin actions (docs/protocol.md sections 2 and 4).
 
 Given params are checked against their Param schemas; missing required and
 optional params are filled from the target's aggregated params (the global

@@ -2,7 +2,7 @@
 
 Delivery to a subscriber is lossless and ordered: events go into an unbounded
 queue per connection, and one writer task awaits each send in turn.  Filters
-match as in :mod:`drp_plugin.events.matching` (PROTOCOL.md section 4).
+match as in :mod:`drp_plugin.events.matching` (docs/protocol.md section 4).
 """
 
 from __future__ import annotations
