@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 
 from drp_plugin import Action, Context, PluginError, Provider
+from drp_plugin.errors import plugin_error
 
 TYPE_CHECKING = False  # typing and asyncio stay out of `define` (start-up time)
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ provider = Provider(
 
 
 def _error(message: str, code: int = 400, model: str = "plugin") -> PluginError:
-    return PluginError(message, code=code, model=model, key=_state.plugin or NAME, type="plugin")
+    return plugin_error(_state.plugin or NAME, message, code=code, model=model)
 
 
 # -- configuration --------------------------------------------------------------------------------

@@ -13,10 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from . import stamp
-
-
-class AssetError(ValueError):
-    """An asset that would escape the unpack directory, or that cannot be read."""
+from .errors import AssetError as AssetError  # re-exported: the tree lives in errors
 
 
 def safe_relpath(name: str) -> PurePosixPath:

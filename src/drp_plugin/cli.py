@@ -44,7 +44,18 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+def silence_warnings() -> None:
+    """No warnings on stderr from here on: DRP reads ``define``'s stdout and stderr
+    together as JSON.  Called by the ``define`` entry points only (importing
+    drp_plugin changes no process-wide setting)."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
 def run_define(provider: Provider) -> None:
+    """``define``: print the definition on stdout, or a one-line error and exit 1."""
+    silence_warnings()
     try:
         text = definition_json(provider)
     except Exception as exc:  # a clear message, no traceback
@@ -54,6 +65,7 @@ def run_define(provider: Provider) -> None:
 
 
 def run_unpack(provider: Provider, directory: str) -> None:
+    """``unpack <dir>``: write the assets (and run the unpack handler), or exit 1 with a message."""
     from pathlib import Path
 
     if not directory:
@@ -67,6 +79,7 @@ def run_unpack(provider: Provider, directory: str) -> None:
 
 
 def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
+    """``listen <to> <from>``: serve DRP until ``/stop`` or SIGTERM; exits with the run's code."""
     from .protocol.runtime import run
 
     # Linux limits unix socket paths to 107 bytes.

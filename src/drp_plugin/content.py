@@ -1,6 +1,6 @@
 """Content bundles: a content directory turned into the ``Content`` YAML string.
 
-This is the pure-Python equivalent of ``drpcli contents bundle`` (PROTOCOL.md
+This is the pure-Python equivalent of ``drpcli contents bundle`` (docs/protocol.md
 section 6).  Objects are filled with the zero values of their DRP model, the way
 the Go tool round-trips them through ``models``, so the bundle equals the Go one as
 parsed YAML.
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+
+from .errors import ContentError as ContentError  # re-exported: the tree lives in errors
 
 TYPE_CHECKING = False  # typing/pathlib are not imported up front: define must stay fast
 if TYPE_CHECKING:
@@ -54,8 +56,6 @@ RAW_DEFAULTS: dict[str, Any] = {**_COMMON, **_DESCRIBED, "Params": {}, "Id": "",
 _OBJECT_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class ContentError(ValueError):
-    """A content directory that cannot be bundled (the message says which file)."""
 
 
 def _load(path: Path) -> Any:

@@ -1,4 +1,39 @@
-"""The error type of the protocol: a ``models.Error`` that can be raised."""
+"""Every exception drp-plugin raises, and the one way to build a ``models.Error`` body.
+
+The exception tree (like httpx's ``_exceptions.py``): catch :class:`DRPPluginError`
+for anything drp-plugin raised on purpose.  Where a class used to derive from a
+builtin (``ValueError``, ``RuntimeError``, ``ConnectionError``), it still does, so
+``except ValueError`` written for an older version keeps working::
+
+    DRPPluginError                      root of everything below
+    ├── PluginError                     a DRP ``models.Error``: raise it to answer DRP
+    │   └── APIError                    (drp_plugin.api) an error answer of the DRP API
+    │       └── APIConnectionError      (+ ConnectionError) the API could not be reached
+    ├── InvalidInputError (+ ValueError) a file or folder of the provider is unusable
+    │   ├── ContentError                a content directory that cannot be bundled
+    │   └── AssetError                  an asset that cannot be read or escapes its folder
+    ├── ProtocolError                   the peer on a plugin socket broke the protocol
+    │   └── ClientError                 DRP's from-plugin socket answered something not HTTP
+    ├── StreamClosed                    an event subscription has ended (not a failure)
+    └── ToolError                       the ``drp-plugin`` command (build, upload, new)
+        ├── BuildError (+ RuntimeError) the build cannot go on
+        ├── DependencyError (+ RuntimeError) a dependency that cannot be bundled
+        ├── ProjectError (+ ValueError) a ``pyproject.toml`` that cannot be read
+        ├── ScaffoldError (+ ValueError) ``drp-plugin new`` cannot create the project
+        └── UploadError (+ RuntimeError) a failed call to DRP's ``plugin_providers`` API
+
+The classes are defined here (except :class:`~drp_plugin.api.APIError` and its
+subclass, which need the API client's request type); the modules that raise them
+re-export them under their old names (``drp_plugin.content.ContentError``, ...).
+
+Bodies: :func:`error_body` is the only place a ``models.Error`` JSON object is
+built; :func:`plugin_error` makes the plugin-tagged error (``Model: plugin``,
+``Key: <name>``, ``Type: plugin``) the Go ``plugin`` package answers with, and
+:func:`panic_body` is the one ``Panic recovered`` answer for a handler that raised
+something else than :class:`PluginError`.
+
+This module is imported by ``define``: it imports nothing but :mod:`json`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +43,50 @@ TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
     from typing import Any
 
+__all__ = [
+    "AssetError",
+    "BuildError",
+    "ClientError",
+    "ContentError",
+    "DRPPluginError",
+    "DependencyError",
+    "InvalidInputError",
+    "PluginError",
+    "ProjectError",
+    "ProtocolError",
+    "ScaffoldError",
+    "StreamClosed",
+    "ToolError",
+    "UploadError",
+    "error_body",
+    "panic_body",
+    "panic_message",
+    "plugin_error",
+]
 
-class PluginError(Exception):
+
+def error_body(code: int, *messages: str, model: str = "", key: str = "",
+               type: str = "") -> dict[str, Any]:
+    """A ``models.Error`` JSON object, with the Go field names and order.
+
+    ``Messages`` is ``null`` when there is no message (Go's ``nil`` slice); ``Code``
+    is written as given (use :attr:`PluginError.status` for a code that must be
+    a valid HTTP status).
+    """
+    return {
+        "Model": model,
+        "Key": key,
+        "Type": type,
+        "Messages": [str(m) for m in messages] if messages else None,
+        "Code": code,
+    }
+
+
+class DRPPluginError(Exception):
+    """The root of every exception drp-plugin raises on purpose."""
+
+
+class PluginError(DRPPluginError):
     """A DRP ``models.Error``: raise it from a handler to answer with its ``code``.
 
     The JSON form has the exact Go field names: ``Model``, ``Key``, ``Type``,
@@ -38,15 +115,11 @@ class PluginError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The ``models.Error`` JSON object (``Messages`` is ``null`` when empty)."""
-        return {
-            "Model": self.model,
-            "Key": self.key,
-            "Type": self.type,
-            "Messages": list(self.messages) if self.messages else None,
-            "Code": self.status,
-        }
+        return error_body(self.status, *self.messages, model=self.model, key=self.key,
+                          type=self.type)
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as compact JSON (how Go nests an error in ``Messages``)."""
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
@@ -69,20 +142,94 @@ class PluginError(Exception):
         )
 
     def __str__(self) -> str:
-        # Same shape as the Go models.Error.Error(): "<Type>: <Model>/<Key>: <msg>"
-        head = ""
-        if self.type:
-            head += f"{self.type}: "
-        if self.model or self.key:
-            head += f"{self.model}/{self.key}: "
+        # The shape of Go's models.Error.Error(): "<Type>: <Model>/<Key>: <msg>", with
+        # empty parts left out, and one indented line per message when there are several.
+        where = "/".join(part for part in (self.model, self.key) if part)
+        head = ": ".join(part for part in (self.type, where) if part)
         if not self.messages:
-            return head.rstrip(": ") or f"error {self.code}"
+            return head or f"error {self.code}"
         if len(self.messages) == 1:
-            return head + self.messages[0]
+            return f"{head}: {self.messages[0]}" if head else self.messages[0]
         return head + "\n" + "\n".join("    " + m for m in self.messages)
 
     def __repr__(self) -> str:
         return (
-            f"PluginError(code={self.code!r}, model={self.model!r}, key={self.key!r}, "
-            f"type={self.type!r}, messages={self.messages!r})"
+            f"{type(self).__name__}(code={self.code!r}, model={self.model!r}, "
+            f"key={self.key!r}, type={self.type!r}, messages={self.messages!r})"
         )
+
+
+def plugin_error(name: str, *messages: str, code: int = 400, model: str = "plugin",
+                 type: str = "plugin") -> PluginError:
+    """The error the Go ``plugin`` package answers with: ``Model: plugin``,
+    ``Key: <name>`` (the provider or Plugin name), ``Type: plugin``.
+
+    ``model`` and ``type`` can be changed for the Go providers that use others
+    (``plugins`` for a refused config, ``rpc`` for a failed call).
+    """
+    return PluginError(*messages, code=code, model=model, key=name, type=type)
+
+
+def panic_message(exc: BaseException) -> str:
+    """``Panic recovered: <Type>: <message>`` (or ``Panic recovered: <Type>``).
+
+    The Go ``mux`` answers ``Panic recovered: <value>`` followed by the Go stack;
+    the stack of a Python handler goes to the provider's log instead.
+    """
+    name = type(exc).__name__
+    text = str(exc)
+    return f"Panic recovered: {name}: {text}" if text else f"Panic recovered: {name}"
+
+
+def panic_body(exc: BaseException, method: str, path: str) -> dict[str, Any]:
+    """The 500 ``models.Error`` for a handler that raised something else than
+    :class:`PluginError` (``Type`` = HTTP method, ``Key`` = path, as Go's ``mux``)."""
+    return error_body(500, panic_message(exc), type=method, key=path)
+
+
+class InvalidInputError(DRPPluginError, ValueError):
+    """A file or folder of the provider cannot be used (the message says which)."""
+
+
+class ContentError(InvalidInputError):
+    """A content directory that cannot be bundled (the message says which file)."""
+
+
+class AssetError(InvalidInputError):
+    """An asset that would escape the unpack directory, or that cannot be read."""
+
+
+class ProtocolError(DRPPluginError):
+    """The peer on one of the plugin's sockets did not follow the protocol."""
+
+
+class ClientError(ProtocolError):
+    """The peer answered something that is not HTTP."""
+
+
+class StreamClosed(DRPPluginError):
+    """Raised by ``Subscription.get()`` once the subscription has ended."""
+
+
+class ToolError(DRPPluginError):
+    """A failure of the ``drp-plugin`` command; its message is fit for the command line."""
+
+
+class BuildError(ToolError, RuntimeError):
+    """The build cannot go on; the message says why and what to do."""
+
+
+class DependencyError(ToolError, RuntimeError):
+    """A dependency that cannot be bundled (not installed, compiled-only, clashing)."""
+
+
+class ProjectError(ToolError, ValueError):
+    """A ``pyproject.toml`` that cannot be read."""
+
+
+class ScaffoldError(ToolError, ValueError):
+    """The project cannot be created (bad name, folder not empty)."""
+
+
+class UploadError(ToolError, RuntimeError):
+    """A failed API call, with a message fit for the command line."""

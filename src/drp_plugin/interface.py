@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import PluginError
+from .errors import plugin_error
 from .models import available_action
 from .provider import Handler, Provider, _caller_dir
 
@@ -86,22 +86,27 @@ class App(Provider):
         return self._method_handlers.get(method)
 
     def available_actions(self) -> list[dict[str, Any]]:
+        """The ``AvailableActions`` of the static definition."""
         return [dict(a) for a in self._static_actions]
 
     def content_bundle(self) -> str:
+        """The definition's ``Content``, or the bundle of ``content=``."""
         if self.content is None and isinstance(self._static_content, str):
             return self._static_content
         return super().content_bundle()
 
     def event_selections(self) -> list[str]:
+        """What the plugin's ``select_events()`` returns (none without it)."""
         select = getattr(self.plugin, "select_events", None)
         return list(select()) if callable(select) else []
 
     def has_event_receiver(self) -> bool:
+        """Whether the plugin has a ``publish`` method."""
         return self._handler("publish") is not None
 
     @property
     def serves_publish(self) -> bool:
+        """Whether ``/publish`` is routed (Go: HasPublish, a Publish method and no selector)."""
         has_selector = callable(getattr(self.plugin, "select_events", None))
         return self.has_publish and self._handler("publish") is not None and not has_selector
 
@@ -111,33 +116,38 @@ class App(Provider):
         return await h(c.log, *args)
 
     async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+        """Call ``plugin.config(log, api, params)``."""
         h = self._method_handlers["config"]
         c = h.context(self.name, self.logger(), runtime)
         await h(c.log, c.api if runtime is not None else None, params)
 
     async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+        """Call ``plugin.action(log, action)``; 404 when the plugin has no ``action``."""
         if "action" not in self._method_handlers:
-            raise PluginError(f"Unknown command: {action.command}", code=404,
-                              model="plugin", key=self.name, type="plugin")
+            raise plugin_error(self.name, f"Unknown command: {action.command}", code=404)
         return await self._call("action", runtime, action, action=action)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+        """Call ``plugin.publish(log, event)`` (for ``/publish`` and stream events)."""
         await self._call("publish", runtime, event, event=event)
 
     #: Go's plugins get stream events and ``/publish`` calls through the same Publish.
     run_event = run_publish
 
     async def run_stop(self, runtime: Runtime | None) -> None:
+        """Call ``plugin.stop(log)`` if the plugin has it."""
         if "stop" in self._method_handlers:
             await self._call("stop", runtime)
 
     def run_unpack(self, directory: Path) -> None:
+        """Write the assets, then call ``plugin.unpack(log, directory)`` if it has it."""
         super().run_unpack(directory)  # the declared assets
         h = self._handler("unpack")
         if h is not None:
             h.call_sync(self.logger(), str(directory))
 
     def run_validate(self, definition: dict[str, Any]) -> Any:
+        """Call ``plugin.validate(log, api)``; what it returns replaces the definition."""
         h = self._handler("validate")
         if h is None:
             return definition

@@ -1,4 +1,4 @@
-"""The JSON models exchanged with dr-provision (PROTOCOL.md section 5).
+"""The JSON models exchanged with dr-provision (docs/protocol.md section 5).
 
 They are thin, attribute-style views over the decoded JSON: the raw dict is always
 kept (``.raw``), so nothing the server sends is lost.  No dataclasses here: this

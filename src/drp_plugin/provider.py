@@ -26,7 +26,7 @@ import sys
 
 from . import stamp
 from .context import Context, SyncContext
-from .errors import PluginError
+from .errors import PluginError, plugin_error
 from .models import PLUGIN_VERSION, available_action
 
 # Neither typing nor pathlib nor logging is imported at run time: ``define`` must
@@ -77,6 +77,8 @@ class Handler:
     def context(
         self, name: str, log: Any, runtime: Runtime | None, **kw: Any
     ) -> Context:
+        """The context this handler gets: a :class:`SyncContext` for ``def``, a
+        :class:`Context` for ``async def``."""
         cls = Context if self.is_async else SyncContext
         return cls(name, log, runtime, **kw)
 
@@ -121,9 +123,11 @@ class ActionSpec:
         self.handler = handler
 
     def available_actions(self) -> list[dict[str, Any]]:
+        """One ``AvailableAction`` per model this action is registered for."""
         return [available_action(self.command, m, self.required, self.optional) for m in self.models]
 
     def missing(self, params: dict[str, Any]) -> list[str]:
+        """The required params absent from ``params``, in declaration order."""
         return [p for p in self.required if p not in params]
 
 
@@ -288,6 +292,7 @@ class Provider:
     # -- the definition --------------------------------------------------------------
     @property
     def version(self) -> str:
+        """The version ``define`` reports: the build stamp, else ``version=``, else ``v0.0.0``."""
         return stamp.VERSION or self._version or "v0.0.0"
 
     def content_bundle(self) -> str:
@@ -302,6 +307,7 @@ class Provider:
         return bundle_cached(os.path.join(self.base_dir, key))
 
     def available_actions(self) -> list[dict[str, Any]]:
+        """The ``AvailableActions`` of the definition, from the registered actions."""
         return [a for spec in self.actions.values() for a in spec.available_actions()]
 
     def event_selections(self) -> list[str]:
@@ -331,21 +337,21 @@ class Provider:
             definition["IgnoreEvents"] = True
         return definition
 
+    def error(self, *messages: str, code: int = 400) -> PluginError:
+        """A :class:`PluginError` tagged with this provider (``Model: plugin``,
+        ``Key: <name>``, ``Type: plugin``), as the Go ``plugin`` package answers."""
+        return plugin_error(self.name, *messages, code=code)
+
     def check(self) -> None:
         """The Go package's consistency rules, as a :class:`PluginError` (400)."""
         selections = self.event_selections()
         if self.has_publish and selections:
-            raise PluginError(
-                f"Plugin can NOT have both HasPublish and EventSelector: {self.name}",
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Plugin can NOT have both HasPublish and EventSelector: {self.name}")
         if selections and not self.has_event_receiver():
-            raise PluginError(
-                f"Plugin has an EventSelector, but no Publish function: {self.name}",
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Plugin has an EventSelector, but no Publish function: {self.name}")
 
     def has_event_receiver(self) -> bool:
+        """Whether an event handler is registered (Go: the plugin implements Publish)."""
         return bool(self.event_handlers)
 
     # -- dispatch (called by the runtime) ------------------------------------------------
@@ -374,23 +380,19 @@ class Provider:
         return [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
 
     async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+        """Run the config handler (``/config``); a :class:`PluginError` refuses the config."""
         if self.config_handler is not None:
             h = self.config_handler
             await h(h.context(self.name, self.logger(), runtime), params)
 
     async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+        """Dispatch ``action``: 404 for an unknown command, 400 for a missing required param."""
         spec = self.actions.get(action.command)
         if spec is None:
-            raise PluginError(
-                f"Unknown command: {action.command}",
-                code=404, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(f"Unknown command: {action.command}", code=404)
         missing = spec.missing(action.params)
         if missing:
-            raise PluginError(
-                *[f"Missing Parameter {p}" for p in missing],
-                code=400, model="plugin", key=self.name, type="plugin",
-            )
+            raise self.error(*[f"Missing Parameter {p}" for p in missing])
         h = spec.handler
         call = h(h.context(self.name, self.logger(), runtime, action=action), action)
         if spec.serial:
@@ -399,21 +401,25 @@ class Provider:
         return await call
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
+        """Run every event handler whose patterns match ``event``."""
         for parsed, (_, h) in zip(self._event_patterns, self.event_handlers, strict=True):
             if any(p.matches(event) for p in parsed):
                 await h(h.context(self.name, self.logger(), runtime, event=event), event)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+        """Run the publish handler for one ``/publish`` call."""
         if self.publish_handler is not None:
             h = self.publish_handler
             await h(h.context(self.name, self.logger(), runtime, event=event), event)
 
     async def run_stop(self, runtime: Runtime | None) -> None:
+        """Run the stop handler (``/stop`` or SIGTERM)."""
         if self.stop_handler is not None:
             h = self.stop_handler
             await h(h.context(self.name, self.logger(), runtime))
 
     def run_unpack(self, directory: Path) -> None:
+        """Write the assets into ``directory``, then run the unpack handler."""
         from pathlib import Path
 
         from .assets import write_assets
@@ -424,6 +430,7 @@ class Provider:
             h.call_sync(h.context(self.name, self.logger(), None), directory)
 
     def run_validate(self, definition: dict[str, Any]) -> Any:
+        """The definition ``define`` prints: what the validate handler returns, if anything."""
         if self.validate_handler is None:
             return definition
         h = self.validate_handler

@@ -32,9 +32,11 @@ class LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The command names (nothing imported)."""
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command ``cmd_name`` (``None`` if unknown)."""
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None

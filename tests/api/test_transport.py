@@ -132,7 +132,7 @@ async def test_error_bodies_become_api_errors_without_the_token() -> None:
     error = caught.value
     assert isinstance(error, PluginError)
     assert (error.code, error.http_status, error.model, error.key, error.type) == (403, 403, "machines", "m1", "AUTH")
-    assert str(error) == "AUTH: machines/m1: \n    token <redacted> is not allowed\n    second"
+    assert str(error) == "AUTH: machines/m1\n    token <redacted> is not allowed\n    second"
     for text in (str(error), repr(error), repr(api), repr(api.settings)):
         assert TOKEN not in text
 
@@ -147,7 +147,7 @@ async def test_non_json_errors_keep_status_and_context() -> None:
         with pytest.raises(APIError) as caught:
             await api.list("typed-cows")
     assert caught.value.code == 502
-    assert str(caught.value) == "API_ERROR: typed-cows/: 502 Bad Gateway: <html>bad gateway</html>"
+    assert str(caught.value) == "API_ERROR: typed-cows: 502 Bad Gateway: <html>bad gateway</html>"
 
 
 async def test_exists_is_false_only_for_404() -> None:

@@ -1,4 +1,4 @@
-"""Filter matching exactly as PROTOCOL.md section 4 describes it."""
+"""Filter matching exactly as docs/protocol.md section 4 describes it."""
 
 from __future__ import annotations
 

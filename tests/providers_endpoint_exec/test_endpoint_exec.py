@@ -22,7 +22,7 @@ import yaml
 
 from drp_plugin.errors import PluginError
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
-from tests.conftest import build_and_define, define_silently
+from tests.helpers import build_and_define, define_silently
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = ROOT / "providers" / "endpoint-exec" / "endpoint_exec.py"

@@ -24,7 +24,7 @@ import yaml
 from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
 from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
-from tests.conftest import build_and_define, define_silently
+from tests.helpers import build_and_define, define_silently
 
 from .peer import LinePeer
 

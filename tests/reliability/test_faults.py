@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from drp_plugin.testing import LogSink, PluginHost
-from tests.conftest import KITCHEN, run_args
+from tests.helpers import KITCHEN, run_args
 
 MACHINE = {"Uuid": "0b5f3e0e-0000-4000-8000-000000000001"}
 

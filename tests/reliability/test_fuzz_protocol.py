@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.conftest import (
+from tests.reliability.helpers import (
     MAX_BODY,
     BackgroundHost,
     exchange,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.errors import PluginError
-from tests.conftest import INCREMENTER, KITCHEN, ROOT
+from tests.helpers import INCREMENTER, KITCHEN, ROOT
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

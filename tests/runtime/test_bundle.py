@@ -1,4 +1,4 @@
-"""Content bundles: ``drp-plugin bundle`` and the rules of PROTOCOL.md section 6."""
+"""Content bundles: ``drp-plugin bundle`` and the rules of docs/protocol.md section 6."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from drp_plugin.content import ContentError, bundle_dict
-from tests.conftest import GO_DEFINE, ROOT
+from tests.helpers import GO_DEFINE, ROOT
 
 CONTENT = ROOT / "examples" / "incrementer" / "content"
 TOOL = [str(Path(sys.executable).parent / "drp-plugin")]

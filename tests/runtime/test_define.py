@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import GO_DEFINE, INCREMENTER, KITCHEN, TALLY
+from tests.helpers import GO_DEFINE, INCREMENTER, KITCHEN, TALLY
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: str | None = None) -> subprocess.CompletedProcess[str]:

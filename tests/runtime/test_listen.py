@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from drp_plugin.testing import LogSink, PluginHost
-from tests.conftest import INCREMENTER, KITCHEN, TALLY, run_args
+from tests.helpers import INCREMENTER, KITCHEN, TALLY, run_args
 
 OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
 MACHINE = {"Uuid": "3e7031fe-3062-45f1-835c-92541bc9cbd3", "Name": "m1"}

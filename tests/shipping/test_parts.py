@@ -18,7 +18,7 @@ from drp_plugin.shipping.deps import (
 from drp_plugin.shipping.version import DEFAULT_VERSION, resolve_version
 from drp_plugin.shipping.zipapp import BuildError, find_module
 from drp_plugin.tool import cli
-from tests.conftest import INCREMENTER
+from tests.helpers import INCREMENTER
 
 ENV = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
        "platform_machine": "aarch64", "platform_python_implementation": "CPython",

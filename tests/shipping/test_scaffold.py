@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from drp_plugin.shipping.scaffold import ScaffoldError, check_name, create_project
 from drp_plugin.tool import cli
-from tests.shipping.conftest import run_file
+from tests.shipping.helpers import run_file
 
 
 def test_new_project_tests_pass_and_it_builds(tmp_path: Path, bare_python: str) -> None:

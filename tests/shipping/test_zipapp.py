@@ -17,8 +17,8 @@ import pytest
 
 from drp_plugin.shipping import BuildError, BuildResult, build
 from drp_plugin.shipping.zipapp import write_archive
-from tests.conftest import INCREMENTER
-from tests.shipping.conftest import (
+from tests.helpers import INCREMENTER
+from tests.shipping.helpers import (
     INCREMENTER_VERSION,
     KITCHEN_VERSION,
     clean_env,
@@ -60,7 +60,7 @@ def test_built_file_is_an_executable_zipapp(built_incrementer: BuildResult) -> N
             "jsonpatch.py", "jsonpointer.py", "h11/__init__.py", "certifi/cacert.pem"} <= names
     # No compiled code, no development parts of drp_plugin.
     assert not [n for n in names if n.endswith((".so", ".pyd", ".dylib")) or ".so." in n]
-    for part in ("standin", "testing", "shipping"):
+    for part in ("standin", "testing", "build"):
         assert not [n for n in names if n.startswith(f"drp_plugin/{part}/")], part
     assert "drp_plugin/tool.py" not in names
     assert not [n for n in names if n.startswith("_yaml/")]

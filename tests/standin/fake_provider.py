@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A plugin provider written with the standard library only: an independent peer
-of the stand-in that speaks PROTOCOL.md sections 1-3 (define, unpack, listen).
+of the stand-in that speaks docs/protocol.md sections 1-3 (define, unpack, listen).
 
 Usage: fake_provider.py [--name NAME] [--variant VARIANT] define | unpack DIR | listen TO FROM
 

@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 WATCHER = ROOT / "tests" / "providers" / "watcher.py"
 UPDATES = 10_000

@@ -1,6 +1,6 @@
 """Provider lifecycle: upload, define, unpack, content, plugins, stop, leaving.
 
-The peer is ``fake_provider.py``: a stdlib-only provider speaking PROTOCOL.md.
+The peer is ``fake_provider.py``: a stdlib-only provider speaking docs/protocol.md.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from drp_plugin import Action, Event, PluginError
+from drp_plugin.errors import plugin_error
 
 from . import settings as settings_mod
 from .auth import AuthState, run_program
@@ -103,7 +104,7 @@ class Engine:
         for warning in parsed.warnings:
             log.warning("%s", warning)
         if parsed.errors:
-            raise PluginError(*parsed.errors, code=400, model="plugins", key=name, type="plugin")
+            raise plugin_error(name, *parsed.errors, model="plugins")
         client = httpx.AsyncClient(
             verify=False,            # DRP sites use self-signed certificates, as the Go plugin allowed
             trust_env=False,         # only callback/proxy chooses a proxy

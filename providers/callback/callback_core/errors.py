@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drp_plugin import PluginError
+from drp_plugin.errors import plugin_error
 
 _plugin_name = ["callback"]
 
@@ -14,7 +15,7 @@ def set_plugin_name(name: str) -> None:
 
 def fail(code: int, *messages: str) -> PluginError:
     """A :class:`PluginError` answered with ``code`` (an upstream status is kept as is)."""
-    return PluginError(*messages, code=code, model="plugin", key=_plugin_name[0], type="rpc")
+    return plugin_error(_plugin_name[0], *messages, code=code, type="rpc")
 
 
 def clip(text: str | bytes, limit: int = 300) -> str:

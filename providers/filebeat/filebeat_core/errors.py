@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from drp_plugin import PluginError
+from drp_plugin.errors import plugin_error
 
 from . import NAME
 
 
 def error(message: str, code: int) -> PluginError:
     """A ``models.Error`` answered with ``code``: Model ``plugin``, Key ``filebeat``."""
-    return PluginError(message, code=code, model="plugin", key=NAME, type="rpc")
+    return plugin_error(NAME, message, code=code, type="rpc")
 
 
 class SinkError(Exception):

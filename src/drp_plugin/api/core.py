@@ -61,6 +61,7 @@ class Request:
 
     @property
     def idempotent(self) -> bool:
+        """Whether the request may be sent again after a network failure."""
         if self.replayable is not None:
             return self.replayable
         return self.method in _IDEMPOTENT
@@ -169,6 +170,7 @@ class APIConnectionError(APIError, ConnectionError):
 
     @classmethod
     def from_exception(cls, request: Request, exc: Exception) -> APIConnectionError:
+        """The error for ``request`` that failed with ``exc`` before an answer (``code`` 0)."""
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return cls(
             f"{request.method} {API_PATH}{request.path}: {what}",
@@ -236,7 +238,7 @@ class RetrySchedule:
         allowed = isinstance(exc, _NOT_SENT) or (request.idempotent and isinstance(exc, _TRANSIENT))
         if not allowed or _refused_certificate(exc) or self._tries >= retry.attempts:
             raise APIConnectionError.from_exception(request, exc) from exc
-        delay = min(retry.backoff * 2**self._tries, retry.max_backoff)
+        delay = min(retry.backoff * 2.0**self._tries, retry.max_backoff)
         self._tries += 1
         return delay
 

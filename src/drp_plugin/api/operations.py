@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from . import filters as _filters
 from . import patch as _patch
@@ -73,18 +73,19 @@ class Operations:
     def info(self) -> Flow[Object]:
         """``GET /info``: the server's ``models.Info``."""
         response = yield Request("GET", "/info")
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def objects(self) -> Flow[builtins.list[str]]:
         """``GET /objects``: every object prefix the server knows."""
         response = yield Request("GET", "/objects")
-        return json_of(response)
+        return cast("builtins.list[str]", json_of(response))
 
     # -- objects ----------------------------------------------------------------------------------
     @operation
     def list(
         self,
+        /,
         prefix: str,
         filters: Mapping[str, _filters.FilterValue] | None = None,
         *,
@@ -129,7 +130,7 @@ class Operations:
         response = yield Request(
             "GET", _object_path(prefix, key), params=tuple(query), model=prefix, key=key
         )
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def exists(self, prefix: str, key: str) -> Flow[bool]:
@@ -143,7 +144,7 @@ class Operations:
     def create(self, prefix: str, obj: Mapping[str, Any]) -> Flow[Object]:
         """``POST /<prefix>``: create ``obj`` (201); returns it as stored."""
         response = yield json_request("POST", "/" + segment(prefix), dict(obj), model=prefix)
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def put(self, prefix: str, key: str, obj: Mapping[str, Any]) -> Flow[Object]:
@@ -151,7 +152,7 @@ class Operations:
         response = yield json_request(
             "PUT", _object_path(prefix, key), dict(obj), model=prefix, key=key
         )
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def patch(self, prefix: str, key: str, patch: PatchOps) -> Flow[Object]:
@@ -159,7 +160,7 @@ class Operations:
         response = yield json_request(
             "PATCH", _object_path(prefix, key), [dict(op) for op in patch], model=prefix, key=key
         )
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def patch_to(
@@ -171,13 +172,13 @@ class Operations:
         response = yield json_request(
             "PATCH", _object_path(prefix, key), ops, model=prefix, key=key
         )
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     @operation
     def delete(self, prefix: str, key: str) -> Flow[Object]:
         """``DELETE /<prefix>/<key>``; returns the deleted object."""
         response = yield Request("DELETE", _object_path(prefix, key), model=prefix, key=key)
-        return json_of(response)
+        return cast(Object, json_of(response))
 
     # -- params -----------------------------------------------------------------------------------
     @operation

@@ -110,6 +110,7 @@ class TokenSession:
 
     @property
     def secrets(self) -> tuple[str, ...]:
+        """The values never to show in a message or a log (token, password)."""
         return tuple(s for s in (self.token, self._password) if s)
 
     def __repr__(self) -> str:
@@ -161,6 +162,7 @@ class Settings:
 
     @property
     def static_token(self) -> str | None:
+        """The token given by the user (``RS_TOKEN``), or ``None`` when logging in."""
         return self._token
 
     @property
@@ -228,6 +230,7 @@ class ClientBase:
 
     @property
     def endpoint(self) -> str:
+        """The API endpoint, e.g. ``https://127.0.0.1:8092``."""
         return self.settings.endpoint
 
     def __repr__(self) -> str:

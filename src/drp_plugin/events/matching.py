@@ -1,4 +1,4 @@
-"""Event filters ``type.action.key`` and how DRP matches them (PROTOCOL.md section 4).
+"""Event filters ``type.action.key`` and how DRP matches them (docs/protocol.md section 4).
 
 A filter splits into three parts on its first two dots (so keys may contain dots).
 Each part is ``*`` (anything) or a comma-separated list of exact values; inside a

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..api.session import ssl_context
 from ..errors import PluginError
+from ..errors import StreamClosed as StreamClosed  # re-exported: the tree lives in errors
 from ..models import Event, make_event
 from .matching import Pattern, topic_pattern
 
@@ -47,8 +48,6 @@ MAX_EVENT_SIZE = 64 * 1024 * 1024
 GAP_ACTION = "gap"
 
 
-class StreamClosed(Exception):
-    """Raised by ``Subscription.get()`` once the subscription has ended."""
 
 
 class _Mailbox(Generic[T]):

@@ -1,6 +1,6 @@
 """Logging to DRP: every stdlib log record becomes one ``logger.Line`` POSTed to ``/log``.
 
-Delivery is asynchronous, ordered and bounded (PROTOCOL.md section 3 lists the Go
+Delivery is asynchronous, ordered and bounded (docs/protocol.md section 3 lists the Go
 reference's faults this avoids):
 
 - ``emit`` only appends to a bounded queue: a slow or failing sink never delays

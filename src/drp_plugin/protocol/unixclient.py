@@ -11,9 +11,7 @@ import asyncio
 
 import h11
 
-
-class ClientError(Exception):
-    """The peer answered something that is not HTTP."""
+from ..errors import ClientError as ClientError  # re-exported: the tree lives in errors
 
 
 class UnixHTTPClient:

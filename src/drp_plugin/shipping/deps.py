@@ -33,10 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-class DependencyError(RuntimeError):
-    """A dependency that cannot be bundled (not installed, compiled-only, clashing)."""
-
+from ..errors import DependencyError as DependencyError  # re-exported: the tree lives in errors
 
 #: The distribution of the framework itself (bundled from its package folder).
 FRAMEWORK = "drp-plugin"

@@ -21,6 +21,8 @@ import re
 import sys
 from pathlib import Path
 
+from ..errors import ScaffoldError as ScaffoldError  # re-exported: the tree lives in errors
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 #: Top-level modules every built provider carries: a provider module cannot take these names.
@@ -31,8 +33,6 @@ RESERVED = frozenset({
 })
 
 
-class ScaffoldError(ValueError):
-    """The project cannot be created (bad name, folder not empty)."""
 
 
 def module_name(name: str) -> str:

@@ -27,6 +27,8 @@ from urllib.parse import quote
 
 import httpx
 
+from ..errors import PluginError
+from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
 from .bootstrap import MANIFEST
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
@@ -36,8 +38,6 @@ API_PATH = "/api/v3"
 CHUNK = 256 * 1024
 
 
-class UploadError(RuntimeError):
-    """A failed API call, with a message fit for the command line."""
 
 
 @dataclass(frozen=True)
@@ -109,19 +109,10 @@ def _credentials(env: Mapping[str, str]) -> tuple[str, str]:
 # -- errors --------------------------------------------------------------------------------------
 
 def error_text(body: Any) -> str | None:
-    """The text form of a ``models.Error``: ``Type: Model/Key: message``."""
+    """The text form of a ``models.Error`` body (``str`` of :class:`PluginError`)."""
     if not isinstance(body, dict) or "Messages" not in body and "Type" not in body:
         return None
-    messages = [str(m) for m in body.get("Messages") or []]
-    head = str(body.get("Type") or "Error")
-    model, key = body.get("Model") or "", body.get("Key") or ""
-    if model or key:
-        head += f": {model}/{key}"
-    if not messages:
-        return head
-    if len(messages) == 1:
-        return f"{head}: {messages[0]}"
-    return head + ":\n" + "\n".join(f"    {m}" for m in messages)
+    return str(PluginError.from_dict(body))
 
 
 def _response_error(what: str, response: httpx.Response, conn: Connection) -> UploadError:

@@ -14,11 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ..errors import ProjectError as ProjectError  # re-exported: the tree lives in errors
+
 DEFAULT_VERSION = "v0.0.0"
 
 
-class ProjectError(ValueError):
-    """A ``pyproject.toml`` that cannot be read."""
 
 
 def pyproject_data(pyproject: Path) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """``drp-plugin build``: a provider turned into ONE executable file.
 
 DRP stores a plugin provider as a single file and runs it directly
-(PROTOCOL.md section 1), so a Python provider ships as a zip application: a
+(docs/protocol.md section 1), so a Python provider ships as a zip application: a
 ``#!/usr/bin/env python3`` line followed by a zip archive that Python runs
 through its ``__main__.py``.  The archive holds
 
@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import BuildError as BuildError  # re-exported: the tree lives in errors
 from . import bootstrap
 from .deps import DependencyError, Package, is_native, project_requirements, resolve
 from .version import ProjectError, pyproject_data, resolve_version
@@ -80,8 +81,6 @@ _DIR_ATTR = (stat.S_IFDIR | 0o755) << 16 | 0x10  # 0x10: MS-DOS directory flag
 _SKIP_SOURCE_NAMES = {"setup.py", "conftest.py", "noxfile.py"}
 
 
-class BuildError(RuntimeError):
-    """The build cannot go on; the message says why and what to do."""
 
 
 @dataclass

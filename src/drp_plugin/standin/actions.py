@@ -1,4 +1,4 @@
-"""Running plugin actions (PROTOCOL.md sections 2 and 4).
+"""Running plugin actions (docs/protocol.md sections 2 and 4).
 
 Given params are checked against their Param schemas; missing required and
 optional params are filled from the target's aggregated params (the global
@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._types import Obj
 from ..errors import PluginError
 from .providers import Providers
 from .store import GLOBAL_PROFILE, Store
-
-Obj = dict[str, Any]
 
 
 class Actions:

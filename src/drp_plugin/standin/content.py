@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-Obj = dict[str, Any]
+from .._types import Obj
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -2,7 +2,7 @@
 
 Delivery to a subscriber is lossless and ordered: events go into an unbounded
 queue per connection, and one writer task awaits each send in turn.  Filters
-match as in :mod:`drp_plugin.events.matching` (PROTOCOL.md section 4).
+match as in :mod:`drp_plugin.events.matching` (docs/protocol.md section 4).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._types import Obj
 from ..events.matching import Pattern
 from ..models import make_event
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 
 
 class _Topic:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._types import Obj
 from ..errors import PluginError
 from ..models import PLUGIN_VERSION, make_event
 from .content import LOADED_SECTIONS, parse_bundle
@@ -35,7 +36,6 @@ from .objtypes import ObjectType, store_object_type
 from .plugin_process import PluginProcess
 from .store import Store
 
-Obj = dict[str, Any]
 SYSTEM = "system"
 
 

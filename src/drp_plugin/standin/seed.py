@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
+from .._types import Obj
 from ..errors import PluginError
 
 if TYPE_CHECKING:
     from .server import StandIn
 
-Obj = dict[str, Any]
 #: Prefixes created first, in this order (others follow sorted, plugins last).
 ORDER = ("params", "profiles", "machines")
 

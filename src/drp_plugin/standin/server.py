@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._types import Obj
 from ..errors import PluginError
 from .actions import Actions
 from .auth import Auth
@@ -39,7 +40,6 @@ from .store import Store
 
 VERSION = "v4.8.0-standin"
 DEFAULT_USERS = {"rocketskates": "r0cketsk8ts"}
-Obj = dict[str, Any]
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._types import Obj
 from ..errors import PluginError
 from .providers import Providers
-from .store import Obj, Store
+from .store import Store
 
 
 class Service:

@@ -19,12 +19,12 @@ import jsonpatch
 import jsonpointer
 import jsonschema
 
+from .._types import Obj
 from ..errors import PluginError
 from ..models import make_event
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
-Obj = dict[str, Any]
 GLOBAL_PROFILE = "global"
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .._types import Obj
 from .logs import LogRecord
 from .server import StandIn
 
 T = TypeVar("T")
-Obj = dict[str, Any]
 
 
 class StandInThread:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._types import Obj
 from ..errors import PluginError
 from ..standin.targets import parse_target
 
 if TYPE_CHECKING:
     from ..standin import LogRecord, StandInThread
 
-Obj = dict[str, Any]
 _NO_BODY = object()
 
 

@@ -47,7 +47,7 @@ ACCEPT_ALL = LogSink()
 
 
 class PluginHost:
-    """Run ``argv + ["listen", to, from]`` and speak PROTOCOL.md to it.
+    """Run ``argv + ["listen", to, from]`` and speak docs/protocol.md to it.
 
     ``sink=None`` means no from-plugin socket at all (DRP gone).
     """

@@ -1,0 +1,129 @@
+"""The exception tree and the one ``models.Error`` factory (drp_plugin.errors).
+
+The text form follows Go's ``models.Error.Error()`` (digitalrebar/provision
+``models/errors.go``): ``Type: Model/Key: message``, the parts joined like
+``path.Join``; several messages go on their own indented lines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import warnings
+from typing import Any
+
+import pytest
+
+import drp_plugin
+from drp_plugin import errors
+from drp_plugin.api import APIConnectionError, APIError
+from drp_plugin.errors import (
+    DRPPluginError,
+    PluginError,
+    error_body,
+    panic_body,
+    panic_message,
+    plugin_error,
+)
+
+EXCEPTIONS = [getattr(errors, name) for name in errors.__all__
+              if isinstance(getattr(errors, name), type)]
+
+
+def test_every_exception_has_the_common_root() -> None:
+    assert len(EXCEPTIONS) >= 13
+    for cls in [*EXCEPTIONS, APIError, APIConnectionError]:
+        assert issubclass(cls, DRPPluginError), cls
+    assert drp_plugin.DRPPluginError is DRPPluginError
+
+
+@pytest.mark.parametrize(("name", "builtin"), [
+    ("ContentError", ValueError), ("AssetError", ValueError), ("ProjectError", ValueError),
+    ("ScaffoldError", ValueError), ("BuildError", RuntimeError),
+    ("DependencyError", RuntimeError), ("UploadError", RuntimeError),
+])
+def test_old_builtin_bases_are_kept(name: str, builtin: type[Exception]) -> None:
+    """``except ValueError`` written for the old classes still catches them."""
+    cls = getattr(errors, name)
+    assert issubclass(cls, builtin)
+    with pytest.raises(builtin):
+        raise cls("x")
+
+
+def test_api_errors_are_plugin_errors_and_connection_errors() -> None:
+    assert issubclass(APIError, PluginError)
+    assert issubclass(APIConnectionError, ConnectionError)
+
+
+@pytest.mark.parametrize(("module", "name"), [
+    ("drp_plugin.content", "ContentError"), ("drp_plugin.assets", "AssetError"),
+    ("drp_plugin.protocol.unixclient", "ClientError"),
+    ("drp_plugin.events.stream", "StreamClosed"), ("drp_plugin.build.upload", "UploadError"),
+    ("drp_plugin.build.deps", "DependencyError"), ("drp_plugin.build.zipapp", "BuildError"),
+    ("drp_plugin.build.version", "ProjectError"), ("drp_plugin.build.scaffold", "ScaffoldError"),
+])
+def test_old_import_paths_give_the_same_class(module: str, name: str) -> None:
+    assert getattr(importlib.import_module(module), name) is getattr(errors, name)
+
+
+def test_error_body_has_the_go_fields_in_order() -> None:
+    assert list(error_body(404)) == ["Model", "Key", "Type", "Messages", "Code"]
+    assert error_body(404, type="GET", key="/x") == {
+        "Model": "", "Key": "/x", "Type": "GET", "Messages": None, "Code": 404}
+    assert error_body(400, "a", "b", model="machines")["Messages"] == ["a", "b"]
+
+
+def test_plugin_error_json_is_the_factory_body() -> None:
+    err = PluginError("nope", code=409, model="machines", key="m1", type="ValidationError")
+    assert err.to_dict() == error_body(409, "nope", model="machines", key="m1",
+                                       type="ValidationError")
+    assert json.loads(err.to_json()) == err.to_dict()
+    assert PluginError("x", code=0).to_dict()["Code"] == 500  # never an invalid status
+    assert PluginError(code=700).status == 500
+
+
+def test_from_dict_round_trips_and_fills_the_code() -> None:
+    err = PluginError("a", "b", code=422, model="m", key="k", type="t")
+    back = PluginError.from_dict(err.to_dict())
+    assert back.to_dict() == err.to_dict()
+    assert PluginError.from_dict({"Messages": "one"}, 502).to_dict() == error_body(502, "one")
+    assert PluginError.from_dict("plain text", 0).code == 500
+
+
+@pytest.mark.parametrize(("kwargs", "messages", "text"), [
+    ({"type": "POST", "model": "plugin_providers", "key": "x"}, ["Empty upload"],
+     "POST: plugin_providers/x: Empty upload"),
+    ({"type": "API_ERROR", "model": "typed-cows"}, ["502 Bad Gateway"],
+     "API_ERROR: typed-cows: 502 Bad Gateway"),
+    ({"type": "AUTH"}, ["a", "b"], "AUTH\n    a\n    b"),
+    ({"type": "GET", "key": "/x"}, [], "GET: /x"),
+    ({}, ["bare"], "bare"),
+    ({}, [], "error 400"),
+])
+def test_text_form_is_gos(kwargs: dict[str, Any], messages: list[str], text: str) -> None:
+    assert str(PluginError(*messages, **kwargs)) == text
+
+
+def test_plugin_error_is_tagged_like_the_go_plugin_package() -> None:
+    err = plugin_error("incrementer", "Unknown command: x", code=404)
+    assert err.to_dict() == {"Model": "plugin", "Key": "incrementer", "Type": "plugin",
+                             "Messages": ["Unknown command: x"], "Code": 404}
+    assert plugin_error("cb", "bad", model="plugins", type="rpc").to_dict()["Model"] == "plugins"
+
+
+def test_panic_body_names_the_exception_type() -> None:
+    assert panic_message(ValueError("kaboom")) == "Panic recovered: ValueError: kaboom"
+    assert panic_message(KeyError()) == "Panic recovered: KeyError"
+    assert panic_body(RuntimeError("x"), "POST", "/api-plugin/v4/action") == error_body(
+        500, "Panic recovered: RuntimeError: x", type="POST", key="/api-plugin/v4/action")
+
+
+def test_importing_the_package_changes_no_warnings_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host application importing drp_plugin while its argv says ``define`` keeps its
+    warnings (the old package ``__init__`` silenced them for the whole process)."""
+    monkeypatch.setattr(sys, "argv", ["host-app", "define"])
+    with warnings.catch_warnings():
+        before = list(warnings.filters)
+        importlib.reload(drp_plugin)
+        assert warnings.filters == before
