@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 
-from ..api.session import ssl_context
 from ..errors import PluginError
 from ..models import Event, make_event
 from .matching import Pattern, topic_pattern
@@ -459,7 +458,7 @@ class EventStream:
         if settings.local_proxy:
             return await unix_connect(settings.local_proxy, url, **options)
         if url.startswith("wss:"):
-            options["ssl"] = ssl_context(settings.verify)
+            options["ssl"] = settings.tls()
         return await connect(url, **options)
 
     async def _register(self, pattern: str) -> None:
