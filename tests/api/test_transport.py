@@ -176,7 +176,7 @@ def test_tls_verification_is_opt_in(tmp_path: Path) -> None:
 
     assert context(AsyncClient("https://x", TOKEN)).verify_mode == ssl.CERT_NONE
     assert context(AsyncClient("https://x", TOKEN, verify=True)).verify_mode == ssl.CERT_REQUIRED
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="missing-ca.pem: No such file"):
         AsyncClient("https://x", TOKEN, verify=str(tmp_path / "missing-ca.pem"))
     assert "verify" not in AsyncClient("http://x", TOKEN).settings.transport_options()
 

@@ -25,6 +25,7 @@ class ScriptedEvents:
         self.connections: list[web.WebSocketResponse] = []
         self.ack = True
         self.refuse = False
+        self.close_at_once = False  # accept the websocket, then close it at once
         self.connected = asyncio.Event()
         self.registered = asyncio.Condition()
         self.app = web.Application()
@@ -41,6 +42,9 @@ class ScriptedEvents:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.connections.append(ws)
+        if self.close_at_once:
+            await ws.close()
+            return ws
         self.connected.set()
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -69,6 +73,10 @@ class ScriptedEvents:
         await self.current.send_str(json.dumps(
             {"Time": "", "Type": type, "Action": action, "Key": key, "Object": obj}
         ))
+
+    async def send_raw(self, text: str) -> None:
+        """Send one text message as is on the newest connection."""
+        await self.current.send_str(text)
 
     async def drop(self) -> None:
         """Close every connection as a restarting server would."""

@@ -8,11 +8,14 @@ import ssl
 import stat
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .core import API_PATH, APIError, Flow, Request, Retry, json_of, segment
+
+if TYPE_CHECKING:
+    from typing import Self
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
 #: No overall deadline (DRP actions may run long, like the Go client); 10 s to connect.
@@ -41,9 +44,15 @@ def local_proxy_from_env() -> str | None:
         return None
 
 
+def ca_file_from_env() -> str | None:
+    """``RS_CA_FILE``: the CA bundle (PEM) to verify DRP's certificate with, if set."""
+    return os.environ.get("RS_CA_FILE", "").strip() or None
+
+
 def ssl_context(verify: bool | str) -> ssl.SSLContext:
     """TLS settings: ``False`` accepts any certificate (DRP's are self-signed),
-    ``True`` verifies against the system CAs, a path against that CA bundle."""
+    ``True`` verifies against the system CAs, a path against that CA bundle
+    (certificate and host name both checked)."""
     if verify is False:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -51,7 +60,10 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext:
         return context
     if verify is True:
         return ssl.create_default_context()
-    return ssl.create_default_context(cafile=verify)
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"CA file {verify}: {exc.strerror or exc}") from None
 
 
 class TokenSession:
@@ -128,7 +140,7 @@ class Settings:
         username: str | None = None,
         password: str | None = None,
         token_ttl: int = DEFAULT_TOKEN_TTL,
-        verify: bool | str = False,
+        verify: bool | str | None = None,
         local_proxy: str | None = FROM_ENV,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
@@ -143,7 +155,12 @@ class Settings:
         if self.session is None and not token:
             raise ValueError("no API credentials: give a token or a username (or set RS_TOKEN)")
         self._token = token
-        self.verify = verify
+        #: ``False``: any certificate; ``True``: the system CAs; a path: that CA bundle.
+        #: ``None`` (the default) takes ``RS_CA_FILE`` when set, else ``False``.
+        self.verify: bool | str = (ca_file_from_env() or False) if verify is None else verify
+        self._tls: ssl.SSLContext | None = None
+        if self.verify is not False:
+            self._tls = ssl_context(self.verify)  # a bad CA file fails here, not at first use
         self.local_proxy = local_proxy_from_env() if local_proxy is FROM_ENV else local_proxy
         self.timeout = timeout
         self.retry = retry or Retry()
@@ -171,6 +188,12 @@ class Settings:
         extra = self.session.secrets if self.session else ()
         return tuple(s for s in (self._token, *extra) if s)
 
+    def tls(self) -> ssl.SSLContext:
+        """The TLS context of the API and of the event stream (built once)."""
+        if self._tls is None:
+            self._tls = ssl_context(self.verify)
+        return self._tls
+
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments shared by ``httpx.Client`` and ``httpx.AsyncClient``."""
         return {"base_url": self.base_url, "timeout": self.timeout, "follow_redirects": False}
@@ -180,7 +203,7 @@ class Settings:
         if self.local_proxy:
             return {"uds": self.local_proxy}
         if self.endpoint.startswith("https:"):
-            return {"verify": ssl_context(self.verify)}
+            return {"verify": self.tls()}
         return {}
 
     def __repr__(self) -> str:
@@ -195,7 +218,8 @@ class ClientBase:
     With no arguments a client is built from ``RS_ENDPOINT`` / ``RS_TOKEN`` (and
     ``RS_LOCAL_PROXY``); or give ``endpoint`` + ``token``, or ``username`` +
     ``password`` for a user session whose token is renewed after 3/4 of its TTL.
-    TLS certificates are not verified unless ``verify`` is ``True`` or a CA file.
+    TLS certificates are not verified unless ``verify`` is ``True`` or a CA file
+    (``RS_CA_FILE`` when ``verify`` is not given).
     ``transport`` replaces the httpx transport (sync or async, as the client).
     """
 
@@ -207,7 +231,7 @@ class ClientBase:
         username: str | None = None,
         password: str | None = None,
         token_ttl: int = DEFAULT_TOKEN_TTL,
-        verify: bool | str = False,
+        verify: bool | str | None = None,
         local_proxy: str | None = FROM_ENV,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         retry: Retry | None = None,

@@ -7,14 +7,25 @@
             print(event.topic, event.object)
 """
 
+from __future__ import annotations
+
 from .matching import Pattern, escape, matches, topic_pattern, unescape
-from .stream import EventStream, StreamClosed, Subscription, wait_for
+from .stream import (
+    EventCallback,
+    EventStream,
+    StreamClosed,
+    Subscription,
+    check_environment,
+    wait_for,
+)
 
 __all__ = [
+    "EventCallback",
     "EventStream",
     "Pattern",
     "StreamClosed",
     "Subscription",
+    "check_environment",
     "escape",
     "matches",
     "topic_pattern",

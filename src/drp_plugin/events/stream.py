@@ -8,6 +8,22 @@ stream stops reading the websocket (TCP backpressure reaches the server) until t
 subscriber catches up.  A lost connection is re-established with exponential
 backoff and every filter registered again; events the server published while no
 connection existed are not replayed (DRP keeps no history).
+
+Limits (constructor arguments, defaults from the environment):
+
+- ``max_event_bytes`` (``DRP_PLUGIN_EVENT_MAX_BYTES``, 64 MiB): the largest
+  message accepted (the websocket's ``max_size``); a larger one closes the
+  connection, which is re-established and announced as a gap.
+- ``pending_bytes`` (``DRP_PLUGIN_EVENT_PENDING_BYTES``, 16 MiB) and
+  ``queue_size`` (100 events): what one subscription holds unread, counted as
+  the JSON text of its events; beyond either, reading stops (backpressure).
+- ``ws_queue`` (``DRP_PLUGIN_EVENT_WS_QUEUE``, 4 frames): the websocket
+  library's own receive buffer (its ``max_queue``), each frame at most
+  ``max_event_bytes``.
+- ``max_backoff`` (``DRP_PLUGIN_EVENT_MAX_BACKOFF``, 5 s) and ``stable_after``
+  (``DRP_PLUGIN_EVENT_STABLE_AFTER``, 10 s): reconnection waits grow (with
+  jitter) up to ``max_backoff`` and only start small again once a connection
+  stayed up ``stable_after`` seconds.
 """
 
 from __future__ import annotations
@@ -17,16 +33,17 @@ import contextlib
 import inspect
 import json
 import logging
+import os
+import random
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 
-from ..api.session import ssl_context
 from ..errors import PluginError
 from ..errors import StreamClosed as StreamClosed  # re-exported: the tree lives in errors
 from ..models import Event, make_event
@@ -35,15 +52,83 @@ from .matching import Pattern, topic_pattern
 if TYPE_CHECKING:
     from ..api.client import AsyncClient
 
-__all__ = ["EventStream", "StreamClosed", "Subscription", "wait_for"]
+__all__ = ["EventCallback", "EventStream", "StreamClosed", "Subscription", "check_environment",
+           "wait_for"]
 
 log = logging.getLogger("drp_plugin.events")
 
 T = TypeVar("T")
-Handler = Callable[[Event], Awaitable[None] | None]
+#: What ``subscribe(handler=...)`` takes: a function or coroutine function of the event.
+EventCallback = Callable[[Event], Optional[Awaitable[None]]]  # noqa: UP045 - runs on 3.9
 
 #: Largest event accepted (DRP objects with many params can be big).
 MAX_EVENT_SIZE = 64 * 1024 * 1024
+#: Bytes of events (their JSON text) one subscription holds unread at most.
+PENDING_BYTES = 16 * 1024 * 1024
+#: Frames the websocket library buffers before it stops reading the socket.
+WS_QUEUE = 4
+#: Seconds between reconnection attempts at most, and how long a connection must
+#: stay up before the wait starts small again.
+MAX_BACKOFF, STABLE_AFTER = 5.0, 10.0
+#: Seconds between two warnings of the same kind (the rest are counted).
+WARN_INTERVAL = 30.0
+
+_ENV = {
+    "max_event_bytes": ("DRP_PLUGIN_EVENT_MAX_BYTES", MAX_EVENT_SIZE, int),
+    "pending_bytes": ("DRP_PLUGIN_EVENT_PENDING_BYTES", PENDING_BYTES, int),
+    "ws_queue": ("DRP_PLUGIN_EVENT_WS_QUEUE", WS_QUEUE, int),
+    "max_backoff": ("DRP_PLUGIN_EVENT_MAX_BACKOFF", MAX_BACKOFF, float),
+    "stable_after": ("DRP_PLUGIN_EVENT_STABLE_AFTER", STABLE_AFTER, float),
+}
+
+
+def _setting(name: str, given: float | None) -> Any:
+    """``given``, else the environment variable of ``name``, else its default (checked)."""
+    variable, default, kind = _ENV[name]
+    if given is None:
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            return default
+        try:
+            given = kind(text)
+        except ValueError:
+            raise ValueError(f"{variable}={text!r}: not a {'number' if kind is float else 'whole number'}"
+                             ) from None
+        where = variable
+    else:
+        where = name
+    if not given > 0:  # also refuses NaN
+        raise ValueError(f"{where} must be more than 0, not {given!r}")
+    return kind(given)
+
+
+def check_environment() -> None:
+    """Check the ``DRP_PLUGIN_EVENT_*`` variables; ``ValueError`` names a bad one."""
+    for name in _ENV:
+        _setting(name, None)
+
+
+class _Throttle:
+    """At most one log line per ``interval`` seconds; the ones held back are counted."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last: float | None = None
+        self.suppressed = 0
+
+    def allow(self) -> int | None:
+        """``None`` to stay silent, else how many lines were held back since the last one."""
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.interval:
+            self.suppressed += 1
+            return None
+        self._last, held = now, self.suppressed
+        self.suppressed = 0
+        return held
+
+
+def _held(count: int) -> str:
+    return f" ({count} similar warning(s) held back)" if count else ""
 #: Action of the notice every subscription gets after a reconnection (``websocket.gap.<n>``).
 GAP_ACTION = "gap"
 
@@ -51,13 +136,16 @@ GAP_ACTION = "gap"
 
 
 class _Mailbox(Generic[T]):
-    """A bounded FIFO whose ``put`` waits for room: nothing is ever dropped."""
+    """A FIFO bounded in items and in bytes whose ``put`` waits for room: nothing is
+    ever dropped.  An item larger than ``max_bytes`` still fits in an empty mailbox."""
 
-    def __init__(self, maxsize: int) -> None:
-        if maxsize < 1:
-            raise ValueError("queue size must be at least 1")
-        self._items: deque[T] = deque()
+    def __init__(self, maxsize: int, max_bytes: int) -> None:
+        if maxsize < 1 or max_bytes < 1:
+            raise ValueError("queue size and bytes must be at least 1")
+        self._items: deque[tuple[T, int]] = deque()
         self._maxsize = maxsize
+        self._max_bytes = max_bytes
+        self.bytes = 0
         self._changed = asyncio.Condition()
         self._ended = False  # no more items; what is queued can still be read
         self._discarded = False  # closed by its reader: queued items are gone
@@ -66,14 +154,19 @@ class _Mailbox(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
-    async def put(self, item: T) -> None:
-        """Queue ``item``, waiting while full (returns at once if closed)."""
+    def _room(self, size: int) -> bool:
+        return not self._items or (len(self._items) < self._maxsize
+                                   and self.bytes + size <= self._max_bytes)
+
+    async def put(self, item: T, size: int = 0) -> None:
+        """Queue ``item`` of ``size`` bytes, waiting while full (returns at once if closed)."""
         async with self._changed:
             await self._changed.wait_for(
-                lambda: self._ended or self._discarded or len(self._items) < self._maxsize
+                lambda: self._ended or self._discarded or self._room(size)
             )
             if not (self._ended or self._discarded):
-                self._items.append(item)
+                self._items.append((item, size))
+                self.bytes += size
                 self._changed.notify_all()
 
     async def get(self) -> T:
@@ -81,7 +174,8 @@ class _Mailbox(Generic[T]):
         async with self._changed:
             await self._changed.wait_for(lambda: bool(self._items) or self._ended or self._discarded)
             if self._items and not self._discarded:
-                item = self._items.popleft()
+                item, size = self._items.popleft()
+                self.bytes -= size
                 self._changed.notify_all()
                 return item
         if self._error is not None and not self._discarded:
@@ -100,6 +194,7 @@ class _Mailbox(Generic[T]):
         async with self._changed:
             self._discarded = True
             self._items.clear()
+            self.bytes = 0
             self._changed.notify_all()
 
 
@@ -110,10 +205,11 @@ class Subscription:
     events); it raises ``ConnectionError`` if the stream gave up reconnecting.
     """
 
-    def __init__(self, stream: EventStream, patterns: tuple[Pattern, ...], queue_size: int) -> None:
+    def __init__(self, stream: EventStream, patterns: tuple[Pattern, ...], queue_size: int,
+                 pending_bytes: int) -> None:
         self.stream = stream
         self._patterns = patterns
-        self._mailbox: _Mailbox[Event] = _Mailbox(queue_size)
+        self._mailbox: _Mailbox[Event] = _Mailbox(queue_size, pending_bytes)
         self._handler_task: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -126,6 +222,11 @@ class Subscription:
     def pending(self) -> int:
         """Events received and not read yet."""
         return len(self._mailbox)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes (of JSON text) of the events received and not read yet."""
+        return self._mailbox.bytes
 
     def matches(self, event: Event) -> bool:
         """Whether one of this subscription's filters matches ``event``."""
@@ -185,11 +286,18 @@ class _Registration:
 class EventStream:
     """The event stream of the API ``client``: ``await stream.subscribe("machines.*.*")``.
 
-    It connects on first use.  ``queue_size`` bounds each subscription's queue;
-    reconnection waits ``backoff`` seconds, doubling up to ``max_backoff``, and
-    gives up after ``max_reconnects`` failed attempts (never, by default).
-    ``ping_interval`` is off by default: a subscriber that keeps its queue full for
-    longer than the ping timeout would otherwise make the connection look dead.
+    It connects on first use.  Each subscription holds at most ``queue_size``
+    events and ``pending_bytes`` bytes unread.  A lost connection is opened again
+    after a wait that starts at ``backoff`` seconds and doubles up to
+    ``max_backoff`` (each wait drawn between half of it and all of it); the wait
+    starts small again only after a connection stayed up ``stable_after``
+    seconds.  After ``max_reconnects`` attempts in a row (a connection that did
+    not stay up that long counts as failed) the stream gives up; by default it
+    never does.  Warnings of the same kind are logged at most once per
+    ``warn_interval`` seconds, with a count of the ones held back.
+    ``ping_interval`` is off by default: a subscriber that keeps its queue full
+    for longer than the ping timeout would otherwise make the connection look dead.
+    Limits left ``None`` come from the environment (see the module's doc).
     """
 
     def __init__(
@@ -197,17 +305,26 @@ class EventStream:
         client: AsyncClient,
         *,
         queue_size: int = 100,
+        pending_bytes: int | None = None,
+        max_event_bytes: int | None = None,
+        ws_queue: int | None = None,
         ack_timeout: float = 30.0,
         backoff: float = 0.1,
-        max_backoff: float = 5.0,
+        max_backoff: float | None = None,
+        stable_after: float | None = None,
         max_reconnects: int | None = None,
         ping_interval: float | None = None,
+        warn_interval: float = WARN_INTERVAL,
     ) -> None:
         self.client = client
         self.queue_size = queue_size
+        self.pending_bytes: int = _setting("pending_bytes", pending_bytes)
+        self.max_event_bytes: int = _setting("max_event_bytes", max_event_bytes)
+        self.ws_queue: int = _setting("ws_queue", ws_queue)
         self.ack_timeout = ack_timeout
         self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.max_backoff: float = _setting("max_backoff", max_backoff)
+        self.stable_after: float = _setting("stable_after", stable_after)
         self.max_reconnects = max_reconnects
         self.ping_interval = ping_interval
         self._ws: ClientConnection | None = None
@@ -218,8 +335,19 @@ class EventStream:
         self._wire: set[str] = set()  # filters registered on the current connection
         self._subscriptions: list[Subscription] = []
         self._closed = False
+        self._connected_at = 0.0
+        self._delay = backoff  # the next reconnection wait (before jitter)
+        self._attempts = 0  # reconnection attempts since the last stable connection
+        self._warn_lost = _Throttle(warn_interval)
+        self._warn_failed = _Throttle(warn_interval)
+        self._warn_reconnected = _Throttle(warn_interval)
+        self._warn_undecodable = _Throttle(warn_interval)
         #: How many times the connection was re-established.
         self.reconnects = 0
+        #: Reconnection attempts made (successful or not).
+        self.attempts = 0
+        #: Messages skipped because they were no event (bad JSON, too deeply nested, ...).
+        self.undecodable = 0
 
     @property
     def connected(self) -> bool:
@@ -233,10 +361,15 @@ class EventStream:
                 raise StreamClosed("event stream closed")
             if self._reader is None:
                 self._ws = await self._open()
+                self._connected_at = time.monotonic()
                 self._reader = asyncio.create_task(self._read_forever(), name="drp-events")
 
     async def subscribe(
-        self, *patterns: str, queue_size: int | None = None, handler: Handler | None = None
+        self,
+        *patterns: str,
+        queue_size: int | None = None,
+        pending_bytes: int | None = None,
+        handler: EventCallback | None = None,
     ) -> Subscription:
         """Receive events matching any of ``patterns`` once DRP acknowledged them.
 
@@ -244,13 +377,15 @@ class EventStream:
         queue is full it waits until that subscription is read.)
 
         With ``handler`` (a function or coroutine function of the event), a task feeds
-        it every event in order; closing the subscription stops it.
+        it every event in order; closing the subscription stops it.  ``queue_size``
+        and ``pending_bytes`` override the stream's bounds for this subscription.
         """
         parsed = tuple(Pattern(p) for p in dict.fromkeys(p.strip() for p in patterns))
         if not parsed:
             raise ValueError("subscribe needs at least one filter")
         await self.connect()
-        subscription = Subscription(self, parsed, queue_size or self.queue_size)
+        subscription = Subscription(self, parsed, queue_size or self.queue_size,
+                                    pending_bytes or self.pending_bytes)
         self._subscriptions.append(subscription)
         registrations = []
         for pattern in subscription.patterns:  # all bookkeeping first: close() undoes it
@@ -260,8 +395,13 @@ class EventStream:
         try:
             for pattern in subscription.patterns:
                 await self._register(pattern)
-            async with asyncio.timeout(self.ack_timeout):
-                await asyncio.gather(*(r.acknowledged.wait() for r in registrations))
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*(r.acknowledged.wait() for r in registrations)),
+                    self.ack_timeout)
+            except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+                raise TimeoutError(f"DRP did not acknowledge {', '.join(subscription.patterns)} "
+                                   f"within {self.ack_timeout:g}s") from None
         except BaseException:
             await subscription.close()
             raise
@@ -310,13 +450,14 @@ class EventStream:
         options: dict[str, Any] = {
             "additional_headers": {"Authorization": await self.client.authorization()},
             "ping_interval": self.ping_interval,
-            "max_size": MAX_EVENT_SIZE,
+            "max_size": self.max_event_bytes,
+            "max_queue": self.ws_queue,
         }
         url = settings.websocket_url
         if settings.local_proxy:
             return await unix_connect(settings.local_proxy, url, **options)
         if url.startswith("wss:"):
-            options["ssl"] = ssl_context(settings.verify)
+            options["ssl"] = settings.tls()
         return await connect(url, **options)
 
     async def _register(self, pattern: str) -> None:
@@ -364,15 +505,23 @@ class EventStream:
     async def _dispatch(self, message: str | bytes) -> None:
         try:
             event = Event(json.loads(message))
-        except (ValueError, TypeError) as exc:
-            log.warning("Ignoring a message of the event stream that is no event: %s", exc)
+        except (ValueError, TypeError, RecursionError) as exc:
+            # RecursionError: nesting deeper than Python's parser goes (Go's goes to
+            # 10,000 levels).  Skipped and counted; the stream goes on.
+            self.undecodable += 1
+            held = self._warn_undecodable.allow()
+            if held is not None:
+                log.warning("Ignoring a message of the event stream that is no event (%d so far): "
+                            "%s%s", self.undecodable, _describe(exc), _held(held))
             return
         if event.type == "websocket" and event.action in ("register", "deregister"):
             self._acknowledge(event)
             return
+        size = len(message)
         for subscription in list(self._subscriptions):
             if subscription.matches(event):
-                await subscription._mailbox.put(event)  # waits while full: backpressure
+                # Waits while that subscription is full: backpressure.
+                await subscription._mailbox.put(event, size)
 
     async def _read_forever(self) -> None:
         try:
@@ -384,48 +533,78 @@ class EventStream:
     async def _read_and_reconnect(self) -> None:
         while True:
             ws = self._ws
+            lived = 0.0
             if ws is not None:
                 reason = "closed by the server"
                 try:
-                    async for message in ws:
-                        await self._dispatch(message)
+                    while True:
+                        # Bytes: no UTF-8 decoding to str (json.loads reads bytes),
+                        # and the size counted is the size on the wire.
+                        await self._dispatch(await ws.recv(decode=False))
+                except ConnectionClosedOK:
+                    pass
                 except (ConnectionClosed, OSError) as exc:
                     reason = str(exc) or type(exc).__name__
                 self._ws = None
                 self._wire.clear()
                 for registration in self._registrations.values():
                     registration.acknowledged.clear()
-                log.warning("Event stream to %s lost (%s); reconnecting", self.client.endpoint, reason)
                 lost_at = time.monotonic()
-            if not await self._reconnect():
+                lived = lost_at - self._connected_at
+                held = self._warn_lost.allow()
+                if held is not None:
+                    log.warning("Event stream to %s lost after %.1fs (%s); reconnecting%s",
+                                self.client.endpoint, lived, reason, _held(held))
+            if not await self._reconnect(lived):
                 return
             if ws is not None:
                 await self._report_gap(reason, time.monotonic() - lost_at)
 
-    async def _reconnect(self) -> bool:
-        delay, attempt = self.backoff, 0
+    def _next_wait(self) -> float:
+        """The wait before the next attempt: random in [delay/2, delay]; delay doubles."""
+        delay = self._delay
+        self._delay = min(delay * 2, self.max_backoff)
+        return random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not a secret
+
+    async def _reconnect(self, lived: float) -> bool:
+        """Open a new connection, waiting before each attempt; False once given up.
+
+        ``lived``: how long the lost connection stayed up.  Only a connection that
+        stayed up ``stable_after`` seconds resets the wait and the attempt count, so
+        a server that accepts and closes at once is retried ever more slowly.
+        """
+        if lived >= self.stable_after:
+            self._delay, self._attempts = self.backoff, 0
         while True:
-            attempt += 1
+            self._attempts += 1
+            if self.max_reconnects is not None and self._attempts > self.max_reconnects:
+                log.warning("Event stream to %s: giving up after %d reconnection attempts",
+                            self.client.endpoint, self._attempts - 1)
+                await self._give_up(ConnectionError(
+                    f"event stream lost: {self._attempts - 1} reconnection attempts failed"))
+                return False
+            await asyncio.sleep(self._next_wait())
+            self.attempts += 1
             try:
                 ws = await self._open()
-            except (OSError, WebSocketException, PluginError, TimeoutError) as exc:
-                if self.max_reconnects is not None and attempt >= self.max_reconnects:
-                    log.warning("Event stream to %s: giving up after %d attempts: %s",
-                                self.client.endpoint, attempt, exc)
-                    await self._give_up(ConnectionError(f"event stream lost: {exc}"))
-                    return False
-                log.warning("Event stream to %s: reconnect attempt %d failed (%s); retrying in %.1fs",
-                            self.client.endpoint, attempt, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
+            except (OSError, WebSocketException, PluginError, TimeoutError,  # noqa: UP041
+                    asyncio.TimeoutError) as exc:  # (3.9: not TimeoutError)
+                held = self._warn_failed.allow()
+                if held is not None:
+                    log.warning("Event stream to %s: reconnect attempt %d failed (%s); retrying "
+                                "within %.1fs%s", self.client.endpoint, self._attempts,
+                                _describe(exc), self._delay, _held(held))
                 continue
             self._ws, self._wire, self._unacknowledged = ws, set(), Counter()
+            self._connected_at = time.monotonic()
             patterns = list(self._registrations)
             for pattern in patterns:
                 await self._register(pattern)
             self.reconnects += 1
-            log.warning("Event stream to %s reconnected; registered again: %s",
-                        self.client.endpoint, ", ".join(patterns) or "nothing")
+            held = self._warn_reconnected.allow()
+            if held is not None:
+                log.warning("Event stream to %s reconnected; registered again: %s%s",
+                            self.client.endpoint, ", ".join(patterns) or "nothing", _held(held))
             return True
 
     async def _report_gap(self, reason: str, seconds: float) -> None:
@@ -438,7 +617,7 @@ class EventStream:
                                   {"Reason": reason, "Seconds": round(seconds, 3),
                                    "Reconnects": self.reconnects}))
         for subscription in list(self._subscriptions):
-            await subscription._mailbox.put(notice)
+            await subscription._mailbox.put(notice, 0)
 
     async def _give_up(self, error: BaseException) -> None:
         self._closed = True
@@ -449,7 +628,15 @@ class EventStream:
             await subscription._mailbox.end(error)
 
 
-async def _feed(subscription: Subscription, handler: Handler) -> None:
+def _describe(exc: BaseException) -> str:
+    """``exc`` in one short line (a RecursionError's text would be misleading)."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to decode"
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+async def _feed(subscription: Subscription, handler: EventCallback) -> None:
     async for event in subscription:
         try:
             result = handler(event)
@@ -474,21 +661,24 @@ async def wait_for(
     key (events carry it, not index lookups such as ``Name:x``).
     """
     stream = source if isinstance(source, EventStream) else EventStream(source)
-    try:
-        async with asyncio.timeout(timeout):
-            async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
-                obj = await stream.client.get(prefix, key)
+
+    async def watch() -> dict[str, Any]:
+        async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
+            obj: dict[str, Any] = await stream.client.get(prefix, key)
+            if predicate(obj):
+                return obj
+            async for event in subscription:
+                if isinstance(event.object, dict):
+                    obj = event.object
+                else:
+                    obj = await stream.client.get(prefix, key)
                 if predicate(obj):
                     return obj
-                async for event in subscription:
-                    if isinstance(event.object, dict):
-                        obj = event.object
-                    else:
-                        obj = await stream.client.get(prefix, key)
-                    if predicate(obj):
-                        return obj
         raise StreamClosed(f"event stream closed while waiting for {prefix}/{key}")
-    except TimeoutError:
+
+    try:
+        return await asyncio.wait_for(watch(), timeout)
+    except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
         raise TimeoutError(f"{prefix}/{key}: condition not met within {timeout}s") from None
     finally:
         if stream is not source:

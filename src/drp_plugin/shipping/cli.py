@@ -74,7 +74,7 @@ def build(source: str, output: str | None, module: str | None, python: str,
 # -- the API commands ----------------------------------------------------------------------------
 
 def connection_options(fn: F) -> F:
-    """``-E/-T/-U/-P/--verify`` like drpcli (defaults from ``RS_*``)."""
+    """``-E/-T/-U/-P/--verify/--ca-file`` like drpcli (defaults from ``RS_*``)."""
     options = [
         click.option("-E", "--endpoint", help="DRP API URL [env RS_ENDPOINT; https://127.0.0.1:8092]."),
         click.option("-T", "--token", help="Bearer token [env RS_TOKEN]."),
@@ -82,10 +82,18 @@ def connection_options(fn: F) -> F:
         click.option("-P", "--password", help="Password [env RS_PASSWORD or RS_KEY]."),
         click.option("--verify/--no-verify", default=False, show_default=True,
                      help="Verify the server's TLS certificate (DRP's are self-signed)."),
+        click.option("--ca-file", envvar="RS_CA_FILE", type=click.Path(dir_okay=False),
+                     help="Verify the server's certificate with this CA bundle (PEM) "
+                          "[env RS_CA_FILE]."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _verify(ca_file: str | None, verify: bool) -> bool | str:
+    """``--ca-file`` (verify with that CA bundle) wins over ``--verify/--no-verify``."""
+    return ca_file if ca_file else verify
 
 
 def _connection(kwargs: dict[str, Any]) -> Any:
@@ -94,7 +102,7 @@ def _connection(kwargs: dict[str, Any]) -> Any:
     try:
         return Connection.resolve(kwargs.pop("endpoint"), kwargs.pop("token"),
                                   kwargs.pop("username"), kwargs.pop("password"),
-                                  kwargs.pop("verify"))
+                                  _verify(kwargs.pop("ca_file"), kwargs.pop("verify")))
     except UploadError as exc:
         raise click.ClickException(str(exc)) from None
 

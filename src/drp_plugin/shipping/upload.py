@@ -29,6 +29,7 @@ import httpx
 
 from ..errors import PluginError
 from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
+from ..api.session import ssl_context
 from .bootstrap import MANIFEST
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
@@ -48,7 +49,7 @@ class Connection:
     token: str | None = None
     username: str | None = None
     password: str | None = None
-    verify: bool = False
+    verify: bool | str = False  # a str: the CA bundle to verify with
 
     @classmethod
     def resolve(
@@ -57,7 +58,7 @@ class Connection:
         token: str | None = None,
         username: str | None = None,
         password: str | None = None,
-        verify: bool = False,
+        verify: bool | str = False,
         env: Mapping[str, str] | None = None,
     ) -> Connection:
         """Options first, then ``RS_*`` variables, then drpcli's defaults."""
@@ -86,10 +87,14 @@ class Connection:
         return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
     def client(self) -> httpx.Client:
+        try:
+            tls = ssl_context(self.verify)
+        except ValueError as exc:  # an unreadable CA file
+            raise UploadError(str(exc)) from None
         return httpx.Client(
             base_url=self.endpoint + API_PATH,
             headers={**self.auth_headers(), "Accept": "application/json"},
-            verify=self.verify,
+            verify=tls,
             timeout=httpx.Timeout(300.0, connect=15.0),
             follow_redirects=False,
         )
