@@ -7,19 +7,34 @@ from .errors import PluginError
 TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
     import logging
-    from typing import Any
+    from typing import Any, TypeVar
 
     from .api import AsyncClient, Client
     from .models import Action, Event
     from .protocol.runtime import Runtime
+
+    S = TypeVar("S")
 
 
 class Context:
     """What an ``async def`` handler receives.
 
     ``log`` is a stdlib logger whose records reach DRP as ``logger.Line``s,
-    ``api`` the configured API client, ``publish`` the back channel to DRP.
+    ``api`` the configured API client, ``publish`` the back channel to DRP,
+    ``state`` what the provider's lifespan yielded (``None`` without one).
     """
+
+    #: The plugin's state: what the provider's lifespan yielded (set by the provider).
+    state: Any = None
+
+    def state_as(self, cls: type[S]) -> S:
+        """``state``, checked to be a ``cls`` (typed access for handlers)."""
+        if not isinstance(self.state, cls):
+            raise PluginError(
+                f"plugin state is {type(self.state).__name__}, not {cls.__name__} "
+                "(is the lifespan registered, and has the plugin been configured?)",
+                code=500, model="plugin", key=self.provider_name, type="plugin")
+        return self.state
 
     def __init__(
         self,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
+
+    T = TypeVar("T", bound="Target")
 
 #: ``PluginVersion`` every v4 provider declares.
 PLUGIN_VERSION = 4
@@ -34,10 +36,135 @@ def _opt_str(data: dict[str, Any], field: str, what: str) -> str:
     return value
 
 
-class Action:
-    """A ``models.Action``: what DRP sends to ``/api-plugin/v4/action``."""
+#: The field that keys the objects of a model (Go ``Key()``); others use ``Name``.
+KEY_FIELDS = {"machines": "Uuid", "jobs": "Uuid", "templates": "ID", "leases": "Addr",
+              "reservations": "Addr", "pools": "Id", "endpoints": "Id", "version_sets": "Id",
+              "catalog_items": "Id"}
 
-    __slots__ = ("raw", "model", "plugin", "command", "command_set", "params", "job", "received")
+
+class Target:
+    """A read-only view of the object an action was called on.
+
+    ``model`` is its prefix (``machines``, ``plugins``, or a StoreObjects prefix);
+    ``raw`` the object's JSON as DRP sent it.  Subclasses (:class:`Machine`,
+    :class:`PluginObject`, :class:`StoreObject`) add typed accessors; read one with
+    :meth:`Action.target_as`.
+    """
+
+    #: The model this view is for (``None``: any).
+    MODEL: str | None = None
+
+    __slots__ = ("model", "raw")
+
+    def __init__(self, model: str, raw: dict[str, Any]) -> None:
+        self.model = model
+        self.raw = raw
+
+    def _str(self, field: str) -> str:
+        value = self.raw.get(field)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def key(self) -> str:
+        """The object's key in its model (``Uuid`` of a machine, ``Name`` of a plugin,
+        ``Id`` of a plugin-defined object)."""
+        return self._str(KEY_FIELDS.get(self.model, "Id" if "Id" in self.raw else "Name"))
+
+    @property
+    def name(self) -> str:
+        return self._str("Name")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The object's own ``Params`` (not the aggregated ones; those come with the
+        action's ``params`` for the declared names)."""
+        value = self.raw.get("Params")
+        return value if isinstance(value, dict) else {}
+
+    def get(self, field: str, default: Any = None) -> Any:
+        """Any field of the object, as DRP sent it."""
+        return self.raw.get(field, default)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model!r}, {self.key!r})"
+
+
+class Machine(Target):
+    """A ``models.Machine`` the action was called on."""
+
+    MODEL = "machines"
+    __slots__ = ()
+
+    @property
+    def uuid(self) -> str:
+        return self._str("Uuid")
+
+    @property
+    def address(self) -> str:
+        return self._str("Address")
+
+    @property
+    def workflow(self) -> str:
+        return self._str("Workflow")
+
+    @property
+    def stage(self) -> str:
+        return self._str("Stage")
+
+    @property
+    def bootenv(self) -> str:
+        return self._str("BootEnv")
+
+    @property
+    def arch(self) -> str:
+        return self._str("Arch")
+
+    @property
+    def profiles(self) -> list[str]:
+        value = self.raw.get("Profiles")
+        return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
+
+    @property
+    def locked(self) -> bool:
+        return self.raw.get("Locked") is True
+
+
+class PluginObject(Target):
+    """A ``models.Plugin`` (a configured instance of a provider) the action was called on."""
+
+    MODEL = "plugins"
+    __slots__ = ()
+
+    @property
+    def provider(self) -> str:
+        return self._str("Provider")
+
+
+class StoreObject(Target):
+    """A plugin-defined object (``models.RawModel`` of a StoreObjects prefix)."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        return self._str("Id")
+
+    @property
+    def type(self) -> str:
+        return self._str("Type")
+
+
+class Action:
+    """A ``models.Action``: what DRP sends to ``/api-plugin/v4/action``.
+
+    ``model`` is the target object's JSON as DRP sent it (Go's ``Action.Model``);
+    ``target_model`` the model the action was called on (``machines``, ``plugins``,
+    a StoreObjects prefix, or ``""`` for a system action), set before the handler
+    runs; ``target`` and ``target_as(Machine)`` read the object.
+    """
+
+    __slots__ = ("raw", "model", "plugin", "command", "command_set", "params", "job", "received",
+                 "target_model")
 
     def __init__(self, data: Any) -> None:
         data = _mapping(data, "Action")
@@ -56,6 +183,8 @@ class Action:
         self.job: Any = data.get("Job")
         #: Arrival number given by the runtime (increasing in the order actions arrive).
         self.received = 0
+        #: The model the action was called on (``""``: system), set by the dispatch.
+        self.target_model = ""
 
     @property
     def uuid(self) -> str | None:
@@ -65,8 +194,47 @@ class Action:
             return value if isinstance(value, str) else None
         return None
 
+    @property
+    def target(self) -> Target | None:
+        """The object the action was called on (``None`` for a system action)."""
+        if not isinstance(self.model, dict) or not self.target_model:
+            return None
+        cls = {"machines": Machine, "plugins": PluginObject}.get(self.target_model)
+        if cls is None:
+            cls = StoreObject if "Id" in self.model and "Type" in self.model else Target
+        return cls(self.target_model, self.model)
+
+    def target_as(self, cls: type[T]) -> T:
+        """The target object as ``cls`` (:class:`Machine`, :class:`PluginObject`, ...).
+
+        Raises :class:`~drp_plugin.errors.PluginError` (409) when the action was not
+        called on that model, so a handler registered on several models cannot
+        mistake one for another.
+        """
+        wanted = cls.MODEL
+        if (not isinstance(self.model, dict) or not self.target_model
+                or (wanted is not None and wanted != self.target_model)
+                or (cls is StoreObject and self.target_model in KNOWN_MODELS)):
+            from .errors import PluginError
+
+            where = self.target_model or "system"
+            raise PluginError(
+                f"{self.command} was called on {where}, not on {wanted or cls.__name__}",
+                code=409, model="plugin", key=self.plugin, type="plugin",
+            )
+        return cls(self.target_model, self.model)
+
     def __repr__(self) -> str:
-        return f"Action(command={self.command!r}, plugin={self.plugin!r})"
+        return (f"Action(command={self.command!r}, plugin={self.plugin!r}, "
+                f"target_model={self.target_model!r})")
+
+
+#: DRP's own models, which are not plugin-defined objects.
+KNOWN_MODELS = frozenset((
+    "bootenvs", "catalog_items", "contexts", "endpoints", "jobs", "leases", "machines",
+    "params", "plugins", "pools", "preferences", "profiles", "reservations", "roles", "stages",
+    "subnets", "tasks", "templates", "tenants", "users", "version_sets", "workflows",
+))
 
 
 class Event:

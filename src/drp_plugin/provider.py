@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 
 _CO_COROUTINE = 0x80
+_CO_GENERATOR = 0x20
+_CO_ASYNC_GENERATOR = 0x200
 
 
 def is_async_callable(fn: Any) -> bool:
@@ -102,14 +104,18 @@ class Handler:
 
 
 class ActionSpec:
-    """One registered action: the command, its models, its params and its handler."""
+    """One registered action on one model: the command, its params and its handler.
 
-    __slots__ = ("command", "models", "required", "optional", "handler", "serial")
+    A command may be registered once per model, with params of its own (Go's
+    ``AvailableActions`` lists one entry per ``(Command, Model)``).
+    """
+
+    __slots__ = ("command", "model", "required", "optional", "handler", "serial")
 
     def __init__(
         self,
         command: str,
-        models: Sequence[str],
+        model: str,
         required: Sequence[str],
         optional: Sequence[str],
         handler: Handler,
@@ -117,18 +123,70 @@ class ActionSpec:
     ) -> None:
         self.serial = serial
         self.command = command
-        self.models = list(models)
+        self.model = model
         self.required = list(required)
         self.optional = list(optional)
         self.handler = handler
 
-    def available_actions(self) -> list[dict[str, Any]]:
-        """One ``AvailableAction`` per model this action is registered for."""
-        return [available_action(self.command, m, self.required, self.optional) for m in self.models]
+    def available_action(self) -> dict[str, Any]:
+        """The ``AvailableAction`` of this registration (one command on one model)."""
+        return available_action(self.command, self.model, self.required, self.optional)
 
     def missing(self, params: dict[str, Any]) -> list[str]:
         """The required params absent from ``params``, in declaration order."""
         return [p for p in self.required if p not in params]
+
+
+def infer_target_model(obj: Any, candidates: Sequence[str]) -> str:
+    """Which of ``candidates`` (models one command is registered on) an action's
+    target object belongs to.
+
+    DRP's ``models.Action`` carries the object, not its model.  ``""`` (system) when
+    there is no object; a plugin-defined object names its prefix in ``Type``; else
+    the candidate whose DRP model has the object's key field and the most of its
+    fields (``drp_models.json``) wins, the first registered on a tie.
+    """
+    if len(candidates) == 1:
+        return candidates[0]
+    if not isinstance(obj, dict) or not obj:
+        return "" if "" in candidates else candidates[0]
+    kind = obj.get("Type")
+    if isinstance(kind, str) and kind in candidates and "Id" in obj:
+        return kind
+    from .content import drp_models
+
+    models = drp_models()
+    best, best_score = "", -1
+    for model in candidates:
+        struct = models["prefixes"].get(model)
+        if struct is None:
+            continue
+        if models["keys"].get(struct, "Name") not in obj:
+            continue
+        fields = models["structs"][struct]
+        score = sum(1 for k in obj if k in fields)
+        if score > best_score:
+            best, best_score = model, score
+    if best_score >= 0:
+        return best
+    return next((m for m in candidates if m), candidates[0])
+
+
+class _ThreadedContextManager:
+    """A sync context manager entered and exited in a worker thread (a sync lifespan)."""
+
+    def __init__(self, cm: Any) -> None:
+        self.cm = cm
+
+    async def __aenter__(self) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.cm.__enter__)
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self.cm.__exit__, *exc)
 
 
 def _target_key(action: Action) -> str:
@@ -186,6 +244,7 @@ class Provider:
         meta: dict[str, str] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
         action_timeout: float | None = None,
+        lifespan: Callable[[Context], Any] | None = None,
     ) -> None:
         if not name or "/" in name:
             raise ValueError(f"invalid provider name {name!r}")
@@ -207,7 +266,8 @@ class Provider:
         self.meta = meta
         #: Seconds an action may run before it is answered 504 (None: no limit).
         self.action_timeout = action_timeout
-        self.actions: dict[str, ActionSpec] = {}
+        #: Registered actions: command -> one :class:`ActionSpec` per model.
+        self.actions: dict[str, list[ActionSpec]] = {}
         self.event_handlers: list[tuple[list[str], Handler]] = []
         self.config_handler: Handler | None = None
         self.publish_handler: Handler | None = None
@@ -215,6 +275,13 @@ class Provider:
         self.unpack_handler: Handler | None = None
         self.validate_handler: Handler | None = None
         self._cli: click.Group | None = None
+        self._lifespan: Callable[[Context], Any] | None = None
+        self._lifespan_cm: Any = None
+        #: The plugin's state: what the lifespan yielded (``ctx.state`` in handlers),
+        #: ``None`` before the first config and after stop.
+        self.state: Any = None
+        if lifespan is not None:
+            self.lifespan(lifespan)
 
     # -- registration -------------------------------------------------------------
     def action(
@@ -231,14 +298,29 @@ class Provider:
         ``required`` params are checked before the handler runs (400 naming the
         missing param); both lists go into ``AvailableActions``.  ``serial=True``
         runs the actions on one target object one at a time, in arrival order.
+
+        One command may be registered once per model, each with its own params and
+        handler, or stacked on one handler (Go's certs plugin declares
+        ``deleteroot`` so)::
+
+            @provider.action("deleteroot", model="plugins", required=["certs/root"])
+            @provider.action("deleteroot", model="machines",
+                             required=["certs/root", "certs/root-pw"])
+            def deleteroot(ctx, action): ...   # action.target_model says which
+
+        The param check follows the model the action was called on.
         """
         models = _as_list(model) or [""]
 
         def register(fn: F) -> F:
-            if command in self.actions:
-                raise ValueError(f"action {command!r} is already registered")
-            self.actions[command] = ActionSpec(command, models, required, optional, Handler(fn),
-                                               serial)
+            registered = self.actions.setdefault(command, [])
+            for m in models:
+                if any(spec.model == m for spec in registered):
+                    raise ValueError(
+                        f"action {command!r} on {m or 'system'!r} is already registered")
+            handler = Handler(fn)
+            for m in models:
+                registered.append(ActionSpec(command, m, required, optional, handler, serial))
             return fn
 
         return register
@@ -265,6 +347,67 @@ class Provider:
             raise ValueError(f"{attr.replace('_handler', '')} handler is already registered")
         setattr(self, attr, Handler(fn))
         return fn
+
+    def lifespan(self, fn: F) -> F:
+        """Register the plugin's lifespan, in the style of Starlette's.
+
+        ``fn(ctx)`` is an async generator function (or returns an async context
+        manager; a plain generator function runs in a worker thread).  It is entered
+        on the first config, before the config handler runs; what it yields is the
+        plugin's state, ``ctx.state`` (typed: ``ctx.state_as(MyState)``) in every
+        handler.  It is exited on stop, after the stop handler (within the stop
+        bound)::
+
+            @provider.lifespan
+            async def lifespan(ctx: Context) -> AsyncIterator[State]:
+                state = State(client=make_client())
+                yield state
+                await state.client.close()
+        """
+        if self._lifespan is not None:
+            raise ValueError("lifespan is already registered")
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not callable")
+        self._lifespan = fn
+        return fn
+
+    async def _enter_lifespan(self, runtime: Runtime | None) -> None:
+        fn = self._lifespan
+        if fn is None or self._lifespan_cm is not None:
+            return
+        flags = getattr(getattr(fn, "__code__", None), "co_flags", 0)
+        if flags & _CO_GENERATOR and not flags & _CO_ASYNC_GENERATOR:
+            import contextlib
+
+            sync_cm = contextlib.contextmanager(fn)(
+                SyncContext(self.name, self.logger(), runtime))
+            cm: Any = _ThreadedContextManager(sync_cm)
+        elif flags & _CO_ASYNC_GENERATOR:
+            import contextlib
+
+            cm = contextlib.asynccontextmanager(fn)(Context(self.name, self.logger(), runtime))
+        else:
+            cm = fn(Context(self.name, self.logger(), runtime))
+        if not (hasattr(cm, "__aenter__") and hasattr(cm, "__aexit__")):
+            raise TypeError(f"lifespan {fn!r} must be an async generator function or return "
+                            "an async context manager")
+        state = await cm.__aenter__()
+        self._lifespan_cm = cm
+        self.state = state
+
+    async def _exit_lifespan(self) -> None:
+        cm, self._lifespan_cm = self._lifespan_cm, None
+        if cm is not None:
+            try:
+                await cm.__aexit__(None, None, None)
+            finally:
+                self.state = None
+
+    def _context(self, h: Handler, runtime: Runtime | None, **kw: Any) -> Context:
+        """The context of one handler call, with the plugin's state."""
+        c = h.context(self.name, self.logger(), runtime, **kw)
+        c.state = self.state
+        return c
 
     def config(self, fn: F) -> F:
         """Register ``fn(ctx, params)``; raise :class:`PluginError` to refuse the config."""
@@ -308,7 +451,7 @@ class Provider:
 
     def available_actions(self) -> list[dict[str, Any]]:
         """The ``AvailableActions`` of the definition, from the registered actions."""
-        return [a for spec in self.actions.values() for a in spec.available_actions()]
+        return [spec.available_action() for specs in self.actions.values() for spec in specs]
 
     def event_selections(self) -> list[str]:
         """The union of the registered event patterns, in registration order."""
@@ -380,43 +523,55 @@ class Provider:
         return [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
 
     async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
-        """Run the config handler (``/config``); a :class:`PluginError` refuses the config."""
+        """Enter the lifespan, then run the config handler; a :class:`PluginError` refuses it."""
+        await self._enter_lifespan(runtime)
         if self.config_handler is not None:
             h = self.config_handler
-            await h(h.context(self.name, self.logger(), runtime), params)
+            await h(self._context(h, runtime), params)
+
+    def action_spec(self, action: Action) -> ActionSpec:
+        """The registration ``action`` is for (its command, on the model it was called
+        on); sets ``action.target_model``.  Unknown commands raise 404."""
+        specs = self.actions.get(action.command)
+        if not specs:
+            raise self.error(f"Unknown command: {action.command}", code=404)
+        model = infer_target_model(action.model, [s.model for s in specs])
+        action.target_model = model
+        return next(s for s in specs if s.model == model)
 
     async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
         """Dispatch ``action``: 404 for an unknown command, 400 for a missing required param."""
-        spec = self.actions.get(action.command)
-        if spec is None:
-            raise self.error(f"Unknown command: {action.command}", code=404)
+        spec = self.action_spec(action)
         missing = spec.missing(action.params)
         if missing:
             raise self.error(*[f"Missing Parameter {p}" for p in missing])
         h = spec.handler
-        call = h(h.context(self.name, self.logger(), runtime, action=action), action)
+        call = h(self._context(h, runtime, action=action), action)
         if spec.serial:
             async with self._serial_locks.hold(_target_key(action)):
                 return await call
         return await call
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
-        """Run every event handler whose patterns match ``event``."""
-        for parsed, (_, h) in zip(self._event_patterns, self.event_handlers, strict=True):
+        # same length by construction (no strict=: this runs on CPython 3.9)
+        for parsed, (_, h) in zip(self._event_patterns, self.event_handlers):  # noqa: B905
             if any(p.matches(event) for p in parsed):
-                await h(h.context(self.name, self.logger(), runtime, event=event), event)
+                await h(self._context(h, runtime, event=event), event)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
         """Run the publish handler for one ``/publish`` call."""
         if self.publish_handler is not None:
             h = self.publish_handler
-            await h(h.context(self.name, self.logger(), runtime, event=event), event)
+            await h(self._context(h, runtime, event=event), event)
 
     async def run_stop(self, runtime: Runtime | None) -> None:
-        """Run the stop handler (``/stop`` or SIGTERM)."""
-        if self.stop_handler is not None:
-            h = self.stop_handler
-            await h(h.context(self.name, self.logger(), runtime))
+        """Run the stop handler (``/stop`` or SIGTERM), then leave the lifespan."""
+        try:
+            if self.stop_handler is not None:
+                h = self.stop_handler
+                await h(self._context(h, runtime))
+        finally:
+            await self._exit_lifespan()
 
     def run_unpack(self, directory: Path) -> None:
         """Write the assets into ``directory``, then run the unpack handler."""
@@ -427,14 +582,14 @@ class Provider:
         write_assets(Path(self.base_dir), self.assets, directory)
         if self.unpack_handler is not None:
             h = self.unpack_handler
-            h.call_sync(h.context(self.name, self.logger(), None), directory)
+            h.call_sync(self._context(h, None), directory)
 
     def run_validate(self, definition: dict[str, Any]) -> Any:
         """The definition ``define`` prints: what the validate handler returns, if anything."""
         if self.validate_handler is None:
             return definition
         h = self.validate_handler
-        result = h.call_sync(h.context(self.name, self.logger(), None), definition)
+        result = h.call_sync(self._context(h, None), definition)
         return definition if result is None else result
 
     @property

@@ -63,8 +63,11 @@ def bundle(directory: str, out: str | None) -> None:
     """
     from .content import ContentError, write_bundle
 
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
     try:
-        text = write_bundle(directory, out)
+        text = write_bundle(directory, out, warn)
     except ContentError as exc:
         raise click.ClickException(str(exc)) from exc
     if out is None:

@@ -27,9 +27,9 @@ from urllib.parse import quote
 
 import httpx
 
+from ..api.session import ssl_context
 from ..errors import PluginError
 from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
-from ..api.session import ssl_context
 from .bootstrap import MANIFEST
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
