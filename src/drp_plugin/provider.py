@@ -40,10 +40,10 @@ if TYPE_CHECKING:
 
     import click
 
+    from .context import ContextHost as Runtime  # what handlers' contexts are given
     from .events.matching import Pattern
     from .models import Action, Event
     from .ordering import KeyedLocks
-    from .protocol.runtime import Runtime
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,7 +76,7 @@ class Handler:
 
     def context(
         self, name: str, log: Any, runtime: Runtime | None, **kw: Any
-    ) -> Context:
+    ) -> Context | SyncContext:
         cls = Context if self.is_async else SyncContext
         return cls(name, log, runtime, **kw)
 
