@@ -81,6 +81,14 @@ def run_unpack(provider: Provider, directory: str) -> None:
 def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
     """``listen <to> <from>``: serve DRP until ``/stop`` or SIGTERM; exits with the run's code."""
     from .protocol.runtime import run
+    from .protocol.settings import Settings, SettingsError
+
+    # Every DRP_PLUGIN_* setting is checked before READY!: one line naming the bad one.
+    try:
+        settings = Settings.from_env(os.environ, provider)
+    except SettingsError as exc:
+        print("Failed", flush=True)
+        _fail(str(exc))
 
     # Linux limits unix socket paths to 107 bytes.
     for path in (to_path, from_path):
@@ -92,7 +100,7 @@ def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) ->
         print("Failed", flush=True)
         _fail(f"cannot create the socket {to_path}: {parent} is missing or not writable")
     try:
-        code = run(provider, to_path, from_path, debug=debug)
+        code = run(provider, to_path, from_path, debug=debug, settings=settings)
     except OSError as exc:
         print("Failed", flush=True)
         _fail(f"listen failed: {exc}")

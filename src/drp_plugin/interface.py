@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from .context import ContextHost as Runtime  # what handlers' contexts are given
     from .models import Action, Event
-    from .protocol.runtime import Runtime
 
 
 class App(Provider):

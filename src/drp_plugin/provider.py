@@ -40,10 +40,10 @@ if TYPE_CHECKING:
 
     import click
 
+    from .context import ContextHost as Runtime  # what handlers' contexts are given
     from .events.matching import Pattern
     from .models import Action, Event
     from .ordering import KeyedLocks
-    from .protocol.runtime import Runtime
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,7 +78,7 @@ class Handler:
 
     def context(
         self, name: str, log: Any, runtime: Runtime | None, **kw: Any
-    ) -> Context:
+    ) -> Context | SyncContext:
         """The context this handler gets: a :class:`SyncContext` for ``def``, a
         :class:`Context` for ``async def``."""
         cls = Context if self.is_async else SyncContext
@@ -275,7 +275,7 @@ class Provider:
         self.unpack_handler: Handler | None = None
         self.validate_handler: Handler | None = None
         self._cli: click.Group | None = None
-        self._lifespan: Callable[[Context], Any] | None = None
+        self._lifespan: Callable[[Any], Any] | None = None
         self._lifespan_cm: Any = None
         #: The plugin's state: what the lifespan yielded (``ctx.state`` in handlers),
         #: ``None`` before the first config and after stop.
@@ -403,7 +403,7 @@ class Provider:
             finally:
                 self.state = None
 
-    def _context(self, h: Handler, runtime: Runtime | None, **kw: Any) -> Context:
+    def _context(self, h: Handler, runtime: Runtime | None, **kw: Any) -> Context | SyncContext:
         """The context of one handler call, with the plugin's state."""
         c = h.context(self.name, self.logger(), runtime, **kw)
         c.state = self.state

@@ -1,47 +1,95 @@
-"""``listen``: the to-plugin server, its routes and the provider's lifecycle.
+"""``listen``: the parts of a running provider, put together, and how the process ends.
 
-PROTOCOL.md sections 1 to 3.  The routes answer exactly like the Go reference
-(``plugin`` and ``plugin/mux``), minus its faults: ``/stop`` answers before the
-process exits and removes its socket, and logging never blocks a reply.
+PROTOCOL.md sections 1 to 3.  The parts, each readable and testable alone:
+
+- :mod:`.settings`: every ``DRP_PLUGIN_*`` variable, checked before ``READY!``;
+- :mod:`.routing`: what DRP's calls do (``handle(request) -> (status, body)``);
+- :mod:`.lifecycle`: the one drain that every ``/stop``, SIGTERM and the watchdog join;
+- :mod:`.services`: names, API clients and back channel, as handlers' contexts see them;
+- :mod:`.eventsbridge`: DRP's event stream into the event handlers;
+- :mod:`.watchdog`: whether DRP's socket is gone (and not merely unprobeable).
+
+:class:`Runtime` wires them to the unix-socket HTTP server and the log shipper.
+After the drain the process exits within ``exit_grace`` seconds whatever handlers
+left behind: :class:`ExitGuard` ends it with ``os._exit`` when threads would hold
+interpreter shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import concurrent.futures
 import logging
 import os
 import signal
 import sys
-import traceback
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PluginError
-from ..models import Action, Event
 from .backchannel import BackChannel
-from .httpserver import DEFAULT_MAX_BODY, Request, UnixHTTPServer, error_body
-from .logship import LogShipper, new_group
+from .eventsbridge import EventBridge
+from .httpserver import UnixHTTPServer
+from .lifecycle import Lifecycle, bounded
+from .logship import LogShipper
+from .routing import OK, PREFIX, Router
+from .services import Services
+from .settings import Settings
+from .watchdog import DrpWatchdog
 
 if TYPE_CHECKING:
-    from ..api import AsyncClient, Client
     from ..provider import Provider
 
-PREFIX = "/api-plugin/v4"
-OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
+__all__ = ["OK", "PREFIX", "ExitGuard", "Runtime", "run"]
 
 log = logging.getLogger("drp_plugin.runtime")
 
 
-def _plugin_error(code: int, message: str, key: str) -> dict[str, Any]:
-    return PluginError(message, code=code, model="plugin", key=key, type="plugin").to_dict()
+class ExitGuard:
+    """Ends the process ``grace`` seconds after :meth:`arm`, if it has not ended by itself.
+
+    Interpreter shutdown joins every non-daemon thread and every executor worker
+    with no bound: a sync handler still running past its action timeout, or a
+    thread a handler started, would keep the process alive after ``/stop``.  The
+    guard is a daemon thread: it flushes stdout and stderr (bounded too: a full
+    pipe must not hold it) and calls ``os._exit(code)``.
+    """
+
+    def __init__(self) -> None:
+        self.armed_at: float | None = None
+        self._thread: threading.Thread | None = None
+
+    def arm(self, grace: float, code: int = 0) -> None:
+        """Start counting; a second call is ignored."""
+        if self._thread is not None:
+            return
+        self.armed_at = time.monotonic()
+        self._thread = threading.Thread(target=self._expire, args=(grace, code),
+                                        name="drp-plugin-exit-guard", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _expire(grace: float, code: int) -> None:
+        time.sleep(grace)
+        left = [t.name for t in threading.enumerate()
+                if t is not threading.current_thread() and t is not threading.main_thread()
+                and not t.daemon]
+        message = (f"drp-plugin: exiting {grace:g}s after the drain although "
+                   f"{len(left)} thread(s) still run: {', '.join(left[:10]) or '-'}\n")
+        flusher = threading.Thread(target=_flush, args=(message,), daemon=True)
+        flusher.start()
+        flusher.join(0.5)
+        os._exit(code)
 
 
-def _crash(exc: BaseException, method: str, path: str) -> dict[str, Any]:
-    """The 500 answer for a handler that raised something else than PluginError."""
-    name = type(exc).__name__
-    text = str(exc)
-    return error_body(500, f"Panic recovered: {name}: {text}" if text else f"Panic recovered: {name}",
-                      type=method, key=path)
+def _flush(message: str) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is sys.stderr:
+                stream.write(message)
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 class Runtime:
@@ -54,62 +102,28 @@ class Runtime:
         from_path: str,
         *,
         debug: bool = False,
-        max_body: int = DEFAULT_MAX_BODY,
-        stop_timeout: float = 10.0,
+        settings: Settings | None = None,
+        exit_guard: ExitGuard | None = None,
     ) -> None:
         self.provider = provider
         self.to_path = to_path
         self.from_path = from_path
         self.debug = debug
-        self.stop_timeout = stop_timeout
+        self.settings = settings if settings is not None else Settings.from_env(provider=provider)
+        self.exit_guard = exit_guard
         self.loop = asyncio.get_running_loop()
-        limit = os.environ.get("DRP_PLUGIN_MAX_BODY")
-        self.server = UnixHTTPServer(to_path, self.handle, max_body=int(limit) if limit else max_body)
         self.backchannel = BackChannel(from_path)
+        self.services = Services(self.loop, self.backchannel)
         self.shipper = LogShipper(provider.name, from_path, self.loop)
-        self.plugin_name = ""
-        self.config_params: dict[str, Any] = {}
-        self.stopping = False
-        self._done = asyncio.Event()
-        self._actions = 0
-        self._received = 0
-        self._actions_idle = asyncio.Event()
-        self._actions_idle.set()
-        self._async_api: AsyncClient | None = None
-        self._sync_api: Client | None = None
-        self._events: Any = None
-        self._events_task: asyncio.Task[None] | None = None
-        self._selections: list[str] = []
-        grace = os.environ.get("DRP_PLUGIN_DRP_GONE_GRACE")
-        #: Seconds DRP's from-plugin socket may stay unreachable before we exit.
-        self.drp_gone_grace = float(grace) if grace else 30.0
-        timeout = os.environ.get("DRP_PLUGIN_ACTION_TIMEOUT")
-        self.action_timeout = float(timeout) if timeout else provider.action_timeout
-        self.routes = {
-            f"{PREFIX}/config": self._config,
-            f"{PREFIX}/action": self._action,
-            f"{PREFIX}/stop": self._stop,
-        }
-        if provider.serves_publish:
-            self.routes[f"{PREFIX}/publish"] = self._publish
+        self.events = EventBridge(provider, self.services)
+        self.lifecycle = Lifecycle(self._stop_work, stop_timeout=self.settings.stop_timeout)
+        self.router = Router(provider, self.services, self.lifecycle, self.settings, self.events)
+        self.server = UnixHTTPServer(to_path, self.router.handle, max_body=self.settings.max_body)
+        self.watchdog = DrpWatchdog(from_path, self._drp_gone, grace=self.settings.drp_gone_grace,
+                                    interval=self.settings.drp_probe_interval)
 
-    # -- API clients handed to handlers ------------------------------------------------------
-    def async_api(self) -> AsyncClient:
-        if self._async_api is None:
-            from ..api import AsyncClient
-
-            self._async_api = AsyncClient.from_env()
-        return self._async_api
-
-    def sync_api(self) -> Client:
-        if self._sync_api is None:
-            from ..api import Client
-
-            self._sync_api = Client.from_env()
-        return self._sync_api
-
-    # -- lifecycle ------------------------------------------------------------------------------
     async def serve(self) -> int:
+        """Serve until a stop, drain, close; returns the exit code."""
         root = logging.getLogger()
         root.setLevel(logging.DEBUG if self.debug else logging.INFO)
         root.addHandler(self.shipper)
@@ -120,224 +134,88 @@ class Runtime:
         await self.server.start()
         try:
             await self.backchannel.client.connect()
-        except OSError as exc:
+        except (OSError, asyncio.TimeoutError) as exc:  # noqa: UP041 - 3.9
             print(f"drp-plugin: from-plugin socket {self.from_path} is not reachable yet: {exc}",
                   file=sys.stderr, flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self._on_signal, sig)
         sys.stdout.write("READY!\n")
         sys.stdout.flush()
-        watchdog = self.loop.create_task(self._watch_drp())
-        await self._done.wait()
+        watchdog = self.loop.create_task(self.watchdog.run(), name="drp-plugin-watchdog")
+        await self.lifecycle.finished.wait()
+        if self.exit_guard is not None:
+            self.exit_guard.arm(self.settings.exit_grace)
         watchdog.cancel()
         await self._close()
         return 0
 
-    async def _drp_reachable(self) -> bool:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.from_path), 2.0)
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        return True
-
-    async def _watch_drp(self, interval: float = 1.0) -> None:
-        """Exit cleanly when DRP's from-plugin socket stays unreachable for the grace period."""
-        gone_since: float | None = None
-        while not self.stopping:
-            await asyncio.sleep(interval)
-            if await self._drp_reachable():
-                gone_since = None
-                continue
-            now = self.loop.time()
-            if gone_since is None:
-                gone_since = now
-                print(f"drp-plugin: DRP's socket {self.from_path} is unreachable; exiting if it "
-                      f"stays so for {self.drp_gone_grace:g}s", file=sys.stderr, flush=True)
-            elif now - gone_since >= self.drp_gone_grace:
-                print("drp-plugin: DRP is gone: stopping", file=sys.stderr, flush=True)
-                await self._shutdown_then_exit()
-                return
-
     def _on_signal(self, sig: int) -> None:
-        if not self.stopping:
-            log.info("%s received: stopping", signal.Signals(sig).name)
-            self.loop.create_task(self._shutdown_then_exit())
+        self.lifecycle.request_stop(f"{signal.Signals(sig).name} received")
 
-    async def _shutdown_then_exit(self) -> None:
-        await self._shutdown()
-        self._done.set()
+    def _drp_gone(self) -> None:
+        self.lifecycle.request_stop("DRP is gone")
 
-    async def _shutdown(self) -> None:
-        """Run the provider's stop, close the event stream, let actions finish (bounded)."""
-        self.stopping = True
+    async def _stop_work(self) -> None:
+        """The provider's part of the drain: its stop handler, then the event stream."""
         try:
-            await asyncio.wait_for(self.provider.run_stop(self), self.stop_timeout)
+            await self.provider.run_stop(self.services)
         except Exception as exc:
             log.error("stop handler failed: %s", exc)
-        await self._close_events()
-        try:
-            await asyncio.wait_for(self._actions_idle.wait(), self.stop_timeout)
-        except TimeoutError:
-            log.warning("stopping with %d action(s) still running", self._actions)
+        await self.events.close()
 
     async def _close(self) -> None:
+        """Close everything, each step bounded: a stop always ends."""
         log.info("STOPPING")
-        await self.server.close()
-        await self.shipper.aclose(timeout=2.0)
+        s = self.settings
+        await bounded(self.server.close(), 1.0, "closing the to-plugin socket")
+        # aclose waits for the queue itself; the extra second bounds its own teardown.
+        await bounded(self.shipper.aclose(timeout=s.log_flush_timeout), s.log_flush_timeout + 1.0,
+                      "flushing the log to DRP")
         logging.getLogger().removeHandler(self.shipper)
-        await self.backchannel.close()
-        if self._async_api is not None:
-            await self._async_api.aclose()
-        if self._sync_api is not None:
-            self._sync_api.close()
-
-    # -- dispatch ---------------------------------------------------------------------------------
-    async def handle(self, request: Request) -> tuple[int, Any]:
-        """Route like the Go ``mux``: 404 for unknown paths and non-POST, then decode."""
-        route = self.routes.get(request.path)
-        if route is None or request.method != "POST":
-            return 404, error_body(404, None, type=request.method, key=request.path)
-        if "APPLICATION/JSON" not in request.content_type.upper():
-            return 400, error_body(400, f"Invalid content type: {request.content_type}",
-                                   type=request.method)
-        body: Any = None
-        if request.body:
-            try:
-                body = json.loads(request.body)
-            except (ValueError, RecursionError) as exc:
-                return 400, error_body(400, f"Invalid JSON: {exc}", type=request.method)
-        new_group()
-        try:
-            return await route(request, body)
-        except PluginError as exc:
-            return exc.status, exc.to_dict()
-        except Exception as exc:
-            log.error("%s %s failed:\n%s", request.method, request.path,
-                      "".join(traceback.format_exception(exc)))
-            return 500, _crash(exc, request.method, request.path)
-
-    async def _config(self, request: Request, body: Any) -> tuple[int, Any]:
-        name = self.provider.name
-        if body is None:
-            body = {}
-        if not isinstance(body, dict):
-            return 400, _plugin_error(400, "config must be a JSON object", name)
-        log.info("Setting API session")
-        if not os.environ.get("RS_TOKEN"):
-            return 400, _plugin_error(400, "Must have a token specified", name)
-        self.provider.check()  # a PluginError is answered by handle()
-        # Param values may be secrets: only their names are logged.
-        log.info("Received Config request: params %s", sorted(body))
-        self.plugin_name = str(body.get("Name") or self.plugin_name)
-        self.config_params = body
-        try:
-            await self.provider.run_config(self, body)
-        except PluginError as exc:
-            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
-        selections = self.provider.event_selections()
-        if selections:
-            try:
-                await self._open_events(selections)
-            except Exception as exc:
-                return 500, PluginError(f"Unable to create event stream: {exc}", code=500,
-                                        model="plugins").to_dict()
-        return 200, OK
-
-    async def _action(self, request: Request, body: Any) -> tuple[int, Any]:
-        if self.stopping:
-            return 503, _plugin_error(503, "plugin is stopping", self.provider.name)
-        try:
-            action = Action(body)
-        except TypeError as exc:
-            return 400, error_body(400, str(exc), type=request.method)
-        self._received += 1
-        action.received = self._received
-        self._actions += 1
-        self._actions_idle.clear()
-        try:
-            log.debug("Action: %s", action.command)
-            if self.action_timeout is None:
-                return 200, await self.provider.run_action(self, action)
-            try:
-                result = await asyncio.wait_for(self.provider.run_action(self, action),
-                                                self.action_timeout)
-            except TimeoutError:
-                # A sync handler's thread cannot be interrupted: it finishes unobserved.
-                return 504, _plugin_error(
-                    504, f"action {action.command} timed out after {self.action_timeout:g}s",
-                    self.provider.name)
-            return 200, result
-        finally:
-            self._actions -= 1
-            if self._actions == 0:
-                self._actions_idle.set()
-
-    async def _publish(self, request: Request, body: Any) -> tuple[int, Any]:
-        try:
-            event = Event(body)
-        except TypeError as exc:
-            return 400, error_body(400, str(exc), type=request.method)
-        try:
-            await self.provider.run_publish(self, event)
-        except PluginError as exc:
-            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
-        return 200, OK
-
-    async def _stop(self, request: Request, body: Any) -> tuple[int, Any]:
-        if not self.stopping:
-            await self._shutdown()
-        request.after_response = self._done.set
-        return 200, OK
-
-    # -- event stream --------------------------------------------------------------------------------
-    async def _open_events(self, selections: list[str]) -> None:
-        """(Re)open the event stream; an unchanged selection keeps the running one,
-        so a repeated config loses none of the events already queued."""
-        from ..events import EventStream
-
-        if self._events is not None and self._events_task is not None \
-                and not self._events_task.done() and self._selections == selections:
-            return
-        await self._close_events()
-        self._selections = list(selections)
-        stream = EventStream(self.async_api())
-        subscription = await stream.subscribe(*selections)
-        self._events = stream
-        self._events_task = self.loop.create_task(self._consume(subscription))
-
-    async def _consume(self, subscription: Any) -> None:
-        async for event in subscription:
-            new_group()
-            if event.type == "websocket" and event.action == "gap":
-                log.warning("Event stream was down (%s): events published meanwhile may be "
-                            "missing", event.object)
-            try:
-                await self.provider.run_event(self, event)
-            except PluginError as exc:
-                log.error("Error processing event %s: %s", event.topic, exc)
-            except Exception as exc:
-                log.error("Event handler crashed on %s:\n%s", event.topic,
-                          "".join(traceback.format_exception(exc)))
-
-    async def _close_events(self) -> None:
-        task, stream = self._events_task, self._events
-        self._events_task = self._events = None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if stream is not None:
-            await stream.close()
+        await bounded(self.backchannel.close(), 1.0, "closing the back channel")
+        await bounded(self.services.aclose(), 1.0, "closing the API clients")
 
 
-async def _listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> int:
-    runtime = Runtime(provider, to_path, from_path, debug=debug)
+async def _listen(provider: Provider, to_path: str, from_path: str, debug: bool,
+                  settings: Settings | None, guard: ExitGuard) -> int:
+    runtime = Runtime(provider, to_path, from_path, debug=debug, settings=settings,
+                      exit_guard=guard)
     return await runtime.serve()
 
 
-def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False) -> int:
-    """Serve until ``/stop`` or SIGTERM; returns the exit code."""
-    return asyncio.run(_listen(provider, to_path, from_path, debug))
+def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False,
+        settings: Settings | None = None) -> int:
+    """Serve until ``/stop``, SIGTERM or DRP gone; returns the exit code.
+
+    Unlike ``asyncio.run`` this does not wait for the worker threads of sync
+    handlers (one may be stuck past its timeout); the :class:`ExitGuard` armed at
+    the end of the drain bounds what interpreter shutdown may still wait for.
+    """
+    guard = ExitGuard()
+    loop = asyncio.new_event_loop()
+    # Our own executor, so that closing does not wait for a handler's stuck thread.
+    executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="drp-plugin-handler")
+    loop.set_default_executor(executor)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(
+            _listen(provider, to_path, from_path, debug, settings, guard))
+    finally:
+        _close_loop(loop)
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on ``loop`` (bounded), then close it without joining threads."""
+    try:
+        tasks: list[asyncio.Task[Any]] = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), 1.0))
+    except (asyncio.TimeoutError, RuntimeError):  # noqa: UP041 - 3.9
+        pass
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

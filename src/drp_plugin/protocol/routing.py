@@ -1,0 +1,180 @@
+"""The to-plugin routes: what DRP's calls do, as a plain async ``handle(request)``.
+
+Routes answer exactly like the Go reference (``plugin`` and ``plugin/mux``): 404
+for an unknown path or a method other than POST, 400 for a body that is not JSON,
+then ``/config``, ``/action``, ``/publish`` (only when the provider serves it) and
+``/stop``.  The router knows no socket: ``listen`` puts it behind the unix-socket
+HTTP server, the in-process test client calls :meth:`Router.handle` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PluginError
+from ..models import Action, Event
+from .httpserver import Request, error_body
+from .logship import new_group
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from ..provider import Provider
+    from .lifecycle import Lifecycle
+    from .services import Services
+    from .settings import Settings
+
+    class EventsPort(Protocol):
+        """Where config opens the provider's event selections."""
+
+        async def open(self, selections: list[str]) -> None:
+            """Subscribe to ``selections`` (replacing an older, different set)."""
+
+PREFIX = "/api-plugin/v4"
+OK: dict[str, Any] = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
+
+Reply = tuple[int, Any]
+Route = Callable[[Request, Any], Awaitable[Reply]]
+
+log = logging.getLogger("drp_plugin.runtime")
+
+
+def plugin_error(code: int, message: str, key: str) -> dict[str, Any]:
+    """A ``models.Error`` about the plugin provider ``key``."""
+    return PluginError(message, code=code, model="plugin", key=key, type="plugin").to_dict()
+
+
+def crash_body(exc: BaseException, method: str, path: str) -> dict[str, Any]:
+    """The 500 answer for a handler that raised something else than PluginError."""
+    name = type(exc).__name__
+    text = str(exc)
+    return error_body(500, f"Panic recovered: {name}: {text}" if text else f"Panic recovered: {name}",
+                      type=method, key=path)
+
+
+class Router:
+    """DRP's calls to one provider: config, actions, publish and stop."""
+
+    def __init__(self, provider: Provider, services: Services, lifecycle: Lifecycle,
+                 settings: Settings, events: EventsPort | None = None, *,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.provider = provider
+        self.services = services
+        self.lifecycle = lifecycle
+        self.settings = settings
+        self.events = events
+        self.environ = os.environ if environ is None else environ
+        self._received = 0
+        self.routes: dict[str, Route] = {
+            f"{PREFIX}/config": self._config,
+            f"{PREFIX}/action": self._action,
+            f"{PREFIX}/stop": self._stop,
+        }
+        if provider.serves_publish:
+            self.routes[f"{PREFIX}/publish"] = self._publish
+
+    async def handle(self, request: Request) -> Reply:
+        """Route like the Go ``mux``: 404 for unknown paths and non-POST, then decode."""
+        route = self.routes.get(request.path)
+        if route is None or request.method != "POST":
+            return 404, error_body(404, None, type=request.method, key=request.path)
+        if "APPLICATION/JSON" not in request.content_type.upper():
+            return 400, error_body(400, f"Invalid content type: {request.content_type}",
+                                   type=request.method)
+        body: Any = None
+        if request.body:
+            try:
+                body = json.loads(request.body)
+            except (ValueError, RecursionError) as exc:
+                return 400, error_body(400, f"Invalid JSON: {exc}", type=request.method)
+        new_group()
+        try:
+            return await route(request, body)
+        except PluginError as exc:
+            return exc.status, exc.to_dict()
+        except Exception as exc:
+            log.error("%s %s failed:\n%s", request.method, request.path,
+                      "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            return 500, crash_body(exc, request.method, request.path)
+
+    async def _config(self, request: Request, body: Any) -> Reply:
+        name = self.provider.name
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            return 400, plugin_error(400, "config must be a JSON object", name)
+        log.info("Setting API session")
+        if not self.environ.get("RS_TOKEN"):
+            return 400, plugin_error(400, "Must have a token specified", name)
+        self.provider.check()  # a PluginError is answered by handle()
+        # Param values may be secrets: only their names are logged.
+        log.info("Received Config request: params %s", sorted(body))
+        self.services.configure(body)
+        try:
+            await self.provider.run_config(self.services, body)
+        except PluginError as exc:
+            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
+        selections = self.provider.event_selections()
+        if selections and self.events is not None:
+            try:
+                await self.events.open(selections)
+            except Exception as exc:
+                return 500, PluginError(f"Unable to create event stream: {exc}", code=500,
+                                        model="plugins").to_dict()
+        return 200, OK
+
+    async def _action(self, request: Request, body: Any) -> Reply:
+        lifecycle = self.lifecycle
+        if lifecycle.stopping:
+            return 503, plugin_error(503, "plugin is stopping", self.provider.name)
+        try:
+            action = Action(body)
+        except TypeError as exc:
+            return 400, error_body(400, str(exc), type=request.method)
+        self._received += 1
+        action.received = self._received
+        token = lifecycle.action_started()
+        try:
+            log.debug("Action: %s", action.command)
+            run = self.provider.run_action(self.services, action)
+            timeout = self.settings.action_timeout
+            if timeout is None:
+                return 200, await run
+            try:
+                return 200, await asyncio.wait_for(run, timeout)
+            except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+                # A sync handler's thread cannot be interrupted: it finishes unobserved.
+                return 504, plugin_error(
+                    504, f"action {action.command} timed out after {timeout:g}s",
+                    self.provider.name)
+        except asyncio.CancelledError:
+            if not lifecycle.abandoned():
+                raise
+            return 503, plugin_error(
+                503, f"plugin stopped: action {action.command} was still running after the "
+                     f"{lifecycle.stop_timeout:g}s stop timeout", self.provider.name)
+        finally:
+            lifecycle.action_finished(token)
+
+    async def _publish(self, request: Request, body: Any) -> Reply:
+        try:
+            event = Event(body)
+        except TypeError as exc:
+            return 400, error_body(400, str(exc), type=request.method)
+        try:
+            await self.provider.run_publish(self.services, event)
+        except PluginError as exc:
+            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
+        return 200, OK
+
+    async def _stop(self, request: Request, body: Any) -> Reply:
+        """Join the one drain (starting it if needed), then answer 200."""
+        await self.lifecycle.join_stop("/stop received")
+        request.after_response = self.lifecycle.reply_written
+        return 200, OK

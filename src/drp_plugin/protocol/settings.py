@@ -1,0 +1,146 @@
+"""The settings of ``listen``: every ``DRP_PLUGIN_*`` variable, parsed and checked in one place.
+
+:meth:`Settings.from_env` reads them all before ``READY!``; a bad value raises
+:class:`SettingsError`, whose text is one line naming the variable (``listen``
+prints it and exits 1, the way DRP reads a failed start).  Sizes are bytes, times
+are seconds.  The defaults, and why:
+
+==============================  =========  ==============================================
+variable                        default    meaning
+==============================  =========  ==============================================
+``DRP_PLUGIN_MAX_BODY``         64 MiB     largest request body (413 above); DRP's own
+                                           requests are a machine object plus params
+``DRP_PLUGIN_ACTION_TIMEOUT``   none       an action running longer is answered 504
+                                           (``Provider(action_timeout=)`` when unset;
+                                           ``none`` means no limit)
+``DRP_PLUGIN_DRP_GONE_GRACE``   30 s       DRP's socket may be refused or missing this
+                                           long before the provider stops by itself (DRP
+                                           restarts take seconds)
+``DRP_PLUGIN_DRP_PROBE``        1 s        how often DRP's socket is probed
+``DRP_PLUGIN_STOP_TIMEOUT``     10 s       the whole drain on ``/stop`` or SIGTERM: the
+                                           stop handler, then in-flight actions; actions
+                                           still running then are answered 503 (DRP's own
+                                           stop waits for the plugin about this long)
+``DRP_PLUGIN_LOG_FLUSH``        2 s        after the drain, how long queued log lines may
+                                           take to reach DRP
+``DRP_PLUGIN_EXIT_GRACE``       5 s        after the drain, the process exits within this
+                                           time whatever handlers left running (threads,
+                                           a sync handler past its timeout): it must
+                                           cover the log flush, so it is larger
+==============================  =========  ==============================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..provider import Provider
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A ``DRP_PLUGIN_*`` variable has a value that cannot be used; the text names it."""
+
+    def __init__(self, variable: str, value: str, reason: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{variable}={value!r} is not valid: {reason}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``listen`` runs with; see the module docstring for each field's variable."""
+
+    #: Largest request body, bytes.
+    max_body: int = DEFAULT_MAX_BODY
+    #: Seconds an action may run before it is answered 504 (None: no limit).
+    action_timeout: float | None = None
+    #: Seconds DRP's from-plugin socket may stay refused or missing before we stop.
+    drp_gone_grace: float = 30.0
+    #: Seconds between two probes of DRP's socket.
+    drp_probe_interval: float = 1.0
+    #: Seconds the drain (stop handler, then in-flight actions) may take.
+    stop_timeout: float = 10.0
+    #: Seconds queued log lines may take to reach DRP once the drain is over.
+    log_flush_timeout: float = 2.0
+    #: Seconds from the end of the drain to the process's exit, whatever is left running.
+    exit_grace: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 provider: Provider | None = None) -> Settings:
+        """Every ``DRP_PLUGIN_*`` variable of ``environ`` (default ``os.environ``), checked.
+
+        Unset or empty variables keep the default; ``provider.action_timeout`` is the
+        default of the action timeout.  Raises :class:`SettingsError` on the first bad
+        value.  ``DRP_PLUGIN_*`` names that are not listed here are left alone (other
+        parts may read their own).
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if provider is not None:
+            values["action_timeout"] = provider.action_timeout
+        for name, (field, parse) in _VARIABLES.items():
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[field] = parse(raw.strip())
+            except ValueError as exc:
+                raise SettingsError(name, raw, str(exc)) from None
+        return replace(cls(), **values)  # type: ignore[arg-type]
+
+    def describe(self) -> dict[str, object]:
+        """The settings as a dict (for ``--debug`` logging: no secrets here)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number of bytes, e.g. 67108864") from None
+    if value <= 0:
+        raise ValueError("must be a positive number of bytes")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds, e.g. 2.5") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a positive, finite number of seconds")
+    return value
+
+
+def _optional_seconds(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return _seconds(text)
+    except ValueError:
+        raise ValueError("expected a number of seconds, e.g. 30, or 'none' for no limit") from None
+
+
+#: Variable -> (field, parser).  A new setting is one row here plus one field above.
+_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "DRP_PLUGIN_MAX_BODY": ("max_body", _bytes),
+    "DRP_PLUGIN_ACTION_TIMEOUT": ("action_timeout", _optional_seconds),
+    "DRP_PLUGIN_DRP_GONE_GRACE": ("drp_gone_grace", _seconds),
+    "DRP_PLUGIN_DRP_PROBE": ("drp_probe_interval", _seconds),
+    "DRP_PLUGIN_STOP_TIMEOUT": ("stop_timeout", _seconds),
+    "DRP_PLUGIN_LOG_FLUSH": ("log_flush_timeout", _seconds),
+    "DRP_PLUGIN_EXIT_GRACE": ("exit_grace", _seconds),
+}
+
+#: The names of every setting variable.
+VARIABLES = tuple(_VARIABLES)
