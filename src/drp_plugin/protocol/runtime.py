@@ -8,7 +8,6 @@ process exits and removes its socket, and logging never blocks a reply.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PluginError
 from ..models import Action, Event
 from .backchannel import BackChannel
-from .httpserver import DEFAULT_MAX_BODY, Request, UnixHTTPServer, error_body
+from .http1 import decode_json
+from .httpserver import DEFAULT_MAX_BODY, UnixHTTPServer, WireRequest, error_body
 from .logship import LogShipper, new_group
 
 if TYPE_CHECKING:
@@ -193,18 +193,18 @@ class Runtime:
             self._sync_api.close()
 
     # -- dispatch ---------------------------------------------------------------------------------
-    async def handle(self, request: Request) -> tuple[int, Any]:
+    async def handle(self, request: WireRequest) -> tuple[int, Any]:
         """Route like the Go ``mux``: 404 for unknown paths and non-POST, then decode."""
         route = self.routes.get(request.path)
         if route is None or request.method != "POST":
             return 404, error_body(404, None, type=request.method, key=request.path)
-        if "APPLICATION/JSON" not in request.content_type.upper():
+        if request.media_type != "application/json":
             return 400, error_body(400, f"Invalid content type: {request.content_type}",
                                    type=request.method)
         body: Any = None
         if request.body:
             try:
-                body = json.loads(request.body)
+                body = decode_json(request.body)
             except (ValueError, RecursionError) as exc:
                 return 400, error_body(400, f"Invalid JSON: {exc}", type=request.method)
         new_group()
@@ -217,7 +217,7 @@ class Runtime:
                       "".join(traceback.format_exception(exc)))
             return 500, _crash(exc, request.method, request.path)
 
-    async def _config(self, request: Request, body: Any) -> tuple[int, Any]:
+    async def _config(self, request: WireRequest, body: Any) -> tuple[int, Any]:
         name = self.provider.name
         if body is None:
             body = {}
@@ -244,7 +244,7 @@ class Runtime:
                                         model="plugins").to_dict()
         return 200, OK
 
-    async def _action(self, request: Request, body: Any) -> tuple[int, Any]:
+    async def _action(self, request: WireRequest, body: Any) -> tuple[int, Any]:
         if self.stopping:
             return 503, _plugin_error(503, "plugin is stopping", self.provider.name)
         try:
@@ -273,7 +273,7 @@ class Runtime:
             if self._actions == 0:
                 self._actions_idle.set()
 
-    async def _publish(self, request: Request, body: Any) -> tuple[int, Any]:
+    async def _publish(self, request: WireRequest, body: Any) -> tuple[int, Any]:
         try:
             event = Event(body)
         except TypeError as exc:
@@ -284,7 +284,7 @@ class Runtime:
             return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
         return 200, OK
 
-    async def _stop(self, request: Request, body: Any) -> tuple[int, Any]:
+    async def _stop(self, request: WireRequest, body: Any) -> tuple[int, Any]:
         if not self.stopping:
             await self._shutdown()
         request.after_response = self._done.set
