@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -20,10 +21,15 @@ class BackChannel:
 
     async def post(self, path: str, obj: Any) -> Any:
         """POST ``obj`` as JSON to ``PREFIX + path``; a 4xx/5xx raises :class:`PluginError`."""
-        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False).encode()
+        except ValueError as exc:  # NaN or Infinity: Go's encoding/json cannot read them
+            raise PluginError(f"cannot send {path} to DRP: {exc}", code=400, model="plugin",
+                              type="plugin") from exc
         try:
             status, reply = await self.client.post(PREFIX + path, body)
-        except (OSError, EOFError, TimeoutError) as exc:
+        except (OSError, EOFError, asyncio.TimeoutError) as exc:  # noqa: UP041
             raise PluginError(f"DRP is unreachable on the from-plugin socket: {exc}",
                               code=503, model="plugin", type="plugin") from exc
         if status >= 400:

@@ -1,262 +1,503 @@
-"""A small HTTP/1.1 server on a unix socket, built on h11 and asyncio streams.
+"""The HTTP/1.1 server of the to-plugin unix socket (asyncio protocol + :mod:`.http1`).
 
-It answers every request with JSON.  Requests on one connection are handled in
-order (keep-alive and pipelining), connections run concurrently.  Bodies larger
-than ``max_body`` are refused with 413 before they are read whole.
+It answers every request with JSON.  Requests on one connection are answered in
+order (keep-alive and pipelining); connections run concurrently.  Everything it
+holds is bounded, in bytes and seconds (:class:`Limits`, README "Design"):
+
+- at most ``max_connections`` connections; beyond that, new ones wait in the
+  kernel's backlog until one closes (nothing is refused);
+- a head larger than ``max_head`` is refused (431) however its bytes arrive; a body
+  larger than ``max_body`` is refused (413) before it is read; bodies being read or
+  waiting for their turn hold at most ``max_buffered`` bytes across all
+  connections (503 beyond); a body of known length is read into one buffer of
+  that size, freed once answered;
+- a connection idle for ``idle_timeout`` is closed; a head not complete
+  ``header_timeout`` after its first byte, or a body that stalls for
+  ``body_timeout``, is answered 408 and closed;
+- ``Expect: 100-continue`` is answered ``100 Continue`` when the body is wanted;
+- when ``accept`` runs out of file descriptors the accept loop backs off (10 ms
+  doubling to 1 s) and says so once per episode on stderr, never through logging.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import collections
+import errno
 import os
-import time
+import socket
+import sys
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, Union
 
-import h11
+from ..errors import error_body, panic_body
+from . import http1
+from .http1 import DateCache, HTTPError, encode_json, encode_response
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-_READ_SIZE = 256 * 1024
 
 
-class Request:
+@dataclass
+class Limits:
+    """The server's bounds; each has an environment variable (``from_env``)."""
+
+    #: Largest request body, bytes (``DRP_PLUGIN_MAX_BODY``): 413 beyond.
+    max_body: int = DEFAULT_MAX_BODY
+    #: Largest request head, bytes (``DRP_PLUGIN_MAX_HEADER``): 431 beyond.
+    max_head: int = http1.DEFAULT_MAX_HEAD
+    #: Request bytes held across all connections (``DRP_PLUGIN_MAX_BUFFERED``): 503 beyond.
+    max_buffered: int = 256 * 1024 * 1024
+    #: Concurrent connections (``DRP_PLUGIN_MAX_CONNECTIONS``); more wait to be accepted.
+    max_connections: int = 256
+    #: Seconds a connection may sit idle between requests (``DRP_PLUGIN_IDLE_TIMEOUT``).
+    idle_timeout: float = 300.0
+    #: Seconds from a head's first byte to its end (``DRP_PLUGIN_HEADER_TIMEOUT``).
+    header_timeout: float = 10.0
+    #: Seconds a body may go without a byte (``DRP_PLUGIN_BODY_TIMEOUT``).
+    body_timeout: float = 30.0
+
+    _ENV = {"max_body": "DRP_PLUGIN_MAX_BODY", "max_head": "DRP_PLUGIN_MAX_HEADER",
+            "max_buffered": "DRP_PLUGIN_MAX_BUFFERED",
+            "max_connections": "DRP_PLUGIN_MAX_CONNECTIONS",
+            "idle_timeout": "DRP_PLUGIN_IDLE_TIMEOUT",
+            "header_timeout": "DRP_PLUGIN_HEADER_TIMEOUT",
+            "body_timeout": "DRP_PLUGIN_BODY_TIMEOUT"}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Limits:
+        """Defaults, then ``overrides``, then the environment; a bad value raises ValueError."""
+        env = os.environ if environ is None else environ
+        limits = cls(**overrides)
+        for f in fields(cls):
+            name = cls._ENV.get(f.name)
+            raw = env.get(name, "") if name else ""
+            if not raw:
+                continue
+            kind = int if isinstance(getattr(limits, f.name), int) else float
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a number") from None
+            if value <= 0:
+                raise ValueError(f"{name}={raw!r} must be positive")
+            setattr(limits, f.name, value)
+        return limits
+
+
+class WireRequest:
     """One HTTP request, read whole."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "after_response")
+    __slots__ = ("method", "path", "query", "headers", "body", "after_response", "keep_alive",
+                 "_reserved")
 
-    def __init__(self, method: str, target: str, headers: dict[str, str], body: bytes) -> None:
+    def __init__(self, method: str, target: str, headers: dict[str, str],
+                 body: bytes | bytearray, keep_alive: bool = True) -> None:
         #: Called once the response was written (``/stop`` exits from here).
         self.after_response: Callable[[], None] | None = None
         self.method = method
         self.path, _, self.query = target.partition("?")
+        #: Lower-case names; a repeated header keeps its last value.
         self.headers = headers
+        #: A body of known length arrives in a ``bytearray`` of that size (no copy).
         self.body = body
+        self.keep_alive = keep_alive
+        self._reserved = 0
 
     @property
     def content_type(self) -> str:
+        """The Content-Type header, as sent."""
         return self.headers.get("content-type", "")
+
+    @property
+    def media_type(self) -> str:
+        """The media type of the Content-Type, lower case, parameters removed."""
+        return http1.media_type(self.content_type)
 
 
 #: An app takes a request and returns (status, JSON-able body).
-App = Callable[[Request], Awaitable[tuple[int, Any]]]
+RouteHandler = Callable[[WireRequest], Awaitable[tuple[int, Any]]]
 
 
-def error_body(code: int, message: str | None = None, *, type: str = "", key: str = "",
-               model: str = "") -> dict[str, Any]:
-    """A ``models.Error`` JSON object."""
-    return {"Model": model, "Key": key, "Type": type,
-            "Messages": [message] if message is not None else None, "Code": code}
+class _Refusal:
+    __slots__ = ("status", "message", "method", "path")
+
+    def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
+        self.status = status
+        self.message = message
+        self.method = method
+        self.path = path
 
 
-def encode_json(body: Any) -> bytes:
-    """JSON plus a newline, like Go's ``json.Encoder``."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+_Item = Union[WireRequest, _Refusal]  # noqa: UP007 (a runtime alias on Python 3.9)
+
+# Read-deadline kinds of a connection.
+_NONE, _IDLE, _HEAD, _BODY = 0, 1, 2, 3
+#: Parsed requests waiting on one connection before reading pauses.
+_MAX_PIPELINED = 16
 
 
-class _DateCache:
-    __slots__ = ("second", "value")
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: UnixHTTPServer) -> None:
+        self.server = server
+        limits = server.limits
+        self.parser = http1.Parser(max_head=limits.max_head, max_body=limits.max_body)
+        self.pending: collections.deque[_Item] = collections.deque()
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.reserved = 0  # bytes of the body being read, reserved from the server's budget
+        self.busy = False
+        self.done_reading = False
+        self.lost = False
+        self.reading_paused = False
+        self.kind = _NONE
+        self.deadline = 0.0
+        self.task: asyncio.Task[None] | None = None
 
-    def __init__(self) -> None:
-        self.second = -1
-        self.value = b""
+    # -- reading ----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server._conns.add(self)
+        self.task = self.server.loop.create_task(self._work())
+        self._arm()
 
-    def get(self) -> bytes:
-        now = int(time.time())
-        if now != self.second:
-            self.second = now
-            # RFC 7231 IMF-fixdate; Python never sets LC_TIME, so names are English.
-            self.value = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now)).encode()
-        return self.value
+    def data_received(self, data: bytes) -> None:
+        if self.done_reading:
+            return
+        parser = self.parser
+        parser.feed(data)
+        try:
+            while True:
+                event = parser.next()
+                if event is None:
+                    break
+                if event == http1.Parser.HEAD:
+                    self._on_head()
+                else:
+                    done, body = parser.take()
+                    request = WireRequest(
+                        done.method.decode("latin-1"), done.target.decode("latin-1"),
+                        {k.decode("latin-1"): v.decode("latin-1") for k, v in done.headers},
+                        body, done.keep_alive)
+                    request._reserved = self.reserved
+                    self.reserved = 0
+                    self._push(request)
+                    if parser.stopped:  # close after it, upgrade or HTTP/1.0
+                        self.done_reading = True
+                        break
+            head = parser.head
+            if head is not None and head.chunked and len(parser.body) > self.reserved:
+                if not self.server._reserve(len(parser.body) - self.reserved):
+                    raise HTTPError(self._busy(), 503)
+                self.reserved = len(parser.body)
+        except HTTPError as exc:
+            self._refuse(exc.status, str(exc), parser.head)
+            return
+        if len(self.pending) >= _MAX_PIPELINED and not self.reading_paused:
+            self.reading_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+        self._arm()
+
+    def _on_head(self) -> None:
+        head = self.parser.head
+        assert head is not None
+        need = head.length
+        if not self.server._reserve(need):
+            raise HTTPError(self._busy(), 503)
+        self.reserved = need
+        if head.expect_continue and not self.parser.body_complete:
+            # The client waits for this before it sends the body (Go's ExpectContinueTimeout).
+            assert self.transport is not None
+            self.transport.write(http1.CONTINUE)
+
+    def _busy(self) -> str:
+        return (f"Server busy: requests would hold more than {self.server.limits.max_buffered} "
+                "bytes; retry later")
+
+    def _refuse(self, status: int, message: str, head: http1.Head | None = None) -> None:
+        self.done_reading = True
+        method = head.method.decode("latin-1") if head is not None else ""
+        path = head.target.decode("latin-1").partition("?")[0] if head is not None else ""
+        self._push(_Refusal(status, message, method, path))
+        self._release_partial()
+        self.kind = _NONE
+
+    def _push(self, item: _Item) -> None:
+        self.pending.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self.done_reading = True
+        self._release_partial()
+        self._wake()
+        return True  # keep writing: answers of requests already read still go out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.done_reading = True
+        self._release_partial()
+        self.server._forget(self)
+        self._wake()
+        drain = self.drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.drain_waiter = self.server.loop.create_future()
+
+    def resume_writing(self) -> None:
+        drain = self.drain_waiter
+        self.drain_waiter = None
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _release_partial(self) -> None:
+        if self.reserved:
+            self.server._release(self.reserved)
+            self.reserved = 0
+        self.parser.body = b""
+
+    def _arm(self) -> None:
+        """Set the read deadline for what the connection is doing now."""
+        limits = self.server.limits
+        if self.done_reading or self.reading_paused:
+            self.kind = _NONE
+        elif self.parser.head is not None:
+            self.kind = _BODY
+            self.deadline = self.server.loop.time() + limits.body_timeout
+        elif self.parser.buf:
+            if self.kind != _HEAD:
+                self.kind = _HEAD
+                self.deadline = self.server.loop.time() + limits.header_timeout
+        elif self.busy or self.pending:
+            self.kind = _NONE
+        else:
+            self.kind = _IDLE
+            self.deadline = self.server.loop.time() + limits.idle_timeout
+
+    def expire(self) -> None:
+        """The read deadline passed."""
+        kind = self.kind
+        self.kind = _NONE
+        assert self.transport is not None
+        if kind == _IDLE:
+            self.done_reading = True
+            self.transport.close()
+        elif kind == _HEAD:
+            self._refuse(408, "Request timeout: the request head did not arrive within "
+                              f"{self.server.limits.header_timeout:g}s")
+        elif kind == _BODY:
+            self._refuse(408, "Request timeout: no byte of the request body for "
+                              f"{self.server.limits.body_timeout:g}s", self.parser.head)
+
+    # -- answering ----------------------------------------------------------------------------
+    async def _work(self) -> None:
+        server = self.server
+        transport = self.transport
+        assert transport is not None
+        try:
+            while True:
+                if not self.pending:
+                    if self.done_reading or self.lost:
+                        return
+                    self.waiter = server.loop.create_future()
+                    await self.waiter
+                    self.waiter = None
+                    continue
+                item = self.pending.popleft()
+                if self.reading_paused and len(self.pending) < _MAX_PIPELINED // 2 \
+                        and not self.lost:
+                    self.reading_paused = False
+                    transport.resume_reading()
+                if isinstance(item, _Refusal):
+                    body = error_body(item.status, item.message, type=item.method, key=item.path)
+                    transport.write(encode_response(item.status, encode_json(body),
+                                                    server._date.get(), close=True))
+                    return
+                self.busy = True
+                try:
+                    close = await server._answer(item, transport)
+                finally:
+                    self.busy = False
+                    server._release(item._reserved)
+                    item.body = b""
+                if self.drain_waiter is not None:
+                    await self.drain_waiter
+                if item.after_response is not None:
+                    item.after_response()
+                if close or self.lost:
+                    return
+                self._arm()
+        finally:
+            transport.close()
+            self.task = None
 
 
 class UnixHTTPServer:
     """Serve ``app`` on the unix socket ``path`` (mode 0600, stale file removed)."""
 
-    def __init__(self, path: str, app: App, *, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, path: str, app: RouteHandler, *, max_body: int = DEFAULT_MAX_BODY,
+                 limits: Limits | None = None) -> None:
         self.path = path
         self.app = app
-        self.max_body = max_body
+        self.limits = limits if limits is not None else Limits.from_env(max_body=max_body)
+        self.max_body = self.limits.max_body
         self.in_flight = 0
+        self.buffered = 0
+        #: How often accept() ran out of file descriptors (or memory).
+        self.accept_failures = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._server: asyncio.AbstractServer | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._date = _DateCache()
+        self.loop = asyncio.get_event_loop()
+        self._sock: socket.socket | None = None
+        self._conns: set[_Connection] = set()
+        self._slot: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._date = DateCache()
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return len(self._conns)
 
     async def start(self) -> None:
+        """Bind the socket (0600, created so: no window for others) and start accepting."""
+        self.loop = asyncio.get_running_loop()
         if os.path.lexists(self.path):
             os.unlink(self.path)
-        old = os.umask(0o177)  # the socket file is created 0600: no window for others
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=self.path, limit=_READ_SIZE
-            )
+            sock.bind(self.path)
+        except BaseException:
+            sock.close()
+            raise
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
+        sock.listen(min(socket.SOMAXCONN, 1024))
+        sock.setblocking(False)
+        self._sock = sock
+        self._tasks = [self.loop.create_task(self._accept_loop(sock), name="drp-accept"),
+                       self.loop.create_task(self._sweep(), name="drp-read-timeouts")]
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is being handled; False on timeout."""
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except TimeoutError:
+        except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError on Python 3.9)
             return False
 
     async def close(self) -> None:
-        """Stop accepting, close connections, and remove the socket file."""
-        if self._server is not None:
-            self._server.close()
-        for w in list(self._writers):
-            w.close()
+        """Stop accepting, close connections, and remove the socket file (never waits)."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        for conn in list(self._conns):
+            if conn.transport is not None:
+                conn.transport.close()
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
 
-    def _response(self, conn: h11.Connection, status: int, body: Any, close: bool,
-                  head_only: bool = False) -> bytes:
-        try:
-            payload = encode_json(body)
-        except (TypeError, ValueError) as exc:
-            status = 500
-            payload = encode_json(error_body(500, f"reply is not JSON: {exc}"))
-        headers = [
-            (b"Content-Type", b"application/json"),
-            (b"Date", self._date.get()),
-            (b"Content-Length", str(len(payload)).encode()),
-        ]
-        if close:
-            headers.append((b"Connection", b"close"))
-        out = conn.send(h11.Response(status_code=status, headers=headers,
-                                     reason=_reason(status))) or b""
-        if not head_only:  # a response to HEAD has no body
-            out += conn.send(h11.Data(data=payload)) or b""
-        return out + (conn.send(h11.EndOfMessage()) or b"")
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
-        try:
-            while True:
-                request = await self._read_request(conn, reader, writer)
-                if request is None:
-                    return
-                self.in_flight += 1
-                self._idle.clear()
-                try:
-                    try:
-                        status, body = await self.app(request)
-                    except Exception as exc:  # the app's own safety net failed
-                        status, body = 500, error_body(500, f"Panic recovered: {exc!r}",
-                                                       type=request.method, key=request.path)
-                    if not 100 <= status <= 599:
-                        status = 500
-                    writer.write(self._response(conn, status, body, False,
-                                                request.method == "HEAD"))
-                    await writer.drain()
-                    if request.after_response is not None:
-                        request.after_response()
-                finally:
-                    self.in_flight -= 1
-                    if self.in_flight == 0:
-                        self._idle.set()
-                if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                    return
-                try:
-                    conn.start_next_cycle()
-                except h11.LocalProtocolError:
-                    return
-        except (ConnectionError, asyncio.IncompleteReadError, h11.ProtocolError):
-            return
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-
-    async def _read_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> Request | None:
-        head: h11.Request | None = None
-        chunks: list[bytes] = []
-        size = 0
+    # -- accepting ------------------------------------------------------------------------------
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        backoff = 0.0
         while True:
+            while len(self._conns) >= self.limits.max_connections:
+                self._slot = self.loop.create_future()
+                await self._slot
             try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                await self._refuse(conn, writer, exc.error_status_hint or 400, f"Bad request: {exc}")
-                return None
-            if event is h11.NEED_DATA:
-                data = await reader.read(_READ_SIZE)
-                if not data and conn.their_state is h11.IDLE and head is None:
-                    return None
-                try:
-                    conn.receive_data(data)
-                except h11.RemoteProtocolError as exc:
-                    await self._refuse(conn, writer, 400, f"Bad request: {exc}")
-                    return None
+                client, _ = await self.loop.sock_accept(sock)
+            except OSError as exc:
+                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    if self._sock is None:
+                        return
+                    await asyncio.sleep(0.01)
+                    continue
+                self.accept_failures += 1
+                if not backoff:
+                    # stderr, not logging: these lines must not become a storm of /log posts.
+                    print(f"drp-plugin: cannot accept connections on {self.path}: "
+                          f"{os.strerror(exc.errno or 0)}; retrying with backoff",
+                          file=sys.stderr, flush=True)
+                backoff = min(max(backoff * 2, 0.01), 1.0)
+                await asyncio.sleep(backoff)
                 continue
-            if isinstance(event, h11.Request):
-                head = event
-                length = _content_length(list(event.headers))
-                if length is not None and length > self.max_body:
-                    await self._refuse(conn, writer, 413, _too_large(self.max_body), event)
-                    return None
-            elif isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > self.max_body:
-                    await self._refuse(conn, writer, 413, _too_large(self.max_body), head)
-                    return None
-                chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                assert head is not None
-                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers}
-                return Request(head.method.decode("latin-1"), head.target.decode("latin-1"),
-                               headers, b"".join(chunks))
-            elif isinstance(event, h11.ConnectionClosed | h11.PAUSED):
-                return None
-
-    async def _refuse(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                      message: str, head: h11.Request | None = None) -> None:
-        """Answer an unreadable request and close the connection."""
-        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
-        method = head.method.decode("latin-1") if head else ""
-        path = head.target.decode("latin-1").partition("?")[0] if head else ""
-        body = error_body(status, message, type=method, key=path)
-        try:
-            if conn.our_state is h11.IDLE and conn.their_state is not h11.SEND_BODY and head is None:
-                # h11 cannot answer before it saw a request head: write it by hand.
-                payload = encode_json(body)
-                writer.write(
-                    b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (status, _reason(status), len(payload))
-                    + payload
-                )
-            else:
-                writer.write(self._response(conn, status, body, True))
-            await writer.drain()
-        except (ConnectionError, h11.LocalProtocolError):
-            pass
-
-
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
-    for name, value in headers:
-        if name == b"content-length":
+            if backoff:
+                print(f"drp-plugin: accepting connections on {self.path} again "
+                      f"({self.accept_failures} failed accepts)", file=sys.stderr, flush=True)
+            backoff = 0.0
             try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+                await self.loop.connect_accepted_socket(lambda: _Connection(self), client)
+            except OSError:
+                client.close()
 
+    def _forget(self, conn: _Connection) -> None:
+        self._conns.discard(conn)
+        slot = self._slot
+        if slot is not None and not slot.done():
+            slot.set_result(None)
 
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
+    async def _sweep(self) -> None:
+        limits = self.limits
+        interval = max(0.05, min(1.0, limits.header_timeout / 4, limits.body_timeout / 4,
+                                 limits.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = self.loop.time()
+            for conn in list(self._conns):
+                if conn.kind != _NONE and now >= conn.deadline:
+                    conn.expire()
 
+    # -- the byte budget -------------------------------------------------------------------------
+    def _reserve(self, n: int) -> bool:
+        if n and self.buffered + n > self.limits.max_buffered:
+            return False
+        self.buffered += n
+        return True
 
-def _too_large(limit: int) -> str:
-    return f"Request body too large: the limit is {limit} bytes"
+    def _release(self, n: int) -> None:
+        self.buffered -= n
+
+    # -- answering ---------------------------------------------------------------------------------
+    async def _answer(self, request: WireRequest, transport: asyncio.Transport) -> bool:
+        """Run the app for ``request`` and write its response; True to close after it."""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            try:
+                status, body = await self.app(request)
+            except Exception as exc:  # the app's own safety net failed
+                status, body = 500, panic_body(exc, request.method, request.path)
+            if not 100 <= status <= 599 or 100 <= status < 200:
+                status = 500
+            try:
+                payload = encode_json(body)
+            except (TypeError, ValueError, RecursionError) as exc:
+                status = 500
+                payload = encode_json(error_body(500, f"reply is not JSON: {exc}",
+                                                 type=request.method, key=request.path))
+            close = not request.keep_alive
+            transport.write(encode_response(status, payload, self._date.get(), close=close,
+                                            head_only=request.method == "HEAD"))
+            return close
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()

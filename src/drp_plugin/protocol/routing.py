@@ -10,16 +10,16 @@ HTTP server, the in-process test client calls :meth:`Router.handle` directly.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PluginError
+from ..errors import PluginError, error_body, panic_body, plugin_error
 from ..models import Action, Event
-from .httpserver import Request, error_body
+from .http1 import decode_json
+from .httpserver import WireRequest
 from .logship import new_group
 
 if TYPE_CHECKING:
@@ -40,22 +40,11 @@ PREFIX = "/api-plugin/v4"
 OK: dict[str, Any] = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
 
 Reply = tuple[int, Any]
-Route = Callable[[Request, Any], Awaitable[Reply]]
+Route = Callable[[WireRequest, Any], Awaitable[Reply]]
 
 log = logging.getLogger("drp_plugin.runtime")
 
 
-def plugin_error(code: int, message: str, key: str) -> dict[str, Any]:
-    """A ``models.Error`` about the plugin provider ``key``."""
-    return PluginError(message, code=code, model="plugin", key=key, type="plugin").to_dict()
-
-
-def crash_body(exc: BaseException, method: str, path: str) -> dict[str, Any]:
-    """The 500 answer for a handler that raised something else than PluginError."""
-    name = type(exc).__name__
-    text = str(exc)
-    return error_body(500, f"Panic recovered: {name}: {text}" if text else f"Panic recovered: {name}",
-                      type=method, key=path)
 
 
 class Router:
@@ -79,18 +68,18 @@ class Router:
         if provider.serves_publish:
             self.routes[f"{PREFIX}/publish"] = self._publish
 
-    async def handle(self, request: Request) -> Reply:
+    async def handle(self, request: WireRequest) -> Reply:
         """Route like the Go ``mux``: 404 for unknown paths and non-POST, then decode."""
         route = self.routes.get(request.path)
         if route is None or request.method != "POST":
-            return 404, error_body(404, None, type=request.method, key=request.path)
-        if "APPLICATION/JSON" not in request.content_type.upper():
+            return 404, error_body(404, type=request.method, key=request.path)
+        if request.media_type != "application/json":
             return 400, error_body(400, f"Invalid content type: {request.content_type}",
                                    type=request.method)
         body: Any = None
         if request.body:
             try:
-                body = json.loads(request.body)
+                body = decode_json(request.body)
             except (ValueError, RecursionError) as exc:
                 return 400, error_body(400, f"Invalid JSON: {exc}", type=request.method)
         new_group()
@@ -101,17 +90,17 @@ class Router:
         except Exception as exc:
             log.error("%s %s failed:\n%s", request.method, request.path,
                       "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-            return 500, crash_body(exc, request.method, request.path)
+            return 500, panic_body(exc, request.method, request.path)
 
-    async def _config(self, request: Request, body: Any) -> Reply:
+    async def _config(self, request: WireRequest, body: Any) -> Reply:
         name = self.provider.name
         if body is None:
             body = {}
         if not isinstance(body, dict):
-            return 400, plugin_error(400, "config must be a JSON object", name)
+            return 400, plugin_error(name, "config must be a JSON object").to_dict()
         log.info("Setting API session")
         if not self.environ.get("RS_TOKEN"):
-            return 400, plugin_error(400, "Must have a token specified", name)
+            return 400, plugin_error(name, "Must have a token specified").to_dict()
         self.provider.check()  # a PluginError is answered by handle()
         # Param values may be secrets: only their names are logged.
         log.info("Received Config request: params %s", sorted(body))
@@ -119,7 +108,7 @@ class Router:
         try:
             await self.provider.run_config(self.services, body)
         except PluginError as exc:
-            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
+            return exc.status, error_body(exc.status, exc.to_json())
         selections = self.provider.event_selections()
         if selections and self.events is not None:
             try:
@@ -129,10 +118,10 @@ class Router:
                                         model="plugins").to_dict()
         return 200, OK
 
-    async def _action(self, request: Request, body: Any) -> Reply:
+    async def _action(self, request: WireRequest, body: Any) -> Reply:
         lifecycle = self.lifecycle
         if lifecycle.stopping:
-            return 503, plugin_error(503, "plugin is stopping", self.provider.name)
+            return 503, plugin_error(self.provider.name, "plugin is stopping", code=503).to_dict()
         try:
             action = Action(body)
         except TypeError as exc:
@@ -151,18 +140,19 @@ class Router:
             except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
                 # A sync handler's thread cannot be interrupted: it finishes unobserved.
                 return 504, plugin_error(
-                    504, f"action {action.command} timed out after {timeout:g}s",
-                    self.provider.name)
+                    self.provider.name, f"action {action.command} timed out after {timeout:g}s",
+                    code=504).to_dict()
         except asyncio.CancelledError:
             if not lifecycle.abandoned():
                 raise
             return 503, plugin_error(
-                503, f"plugin stopped: action {action.command} was still running after the "
-                     f"{lifecycle.stop_timeout:g}s stop timeout", self.provider.name)
+                self.provider.name,
+                f"plugin stopped: action {action.command} was still running after the "
+                f"{lifecycle.stop_timeout:g}s stop timeout", code=503).to_dict()
         finally:
             lifecycle.action_finished(token)
 
-    async def _publish(self, request: Request, body: Any) -> Reply:
+    async def _publish(self, request: WireRequest, body: Any) -> Reply:
         try:
             event = Event(body)
         except TypeError as exc:
@@ -170,10 +160,10 @@ class Router:
         try:
             await self.provider.run_publish(self.services, event)
         except PluginError as exc:
-            return exc.status, {**OK, "Code": exc.status, "Messages": [exc.to_json()]}
+            return exc.status, error_body(exc.status, exc.to_json())
         return 200, OK
 
-    async def _stop(self, request: Request, body: Any) -> Reply:
+    async def _stop(self, request: WireRequest, body: Any) -> Reply:
         """Join the one drain (starting it if needed), then answer 200."""
         await self.lifecycle.join_stop("/stop received")
         request.after_response = self.lifecycle.reply_written

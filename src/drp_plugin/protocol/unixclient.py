@@ -1,7 +1,8 @@
-"""An HTTP/1.1 client for one unix socket (DRP's from-plugin socket), on h11.
+"""An HTTP/1.1 client for one unix socket (DRP's from-plugin socket), on :mod:`.http1`.
 
-One keep-alive connection, requests one at a time, reconnecting when the
-connection was closed.  Every failure is an :class:`OSError` or a
+One keep-alive connection, requests one at a time (or pipelined, for ``/log``),
+reconnecting when the connection was closed.  Every failure is an
+:class:`OSError`, :class:`EOFError`, :class:`asyncio.TimeoutError` or a
 :class:`ClientError`; nothing here logs.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 
-import h11
-
 from ..errors import ClientError as ClientError  # re-exported: the tree lives in errors
+from . import http1
+
+_READ = 256 * 1024
 
 
 class UnixHTTPClient:
@@ -22,8 +24,15 @@ class UnixHTTPClient:
         self.timeout = timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._conn: h11.Connection | None = None
+        self._parser: http1.Parser | None = None
         self._lock = asyncio.Lock()
+        self._prefixes: dict[str, bytes] = {}
+
+    @property
+    def connected(self) -> bool:
+        """A connection is open (it may still turn out stale on the next request)."""
+        return self._writer is not None and not self._writer.is_closing() \
+            and self._parser is not None and not self._parser.stopped
 
     async def connect(self) -> None:
         """Open the connection now (``listen`` checks the socket before READY!)."""
@@ -31,22 +40,37 @@ class UnixHTTPClient:
             await self._ensure()
 
     async def _ensure(self) -> None:
-        if self._writer is None or self._writer.is_closing() or self._conn is None:
+        if self._writer is None or self._writer.is_closing() or self._parser is None \
+                or self._parser.stopped:
             await self._drop()
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(self.socket_path), self.timeout
+                asyncio.open_unix_connection(self.socket_path, limit=_READ), self.timeout
             )
-            self._conn = h11.Connection(h11.CLIENT)
+            self._parser = http1.Parser(response=True)
 
     async def _drop(self) -> None:
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
-        self._conn = None
+        self._parser = None
 
     async def close(self) -> None:
-        async with self._lock:
+        """Close the connection (bounded: waits for no one but a request in progress)."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.timeout)
+        except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError on Python 3.9)
+            await self._drop()  # a request is stuck: close under it
+            return
+        try:
             await self._drop()
+        finally:
+            self._lock.release()
+
+    def _request(self, path: str, body: bytes) -> bytes:
+        prefix = self._prefixes.get(path)
+        if prefix is None:
+            prefix = self._prefixes[path] = http1.request_prefix(path)
+        return b"%s%d\r\n\r\n%s" % (prefix, len(body), body)
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
         """Send one request and return ``(status, body)``; retries once on a stale connection."""
@@ -56,7 +80,7 @@ class UnixHTTPClient:
                 try:
                     await self._ensure()
                     return await asyncio.wait_for(self._exchange(path, body), self.timeout)
-                except (OSError, EOFError, h11.ProtocolError, ClientError, TimeoutError):
+                except (asyncio.TimeoutError, OSError, EOFError, ClientError):  # noqa: UP041
                     await self._drop()
                     if attempt or not reused:
                         raise
@@ -73,72 +97,73 @@ class UnixHTTPClient:
         async with self._lock:
             try:
                 await self._ensure()
-                conn, reader, writer = self._conn, self._reader, self._writer
-                assert conn is not None and reader is not None and writer is not None
-                writer.write(b"".join(_request_bytes(path, body) for body in bodies))
-                await writer.drain()
-                for body in bodies:
-                    # Walk h11's client state through the request already on the wire.
-                    conn.send(_request(path, len(body)))
-                    conn.send(h11.Data(data=body))
-                    conn.send(h11.EndOfMessage())
-                    status, _ = await asyncio.wait_for(self._read_response(conn, reader),
-                                                       self.timeout)
-                    statuses.append(status)
-                    if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                        await self._drop()
-                        break
-                    conn.start_next_cycle()
-            except (OSError, EOFError, h11.ProtocolError, TimeoutError):
+                writer = self._writer
+                assert writer is not None
+                prefix = self._prefixes.get(path)
+                if prefix is None:
+                    prefix = self._prefixes[path] = http1.request_prefix(path)
+                writer.write(b"".join([b"%s%d\r\n\r\n%s" % (prefix, len(body), body)
+                                       for body in bodies]))
+                await asyncio.wait_for(writer.drain(), self.timeout)
+                await asyncio.wait_for(self._read_statuses(statuses, len(bodies)), self.timeout)
+            except (asyncio.TimeoutError, OSError, EOFError, ClientError):  # noqa: UP041
                 await self._drop()
                 if not statuses:
                     raise
         return statuses
 
-    async def _read_response(self, conn: h11.Connection,
-                             reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        status = 0
-        chunks: list[bytes] = []
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                data = await reader.read(65536)
+    async def _read_statuses(self, statuses: list[int], count: int) -> None:
+        parser, reader = self._parser, self._reader
+        assert parser is not None and reader is not None
+        while len(statuses) < count:
+            try:
+                event = parser.next()
+            except http1.HTTPError as exc:
+                raise ClientError(str(exc)) from None
+            if event is None:
+                if parser.stopped:
+                    await self._drop()
+                    return
+                data = await reader.read(_READ)
                 if not data:
                     raise EOFError("connection closed by DRP")
-                conn.receive_data(data)
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-            elif isinstance(event, h11.Data):
-                chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return status, b"".join(chunks)
-            elif isinstance(event, h11.ConnectionClosed):
-                raise EOFError("connection closed by DRP")
+                parser.feed(data)
+            elif event == http1.Parser.MESSAGE:
+                head, _ = parser.take()
+                statuses.append(head.status)
+                if parser.stopped:
+                    await self._drop()
+                    return
+
+    async def _read_response(self) -> tuple[int, bytes]:
+        parser, reader = self._parser, self._reader
+        assert parser is not None and reader is not None
+        while True:
+            try:
+                event = parser.next()
+            except http1.HTTPError as exc:
+                raise ClientError(str(exc)) from None
+            if event is None:
+                data = await reader.read(_READ)
+                if not data:
+                    parser.feed_eof()
+                    event = parser.next()  # a body read until the connection closed
+                    if event != http1.Parser.MESSAGE:
+                        raise EOFError("connection closed by DRP")
+                else:
+                    parser.feed(data)
+                    continue
+            if event == http1.Parser.MESSAGE:
+                head, body = parser.take()
+                return head.status, bytes(body)
 
     async def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
-        conn, reader, writer = self._conn, self._reader, self._writer
-        assert conn is not None and reader is not None and writer is not None
-        request = _request(path, len(body))
-        writer.write(conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage()))
+        writer = self._writer
+        assert writer is not None
+        writer.write(self._request(path, body))
         await writer.drain()
-        status, reply = await self._read_response(conn, reader)
-        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+        status, reply = await self._read_response()
+        parser = self._parser
+        if parser is None or parser.stopped:
             await self._drop()
-        else:
-            conn.start_next_cycle()
         return status, reply
-
-
-_HEADERS = [("Host", "unix"), ("Content-Type", "application/json"), ("User-Agent", "drp-plugin")]
-
-
-def _request(path: str, length: int) -> h11.Request:
-    return h11.Request(method="POST", target=path,
-                       headers=[*_HEADERS, ("Content-Length", str(length))])
-
-
-def _request_bytes(path: str, body: bytes) -> bytes:
-    """The bytes h11 writes for :func:`_request` (pipelined requests are written at once)."""
-    headers = "".join(f"{name}: {value}\r\n" for name, value in _HEADERS)
-    return (f"POST {path} HTTP/1.1\r\n{headers}Content-Length: {len(body)}\r\n\r\n".encode()
-            + body)
