@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import stat
-import statistics
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -217,14 +216,15 @@ async def test_log_lines_have_the_go_shape(make_host: HostFactory) -> None:
 
 
 async def test_slow_log_sink_does_not_delay_actions(make_host: HostFactory) -> None:
-    host = await make_host(sink=LogSink(delay=0.2), config={})
-    times = []
-    for _ in range(10):
-        started = time.perf_counter()
-        reply = await host.action("log", {"count": 2})
-        times.append(time.perf_counter() - started)
-        assert reply.status == 200
-    assert statistics.median(times) < 0.020, times
+    """Replies never wait for the log sink: with a sink that holds every ``/log`` post
+    for 15 s, ten logging actions are all answered before the first post is."""
+    host = await make_host(sink=LogSink(delay=15.0), config={})
+
+    async def ten_actions() -> list[int]:
+        return [(await host.action("log", {"count": 2})).status for _ in range(10)]
+
+    # 10 s is a bound against hanging, not a performance figure (those live in bench/).
+    assert await asyncio.wait_for(ten_actions(), 10.0) == [200] * 10
 
 
 @pytest.mark.parametrize("sink", [LogSink(status=500), LogSink(hang_up=True), None],

@@ -59,9 +59,9 @@ def test_api_errors_are_plugin_errors_and_connection_errors() -> None:
 @pytest.mark.parametrize(("module", "name"), [
     ("drp_plugin.content", "ContentError"), ("drp_plugin.assets", "AssetError"),
     ("drp_plugin.protocol.unixclient", "ClientError"),
-    ("drp_plugin.events.stream", "StreamClosed"), ("drp_plugin.build.upload", "UploadError"),
-    ("drp_plugin.build.deps", "DependencyError"), ("drp_plugin.build.zipapp", "BuildError"),
-    ("drp_plugin.build.version", "ProjectError"), ("drp_plugin.build.scaffold", "ScaffoldError"),
+    ("drp_plugin.events.stream", "StreamClosed"), ("drp_plugin.shipping.upload", "UploadError"),
+    ("drp_plugin.shipping.deps", "DependencyError"), ("drp_plugin.shipping.zipapp", "BuildError"),
+    ("drp_plugin.shipping.version", "ProjectError"), ("drp_plugin.shipping.scaffold", "ScaffoldError"),
 ])
 def test_old_import_paths_give_the_same_class(module: str, name: str) -> None:
     assert getattr(importlib.import_module(module), name) is getattr(errors, name)
