@@ -16,6 +16,35 @@ if TYPE_CHECKING:
 #: ``PluginVersion`` every v4 provider declares.
 PLUGIN_VERSION = 4
 
+#: The version of a provider that says none.
+DEFAULT_VERSION = "v0.0.0"
+
+
+def normalize_version(version: str | None) -> str:
+    """The one format DRP shows a provider and content version in: ``v<semver>``.
+
+    ``0.1.0`` -> ``v0.1.0``; ``v1.2.3-4-gabc`` stays; ``1.2`` -> ``v1.2.0``; empty ->
+    ``v0.0.0``.  Anything that does not start with a number (a bare git hash) is kept
+    as build metadata: ``v0.0.0+<text>``.
+    """
+    text = (version or "").strip()
+    if text[:1] in ("v", "V") and text[1:2].isdigit():
+        text = text[1:]
+    if not text:
+        return DEFAULT_VERSION
+    if not text[:1].isdigit():
+        return f"{DEFAULT_VERSION}+{text}"
+    end = len(text)
+    for i, ch in enumerate(text):
+        if not (ch.isdigit() or ch == "."):
+            end = i
+            break
+    core, rest = text[:end].rstrip("."), text[end:]
+    parts = core.split(".")
+    while len(parts) < 3:
+        parts.append("0")
+    return "v" + ".".join(parts) + rest
+
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "panic", "audit")
 
 

@@ -76,7 +76,18 @@ def resolve_version(
     project_dir: Path,
     provider_version: str | None = None,
 ) -> tuple[str, str]:
-    """``(version, where it came from)``."""
+    """``(version, where it came from)``, as ``v<semver>`` (what ``define`` shows)."""
+    from drp_plugin.models import normalize_version
+
+    version, source = _resolve_version(explicit, project_dir, provider_version)
+    return normalize_version(version), source
+
+
+def _resolve_version(
+    explicit: str | None,
+    project_dir: Path,
+    provider_version: str | None = None,
+) -> tuple[str, str]:
     if explicit:
         return explicit, "--version"
     pyproject = project_dir / "pyproject.toml"
@@ -86,6 +97,6 @@ def resolve_version(
     if provider_version:
         return provider_version, "Provider(version=...)"
     version = git_describe(project_dir)
-    if version:
+    if version and version[:1] in "vV0123456789":  # a tag; a bare commit hash is no version
         return version, "git describe"
     return DEFAULT_VERSION, "default"
