@@ -40,7 +40,7 @@ def normalize_version(version: str | None) -> str:
             end = i
             break
     core, rest = text[:end].rstrip("."), text[end:]
-    parts = core.split(".")
+    parts = [str(int(p)) for p in core.split(".") if p]
     while len(parts) < 3:
         parts.append("0")
     return "v" + ".".join(parts) + rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -93,7 +94,7 @@ def test_version_from_git_or_default(tmp_path: Path) -> None:
     if described.returncode != 0:
         pytest.skip("examples are not in a git work tree")
     text = described.stdout.strip()
-    if text[:1] in "vV0123456789":  # a tag
+    if not re.fullmatch(r"[0-9a-f]{4,40}(-dirty)?", text):  # a tag
         assert resolve_version(None, INCREMENTER.parent) == (normalize_version(text), "git describe")
     else:  # a bare commit hash is no version
         assert resolve_version(None, INCREMENTER.parent) == (DEFAULT_VERSION, "default")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -97,6 +98,6 @@ def _resolve_version(
     if provider_version:
         return provider_version, "Provider(version=...)"
     version = git_describe(project_dir)
-    if version and version[:1] in "vV0123456789":  # a tag; a bare commit hash is no version
+    if version and not re.fullmatch(r"[0-9a-f]{4,40}(-dirty)?", version):  # a bare hash is none
         return version, "git describe"
     return DEFAULT_VERSION, "default"
