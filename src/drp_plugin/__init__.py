@@ -18,10 +18,10 @@ if _sys.argv[1:2] == ["define"] or _sys.argv[1:3] in (["-d", "define"], ["--debu
 from .context import Context, SyncContext  # noqa: E402
 from .errors import PluginError  # noqa: E402
 from .interface import App  # noqa: E402
-from .models import Action, Event  # noqa: E402
+from .models import Action, Event, Machine, PluginObject, StoreObject, Target  # noqa: E402
 from .provider import Provider  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Action", "App", "Context", "Event", "PluginError", "Provider", "SyncContext",
-           "__version__"]
+__all__ = ["Action", "App", "Context", "Event", "Machine", "PluginError", "PluginObject",
+           "Provider", "StoreObject", "SyncContext", "Target", "__version__"]
