@@ -267,6 +267,9 @@ def test_one_version_from_source(clean_env: dict[str, str]) -> None:
                                   clean_env)
     assert incrementer["Version"] == "v0.0.0"
     assert yaml.safe_load(incrementer["Content"])["meta"]["Version"] == "v0.0.0"
+    for text in (definition["Content"], incrementer["Content"]):  # issue: 16 aliases before
+        assert not any(isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None)
+                       for e in yaml.parse(text))
 
 
 # -- errors from the API carry DRP's message ---------------------------------------------------
