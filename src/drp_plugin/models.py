@@ -20,6 +20,37 @@ PLUGIN_VERSION = 4
 DEFAULT_VERSION = "v0.0.0"
 
 
+def pyproject_version(text: str) -> str | None:
+    """``[project].version`` of a ``pyproject.toml`` text, or ``None``.
+
+    A small reader for this one key (``tomllib`` costs several milliseconds of
+    ``define``, and CPython 3.9 has none): a basic or literal string on one line, in
+    the ``[project]`` table (``version`` of a dotted or inline form is not read:
+    ``None``).  Tested against ``tomllib`` (``tests/providers/test_declared.py``).
+    """
+    table = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            end = line.find("]")
+            table = line[1:end].strip().replace(" ", "") if end > 0 else ""
+            continue
+        if table != "project" or not line.startswith("version"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or name.strip() != "version":
+            continue
+        value = value.strip()
+        quote = value[:1]
+        if quote not in ("'", '"') or value.startswith(quote * 3):
+            return None
+        end = value.find(quote, 1)
+        if end < 0 or (quote == '"' and "\\" in value[1:end]):
+            return None
+        return value[1:end]
+    return None
+
+
 def normalize_version(version: str | None) -> str:
     """The one format DRP shows a provider and content version in: ``v<semver>``.
 

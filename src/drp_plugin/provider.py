@@ -439,19 +439,15 @@ class Provider:
     @functools.cached_property
     def _project_version(self) -> str | None:
         path = os.path.join(self.base_dir, "pyproject.toml")
-        if not os.path.isfile(path):
-            return None
         try:
-            import tomllib
-        except ImportError:  # CPython < 3.11 from source: the built file has it stamped
-            return None
-        try:
-            with open(path, "rb") as fh:
-                project = tomllib.load(fh).get("project")
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
         except (OSError, ValueError):
             return None
-        version = project.get("version") if isinstance(project, dict) else None
-        return version if isinstance(version, str) and version.strip() else None
+        from .models import pyproject_version
+
+        version = pyproject_version(text)
+        return version if version and version.strip() else None
 
     def content_bundle(self) -> str:
         """The ``Content`` YAML string (pre-bundled in a built file)."""

@@ -256,6 +256,36 @@ def test_normalize_version(given: str | None, expected: str) -> None:
     assert normalize_version(given) == expected
 
 
+PYPROJECTS = [
+    '[project]\nname = "x"\nversion = "0.1.0"\n',
+    "[project]\nversion='1.2.3'  # a comment\n[tool.x]\nversion = \"9\"\n",
+    '[tool.x]\nversion = "9"\n[project]\nname = "x"\n',
+    '[build-system]\nrequires = []\n[ project ] # c\n  version   =   "2.0"\n',
+    '[project]\ndynamic = ["version"]\nversions = "no"\n',
+    '[[tool.list]]\nversion = "1"\n[project]\nversion = "3.1"\n',
+    '# [project]\nversion = "no"\n',
+    "",
+]
+
+
+@pytest.mark.parametrize("text", PYPROJECTS)
+def test_pyproject_version_agrees_with_tomllib(text: str) -> None:
+    """The small reader ``define`` uses, against the library (``tomllib``)."""
+    import tomllib
+
+    from drp_plugin.models import pyproject_version
+
+    project = tomllib.loads(text).get("project") or {}
+    assert pyproject_version(text) == project.get("version")
+
+
+def test_pyproject_version_declines_what_it_does_not_read() -> None:
+    from drp_plugin.models import pyproject_version
+
+    assert pyproject_version('[project]\nversion = """1.0"""\n') is None
+    assert pyproject_version('[project]\nversion = "1\\u0030"\n') is None
+
+
 def test_one_version_from_source(clean_env: dict[str, str]) -> None:
     """callback's version is [project].version of its pyproject.toml (0.1.0): define from
     source, and the content meta, say v0.1.0 (the build stamps the same, normalized)."""
