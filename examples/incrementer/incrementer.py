@@ -32,14 +32,14 @@ provider = Provider(
 )
 
 
-def _error(message: str, code: int = 400) -> PluginError:
-    return PluginError(message, code=code, model="plugin", key="incrementer", type="plugin")
+def _error(*messages: str, code: int = 400) -> PluginError:
+    return PluginError(*messages, code=code, model="plugin", key="incrementer", type="plugin")
 
 
 def _machine_uuid(action: Action) -> str:
     uuid = action.uuid
     if uuid is None:
-        raise _error("action target is not a machine (no Uuid)", 409)
+        raise _error("action target is not a machine (no Uuid)", code=409)
     return uuid
 
 
@@ -48,8 +48,8 @@ async def _bump(ctx: Context, uuid: str, param: str, step: int) -> int:
         current = await ctx.api.get_param("machines", uuid, param)
         value = step + (int(current) if current is not None else 0)
         await ctx.api.set_param("machines", uuid, param, value)
-    except PluginError as exc:
-        raise _error(str(exc)) from exc
+    except PluginError as exc:  # DRP's messages, as Go's e.AddError(err) keeps them
+        raise _error().add_error(exc) from exc
     return value
 
 
@@ -67,7 +67,7 @@ async def increment(ctx: Context, action: Action) -> int:
     if not isinstance(parameter, str):
         parameter = "incrementer/default"
     step = action.params.get("incrementer/step", 1)
-    if not isinstance(step, int | float) or isinstance(step, bool):
+    if not isinstance(step, (int, float)) or isinstance(step, bool):
         step = 1
     value = await _bump(ctx, uuid, parameter, int(step))
     await _bump(ctx, uuid, "incrementer/touched", 1)
@@ -80,8 +80,8 @@ async def reset_count(ctx: Context, action: Action) -> str:
     uuid = _machine_uuid(action)
     try:
         await ctx.api.delete_param("machines", uuid, "incrementer/touched")
-    except PluginError as exc:
-        raise _error(str(exc)) from exc
+    except PluginError as exc:  # DRP's messages, as Go's e.AddError(err) keeps them
+        raise _error().add_error(exc) from exc
     return "Success"
 
 

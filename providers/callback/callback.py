@@ -14,13 +14,34 @@ See README.md beside this file.  Run it: ``python callback.py define``.
 
 from __future__ import annotations
 
-import callback_core
+import callback_core  # noqa: F401 - an empty package; the build carries what is imported
 
-from drp_plugin import Action, Context, Event, Provider
+from drp_plugin import Action, Context, Event, PluginError, Provider
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    from callback_core.engine import Engine
+
+
+async def lifespan(ctx: Context) -> AsyncIterator[Engine]:
+    """The plugin's state, an :class:`~callback_core.engine.Engine`: made on the first
+    config (httpx and Jinja2 load only then), stopped on stop."""
+    from callback_core.engine import Engine
+
+    engine = Engine()
+    try:
+        yield engine
+    finally:
+        await engine.stop(ctx.log)
+
+
+# The version is [project].version of pyproject.toml beside this file.
 provider = Provider(
     "callback",
-    version=callback_core.VERSION,
+    lifespan=lifespan,
     description="Outbound HTTP callbacks from machine actions and events",
     content="content",
     auto_start=True,
@@ -33,44 +54,39 @@ provider = Provider(
     ),
 )
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
+
+def engine(ctx: Context) -> Engine:
+    """The plugin's state (typed)."""
     from callback_core.engine import Engine
 
-_engine: list[Engine] = []
-
-
-def engine() -> Engine:
-    """The plugin's state, created on first use (httpx and Jinja2 load only then)."""
-    if not _engine:
-        from callback_core.engine import Engine
-
-        _engine.append(Engine())
-    return _engine[0]
+    return ctx.state_as(Engine)
 
 
 @provider.config
 async def configure(ctx: Context, params: dict[str, Any]) -> None:
-    await engine().configure(ctx.log, params)
+    from callback_core.errors import with_plugin_key
+
+    try:
+        await engine(ctx).configure(ctx.log, params)
+    except PluginError as exc:
+        raise with_plugin_key(exc, str(params.get("Name") or "")) from None
 
 
 @provider.action("callbackDo", model="machines", required=["callback/action"],
                  optional=["callback/data-override"])
 async def callback_do(ctx: Context, action: Action) -> Any:
-    return await engine().action(ctx.api, ctx.log, action)
+    from callback_core.errors import with_plugin_key
+
+    try:
+        return await engine(ctx).action(ctx.api, ctx.log, action)
+    except PluginError as exc:
+        raise with_plugin_key(exc, ctx.plugin) from None
 
 
 @provider.on_event("machines.update.*", "machines.delete.*", "jobs.update.*", "jobs.save.*")
 async def on_event(ctx: Context, event: Event) -> None:
-    await engine().event(ctx.api, ctx.log, event)
-
-
-@provider.stop
-async def stop(ctx: Context) -> None:
-    if _engine:
-        await _engine[0].stop(ctx.log)
+    await engine(ctx).event(ctx.api, ctx.log, event)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from drp_plugin.errors import plugin_error
 TYPE_CHECKING = False  # typing and asyncio stay out of `define` (start-up time)
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import AsyncIterator
     from typing import Any
 
 NAME = "endpoint-exec"
@@ -60,7 +61,15 @@ provider = Provider(
 
 
 def _error(message: str, code: int = 400, model: str = "plugin") -> PluginError:
-    return plugin_error(_state.plugin or NAME, message, code=code, model=model)
+    # Keyed NAME here; the handlers key it by the Plugin instance on the way out (_keyed).
+    return plugin_error(NAME, message, code=code, model=model)
+
+
+def _keyed(exc: PluginError, plugin: str) -> PluginError:
+    """``exc`` keyed by the Plugin instance ``plugin`` when :func:`_error` made it."""
+    if plugin and exc.key == NAME:
+        exc.key = plugin
+    return exc
 
 
 # -- configuration --------------------------------------------------------------------------------
@@ -125,10 +134,10 @@ def parse_actions(raw: Any) -> dict[str, ExecAction]:
 
 
 class State:
-    """What the last successful config set, and the commands running now."""
+    """The plugin's state (``ctx.state``): what the last successful config set, and the
+    commands running now.  Made by :func:`lifespan` on the first config."""
 
     def __init__(self) -> None:
-        self.plugin = ""
         self.actions: dict[str, ExecAction] = {}
         self.timeout: float | None = float(DEFAULT_TIMEOUT)
         self.output_limit = DEFAULT_OUTPUT_LIMIT
@@ -136,19 +145,25 @@ class State:
         self.lingering: set[Any] = set()  # pipe transports still draining
 
 
-_state = State()
+@provider.lifespan
+async def lifespan(ctx: Context) -> AsyncIterator[State]:
+    """One :class:`State` from the first config to stop (the stop handler ends what runs)."""
+    yield State()
 
 
 @provider.config
 async def configure(ctx: Context, params: dict[str, Any]) -> None:
-    _state.plugin = ctx.plugin or NAME
-    actions = parse_actions(params.get("endpoint-exec/actions"))
-    timeout = _integer(params, "endpoint-exec/timeout", DEFAULT_TIMEOUT, 0)
-    limit = _integer(params, "endpoint-exec/output-limit", DEFAULT_OUTPUT_LIMIT, 1)
+    state = ctx.state_as(State)
+    try:
+        actions = parse_actions(params.get("endpoint-exec/actions"))
+        timeout = _integer(params, "endpoint-exec/timeout", DEFAULT_TIMEOUT, 0)
+        limit = _integer(params, "endpoint-exec/output-limit", DEFAULT_OUTPUT_LIMIT, 1)
+    except PluginError as exc:
+        raise _keyed(exc, ctx.plugin) from None
     # Only now that everything is valid: a refused config keeps the previous one.
-    _state.actions = actions
-    _state.timeout = float(timeout) if timeout else None
-    _state.output_limit = limit
+    state.actions = actions
+    state.timeout = float(timeout) if timeout else None
+    state.output_limit = limit
     # Names only: paths and arguments may carry secrets.
     ctx.log.info("endpoint-exec: %d action(s) configured: %s", len(actions),
                  ", ".join(sorted(actions)) or "none")
@@ -162,7 +177,8 @@ class Capture:
     (Duck-typed ``asyncio.Protocol``: subclassing it would import asyncio on define.)
     """
 
-    def __init__(self, limit: int, closed: asyncio.Future[None]) -> None:
+    def __init__(self, limit: int, closed: asyncio.Future[None], state: State) -> None:
+        self.state = state
         self.limit = limit
         self.kept = bytearray()
         self.total = 0
@@ -178,11 +194,11 @@ class Capture:
         (discarding) so that it never blocks nor dies of SIGPIPE; stop() closes it."""
         self.limit = len(self.kept)
         if self.transport is not None:
-            _state.lingering.add(self.transport)
+            self.state.lingering.add(self.transport)
             self.closed.add_done_callback(self._forget)
 
     def _forget(self, _: object) -> None:
-        _state.lingering.discard(self.transport)
+        self.state.lingering.discard(self.transport)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -251,7 +267,7 @@ def _exit_text(code: int) -> str:
 
 
 async def execute(path: str, args: list[str], env: dict[str, str], timeout: float | None,
-                  limit: int) -> dict[str, Any]:
+                  limit: int, state: State) -> dict[str, Any]:
     """Run ``path args`` (no shell) and answer like the Go ``ActionReturn``.
 
     ``ReturnCode`` is the exit status, or -1 when the command could not start or
@@ -280,12 +296,12 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
     os.close(fds[3])
     captures = []
     for fd in (fds[0], fds[2]):
-        capture = Capture(limit, loop.create_future())
+        capture = Capture(limit, loop.create_future(), state)
         pipe = open(fd, "rb", buffering=0)  # noqa: SIM115 - the transport closes it
         await loop.connect_read_pipe(capture, pipe)  # type: ignore[type-var]  # duck-typed
         captures.append(capture)
     out, err = captures
-    _state.running.add(proc)
+    state.running.add(proc)
     timed_out = False
     try:
         try:
@@ -301,7 +317,7 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
             _signal_group(proc.pid, signal.SIGKILL)
             raise
     finally:
-        _state.running.discard(proc)
+        state.running.discard(proc)
         await asyncio.wait([out.closed, err.closed], timeout=PIPE_GRACE)
         for capture in captures:
             if not capture.closed.done():
@@ -331,6 +347,13 @@ def _string_param(action: Action, name: str, default: str | None = None) -> str:
 @provider.action("endpointExecDo", model="machines", required=["endpoint-exec/action"],
                  optional=["endpoint-exec/parameters"])
 async def endpoint_exec_do(ctx: Context, action: Action) -> dict[str, Any]:
+    try:
+        return await _endpoint_exec_do(ctx, action, ctx.state_as(State))
+    except PluginError as exc:
+        raise _keyed(exc, ctx.plugin) from None
+
+
+async def _endpoint_exec_do(ctx: Context, action: Action, state: State) -> dict[str, Any]:
     import shlex
     import time
 
@@ -339,9 +362,9 @@ async def endpoint_exec_do(ctx: Context, action: Action) -> dict[str, Any]:
     uuid = action.uuid
     if uuid is None:
         raise _error("endpointExecDo needs a machine: the action's Model has no Uuid")
-    spec = _state.actions.get(name)
+    spec = state.actions.get(name)
     if spec is None:
-        known = ", ".join(sorted(_state.actions))
+        known = ", ".join(sorted(state.actions))
         raise _error(f"endpoint-exec action {name!r} is not configured in endpoint-exec/actions "
                      f"({'known actions: ' + known if known else 'no action is configured'})",
                      code=404)
@@ -355,12 +378,12 @@ async def endpoint_exec_do(ctx: Context, action: Action) -> dict[str, Any]:
     env["RS_UUID"] = uuid
     env["RS_ENDPOINT"] = api.endpoint
     env["RS_TOKEN"] = api.settings.static_token or os.environ.get("RS_TOKEN", "")
-    timeout = spec.timeout if spec.timeout is not None else _state.timeout
+    timeout = spec.timeout if spec.timeout is not None else state.timeout
 
     # Never the arguments nor the environment: they may hold secrets.
     ctx.log.info("endpointExecDo: running action %s for machine %s", name, uuid)
     started = time.monotonic()
-    result = await execute(spec.path, args, env, timeout, _state.output_limit)
+    result = await execute(spec.path, args, env, timeout, state.output_limit, state)
     ctx.log.info("endpointExecDo: action %s for machine %s: return code %d in %.2fs",
                  name, uuid, result["ReturnCode"], time.monotonic() - started)
     return result
@@ -372,16 +395,19 @@ async def stop(ctx: Context) -> None:
     import asyncio
     import signal
 
-    procs = list(_state.running)
+    state = ctx.state
+    if not isinstance(state, State):
+        return  # never configured
+    procs = list(state.running)
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
     if procs:
         await asyncio.wait([asyncio.ensure_future(p.wait()) for p in procs], timeout=KILL_GRACE)
         for proc in procs:
             _signal_group(proc.pid, signal.SIGKILL)
-    for transport in list(_state.lingering):
+    for transport in list(state.lingering):
         transport.close()
-    _state.lingering.clear()
+    state.lingering.clear()
 
 
 if __name__ == "__main__":

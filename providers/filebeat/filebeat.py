@@ -47,6 +47,7 @@ from drp_plugin import Context, Provider
 
 TYPE_CHECKING = False  # typing and asyncio stay out of `define` (start-up time)
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from typing import Any
 
     from filebeat_core.pipeline import Pipeline
@@ -67,13 +68,28 @@ provider = Provider(
     ),
 )
 
-_pipeline: Pipeline | None = None
+class State:
+    """The plugin's state (``ctx.state``): the pipeline, once a config started it."""
+
+    def __init__(self) -> None:
+        self.pipeline: Pipeline | None = None
+
+
+@provider.lifespan
+async def lifespan(ctx: Context) -> AsyncIterator[State]:
+    """A :class:`State` from the first config; on stop its pipeline flushes and stops."""
+    state = State()
+    try:
+        yield state
+    finally:
+        pipeline, state.pipeline = state.pipeline, None
+        if pipeline is not None:
+            await pipeline.stop()
 
 
 @provider.config
 async def configure(ctx: Context, params: dict[str, Any]) -> None:
     """Check everything, then apply: a refused config leaves the running one as it was."""
-    global _pipeline
     from filebeat_core.errors import error
     from filebeat_core.pipeline import Pipeline
     from filebeat_core.settings import Settings
@@ -84,23 +100,15 @@ async def configure(ctx: Context, params: dict[str, Any]) -> None:
         sink.check()
     except OSError as exc:
         raise error(f"Err: {exc}: file: {settings.path}", 400) from None
-    if _pipeline is None:
+    state = ctx.state_as(State)
+    if state.pipeline is None:
         pipeline = Pipeline(ctx.api, ctx.plugin or NAME, ctx.log)
         await pipeline.start(settings, sink)
-        _pipeline = pipeline
+        state.pipeline = pipeline
     else:
-        await _pipeline.reconfigure(settings, sink)
+        await state.pipeline.reconfigure(settings, sink)
     ctx.log.info("filebeat: forwarding %s to %s %s", ", ".join(settings.selections) or "nothing",
                  settings.mode, settings.destination)
-
-
-@provider.stop
-async def stop(ctx: Context) -> None:
-    global _pipeline
-
-    pipeline, _pipeline = _pipeline, None
-    if pipeline is not None:
-        await pipeline.stop()
 
 
 if __name__ == "__main__":

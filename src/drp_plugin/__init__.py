@@ -10,10 +10,10 @@ from __future__ import annotations
 from .context import Context, SyncContext
 from .errors import DRPPluginError, PluginError
 from .interface import App
-from .models import Action, Event
+from .models import Action, Event, Machine, PluginObject, StoreObject, Target
 from .provider import Provider
 
 __version__ = "0.1.0"
 
-__all__ = ["Action", "App", "Context", "DRPPluginError", "Event", "PluginError", "Provider",
-           "SyncContext", "__version__"]
+__all__ = ["Action", "App", "Context", "DRPPluginError", "Event", "Machine", "PluginError",
+           "PluginObject", "Provider", "StoreObject", "SyncContext", "Target", "__version__"]

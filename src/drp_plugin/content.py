@@ -435,11 +435,15 @@ def _fill(prefix: str, obj: dict[str, Any], path: Path, lenient: bool,
 
 
 def bundle_dict(
-    directory: str | os.PathLike[str], warn: Callable[[str], None] | None = None
+    directory: str | os.PathLike[str],
+    warn: Callable[[str], None] | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """Read a content directory into ``{"meta": ..., "sections": ...}``.
 
     ``warn`` gets one message per field left out (default: a :class:`ContentWarning`).
+    ``version`` is the meta ``Version`` when there is no ``._Version.meta`` (the
+    provider's version; ``drpcli contents bundle ... Version=<v>`` does the same).
     """
     from pathlib import Path
 
@@ -448,6 +452,8 @@ def bundle_dict(
     if not root.is_dir():
         raise ContentError(f"content directory {root} does not exist")
     meta = {field: META_DEFAULTS.get(field, "") for field in META_FIELDS}
+    if version:
+        meta["Version"] = version
     sections: dict[str, dict[str, Any]] = {}
     for entry in sorted(root.iterdir()):
         name = entry.name
@@ -514,9 +520,13 @@ def dump_yaml(data: Any) -> str:
                      allow_unicode=True, width=1 << 16)
 
 
-def bundle(directory: str | os.PathLike[str], warn: Callable[[str], None] | None = None) -> str:
+def bundle(
+    directory: str | os.PathLike[str],
+    warn: Callable[[str], None] | None = None,
+    version: str | None = None,
+) -> str:
     """The ``Content`` string of a provider definition for ``directory``."""
-    return dump_yaml(bundle_dict(directory, warn))
+    return dump_yaml(bundle_dict(directory, warn, version))
 
 
 def _fingerprint(root: str) -> str:
@@ -530,7 +540,7 @@ def _fingerprint(root: str) -> str:
     return "\n".join(parts)
 
 
-def bundle_cached(directory: str | os.PathLike[str]) -> str:
+def bundle_cached(directory: str | os.PathLike[str], version: str | None = None) -> str:
     """:func:`bundle`, remembered in ``<dir>/../__pycache__`` until a file changes.
 
     A cache that cannot be read or written is simply not used.
@@ -540,7 +550,7 @@ def bundle_cached(directory: str | os.PathLike[str]) -> str:
         raise ContentError(f"content directory {root} does not exist")
     cache_dir = os.path.join(os.path.dirname(root), "__pycache__")
     cache = os.path.join(cache_dir, f"drp-content-{os.path.basename(root)}.json")
-    fingerprint = _fingerprint(root)
+    fingerprint = f"{_fingerprint(root)}\nversion:{version}"
     try:
         with open(cache, encoding="utf-8") as fh:
             cached = json.load(fh)
@@ -548,7 +558,7 @@ def bundle_cached(directory: str | os.PathLike[str]) -> str:
             return str(cached["content"])
     except (OSError, ValueError, KeyError, AttributeError):
         pass
-    text = bundle(root, warn=lambda message: None)  # define stays silent
+    text = bundle(root, warn=lambda message: None, version=version)  # define stays silent
     try:
         os.makedirs(cache_dir, exist_ok=True)
         tmp = f"{cache}.{os.getpid()}.tmp"

@@ -122,6 +122,22 @@ class PluginError(DRPPluginError):
         """:meth:`to_dict` as compact JSON (how Go nests an error in ``Messages``)."""
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
+    def add_error(self, err: BaseException | None) -> PluginError:
+        """Go's ``models.Error.AddError``: append the messages of ``err`` and return self.
+
+        A :class:`PluginError` (an API error included) gives its ``Messages``, DRP's
+        own words, not its ``str()`` (which carries the ``Type: Model/Key:`` head, e.g.
+        ``DELETE: machines/<uuid>:``); any other exception gives its text.
+        """
+        if err is None:
+            return self
+        if isinstance(err, PluginError):
+            self.messages.extend(err.messages)
+        else:
+            self.messages.append(str(err) or type(err).__name__)
+        self.args = (self.__str__(),)
+        return self
+
     @classmethod
     def from_dict(cls, data: Any, status: int = 0) -> PluginError:
         """Build from a decoded ``models.Error`` body; ``status`` fills a missing code."""

@@ -11,6 +11,12 @@ dict, like the Go ``models.PluginProvider``::
 
     app = drp_plugin.App("incrementer", MyPlugin(), definition={...}, version="v1.0.0")
     app.main()
+
+The seven interfaces are :class:`typing.Protocol` s in :mod:`drp_plugin.go_interfaces`
+(subclass them so a type checker holds the plugin to Go's methods).  The decorators
+of :class:`~drp_plugin.Provider` (``@app.action``, ``@app.on_event``, ...) raise
+``TypeError`` on an ``App``: its actions are the plugin's ``action()`` and the
+definition's ``AvailableActions``, and nothing registered otherwise would be served.
 """
 
 from __future__ import annotations
@@ -19,16 +25,24 @@ import os
 
 from .errors import plugin_error
 from .models import available_action
-from .provider import Handler, Provider, _caller_dir
+from .provider import Handler, Provider, _caller_dir, infer_target_model
 
 TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
-    from typing import Any
+    from typing import Any, NoReturn
 
     from .context import ContextHost as Runtime  # what handlers' contexts are given
+    from .go_interfaces import PluginConfig
     from .models import Action, Event
+
+
+_DECORATOR_STYLE = (
+    "App is the interface style: its actions, events, config, stop, unpack and validate "
+    "are the plugin object's methods (and the definition's AvailableActions), so "
+    "@app.{name} would never be served. Use drp_plugin.Provider for the decorator style."
+)
 
 
 class App(Provider):
@@ -37,7 +51,7 @@ class App(Provider):
     def __init__(
         self,
         name: str,
-        plugin: Any,
+        plugin: PluginConfig,
         *,
         definition: dict[str, Any] | None = None,
         version: str | None = None,
@@ -82,6 +96,39 @@ class App(Provider):
         if "action" not in self._method_handlers and self._static_actions:
             raise TypeError("the definition lists AvailableActions but the plugin has no action()")
 
+    # -- the decorator style is not available here ------------------------------------------
+    def action(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="action"))
+
+    def on_event(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="on_event"))
+
+    def config(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="config"))
+
+    def publish(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="publish"))
+
+    def stop(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="stop"))
+
+    def unpack(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="unpack"))
+
+    def validate(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App`` (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="validate"))
+
+    def lifespan(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on an ``App``: the plugin object is its state (raises ``TypeError``)."""
+        raise TypeError(_DECORATOR_STYLE.format(name="lifespan"))
+
     def _handler(self, method: str) -> Handler | None:
         return self._method_handlers.get(method)
 
@@ -125,6 +172,9 @@ class App(Provider):
         """Call ``plugin.action(log, action)``; 404 when the plugin has no ``action``."""
         if "action" not in self._method_handlers:
             raise plugin_error(self.name, f"Unknown command: {action.command}", code=404)
+        models = [a["Model"] for a in self._static_actions if a["Command"] == action.command]
+        if models:
+            action.target_model = infer_target_model(action.model, models)
         return await self._call("action", runtime, action, action=action)
 
     async def run_publish(self, runtime: Runtime | None, event: Event) -> None:

@@ -16,6 +16,66 @@ if TYPE_CHECKING:
 #: ``PluginVersion`` every v4 provider declares.
 PLUGIN_VERSION = 4
 
+#: The version of a provider that says none.
+DEFAULT_VERSION = "v0.0.0"
+
+
+def pyproject_version(text: str) -> str | None:
+    """``[project].version`` of a ``pyproject.toml`` text, or ``None``.
+
+    A small reader for this one key (``tomllib`` costs several milliseconds of
+    ``define``, and CPython 3.9 has none): a basic or literal string on one line, in
+    the ``[project]`` table (``version`` of a dotted or inline form is not read:
+    ``None``).  Tested against ``tomllib`` (``tests/providers/test_declared.py``).
+    """
+    table = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            end = line.find("]")
+            table = line[1:end].strip().replace(" ", "") if end > 0 else ""
+            continue
+        if table != "project" or not line.startswith("version"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or name.strip() != "version":
+            continue
+        value = value.strip()
+        quote = value[:1]
+        if quote not in ("'", '"') or value.startswith(quote * 3):
+            return None
+        end = value.find(quote, 1)
+        if end < 0 or (quote == '"' and "\\" in value[1:end]):
+            return None
+        return value[1:end]
+    return None
+
+
+def normalize_version(version: str | None) -> str:
+    """The one format DRP shows a provider and content version in: ``v<semver>``.
+
+    ``0.1.0`` -> ``v0.1.0``; ``v1.2.3-4-gabc`` stays; ``1.2`` -> ``v1.2.0``; empty ->
+    ``v0.0.0``.  Anything that does not start with a number (a bare git hash) is kept
+    as build metadata: ``v0.0.0+<text>``.
+    """
+    text = (version or "").strip()
+    if text[:1] in ("v", "V") and text[1:2].isdigit():
+        text = text[1:]
+    if not text:
+        return DEFAULT_VERSION
+    if not text[:1].isdigit():
+        return f"{DEFAULT_VERSION}+{text}"
+    end = len(text)
+    for i, ch in enumerate(text):
+        if not (ch.isdigit() or ch == "."):
+            end = i
+            break
+    core, rest = text[:end].rstrip("."), text[end:]
+    parts = [str(int(p)) for p in core.split(".") if p]
+    while len(parts) < 3:
+        parts.append("0")
+    return "v" + ".".join(parts) + rest
+
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal", "panic", "audit")
 
 

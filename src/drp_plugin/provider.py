@@ -27,7 +27,7 @@ import sys
 from . import stamp
 from .context import Context, SyncContext
 from .errors import PluginError, plugin_error
-from .models import PLUGIN_VERSION, available_action
+from .models import PLUGIN_VERSION, available_action, normalize_version
 
 # Neither typing nor pathlib nor logging is imported at run time: ``define`` must
 # stay fast (each costs milliseconds of start-up).
@@ -435,8 +435,23 @@ class Provider:
     # -- the definition --------------------------------------------------------------
     @property
     def version(self) -> str:
-        """The version ``define`` reports: the build stamp, else ``version=``, else ``v0.0.0``."""
-        return stamp.VERSION or self._version or "v0.0.0"
+        """``v<semver>``, from one source: what the build stamped, else ``version=``,
+        else ``[project].version`` of a ``pyproject.toml`` beside the provider (the
+        build reads the same, so source and built file agree), else ``v0.0.0``."""
+        return normalize_version(stamp.VERSION or self._version or self._project_version)
+
+    @functools.cached_property
+    def _project_version(self) -> str | None:
+        path = os.path.join(self.base_dir, "pyproject.toml")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, ValueError):
+            return None
+        from .models import pyproject_version
+
+        version = pyproject_version(text)
+        return version if version and version.strip() else None
 
     def content_bundle(self) -> str:
         """The ``Content`` YAML string (pre-bundled in a built file)."""
@@ -447,7 +462,7 @@ class Provider:
             return stamp.CONTENT[key]
         from .content import bundle_cached
 
-        return bundle_cached(os.path.join(self.base_dir, key))
+        return bundle_cached(os.path.join(self.base_dir, key), version=self.version)
 
     def available_actions(self) -> list[dict[str, Any]]:
         """The ``AvailableActions`` of the definition, from the registered actions."""

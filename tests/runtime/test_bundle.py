@@ -242,3 +242,29 @@ def test_go_float32_string(value: float, expected: str) -> None:
     landing in a string field; expected values are Go's (go1.16 playground semantics:
     shortest float32 digits, %e when exp < -4 || exp >= 6)."""
     assert go_float32_string(value) == expected
+
+
+@pytest.mark.skipif(not os.environ.get("DRP_PROVISION_PLUGINS_GIT"),
+                    reason="DRP_PROVISION_PLUGINS_GIT (a mirror of provision-plugins) not set")
+def test_real_provision_plugins_content(tmp_path: Path) -> None:
+    """The 19 content dirs of digitalrebar/provision-plugins bundle with no aliases; the
+    misspelled fields the issue found are dropped with warnings; vmware's
+    ``bootenvs/*/OS/Version: 670`` is the string "670"; image-deploy's Windows
+    templates keep their CRLF."""
+    git_dir = os.environ["DRP_PROVISION_PLUGINS_GIT"]
+    archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", "HEAD", "cmds"],
+                             capture_output=True, check=True, timeout=120).stdout
+    subprocess.run(["tar", "x", "-C", str(tmp_path)], input=archive, check=True, timeout=120)
+    dirs = sorted((tmp_path / "cmds").glob("*/content"))
+    assert len(dirs) >= 19
+    warnings: list[str] = []
+    for content in dirs:
+        assert not _has_anchors_or_aliases(bundle(content, warn=warnings.append))
+    dropped = sorted(w.split(": field ")[1].split(" ")[0] for w in warnings)
+    assert dropped == ["Descriptio", "Doccumentation", "Documentaiton"]
+    vmware = bundle_dict(tmp_path / "cmds" / "vmware" / "content", warn=lambda m: None)
+    versions = [b["OS"]["Version"] for b in vmware["sections"]["bootenvs"].values()]
+    assert "670" in versions and all(isinstance(v, str) for v in versions)
+    deploy = bundle_dict(tmp_path / "cmds" / "image-deploy" / "content", warn=lambda m: None)
+    crlf = [k for k, t in deploy["sections"]["templates"].items() if "\r\n" in t["Contents"]]
+    assert len(crlf) == 6

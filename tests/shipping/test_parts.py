@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from drp_plugin.models import normalize_version
 from drp_plugin.shipping.deps import (
     evaluate_marker,
     framework_package,
@@ -71,10 +73,11 @@ def test_framework_package_leaves_out_the_tools() -> None:
 
 
 def test_version_order(tmp_path: Path) -> None:
-    assert resolve_version("v1", tmp_path, "v2") == ("v1", "--version")
-    assert resolve_version(None, tmp_path, "v2") == ("v2", "Provider(version=...)")
+    # one format, v<semver>, whatever the source (what define shows)
+    assert resolve_version("v1", tmp_path, "v2") == ("v1.0.0", "--version")
+    assert resolve_version(None, tmp_path, "v2") == ("v2.0.0", "Provider(version=...)")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "3.0"\n')
-    assert resolve_version(None, tmp_path, "v2") == ("3.0", str(tmp_path / "pyproject.toml"))
+    assert resolve_version(None, tmp_path, "v2") == ("v3.0.0", str(tmp_path / "pyproject.toml"))
 
 
 def test_version_from_git_or_default(tmp_path: Path) -> None:
@@ -90,7 +93,11 @@ def test_version_from_git_or_default(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False)
     if described.returncode != 0:
         pytest.skip("examples are not in a git work tree")
-    assert resolve_version(None, INCREMENTER.parent) == (described.stdout.strip(), "git describe")
+    text = described.stdout.strip()
+    if not re.fullmatch(r"[0-9a-f]{4,40}(-dirty)?", text):  # a tag
+        assert resolve_version(None, INCREMENTER.parent) == (normalize_version(text), "git describe")
+    else:  # a bare commit hash is no version
+        assert resolve_version(None, INCREMENTER.parent) == (DEFAULT_VERSION, "default")
 
 
 def test_find_module(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_new_project_tests_pass_and_it_builds(tmp_path: Path, bare_python: str) 
     define = run_file(bare_python, path, "define", cwd=tmp_path)
     assert define.returncode == 0, define.stderr
     definition = json.loads(define.stdout)
-    assert (definition["Name"], definition["Version"]) == ("demo", "0.1.0")
+    assert (definition["Name"], definition["Version"]) == ("demo", "v0.1.0")
     assert [a["Command"] for a in definition["AvailableActions"]] == ["greet"]
 
 

@@ -13,6 +13,7 @@ the submodules (and httpx, Jinja2) are imported by the handlers when they run.
 - :mod:`.errors`: the ``models.Error`` shape of the plugin's errors.
 - :mod:`.engine`: the plugin state: config, the ``callbackDo`` action, the
   ``taskcomplete``/``jobfail`` events and their per-machine queues.
-"""
 
-VERSION = "0.1.0"
+The plugin's version is ``[project].version`` of ``pyproject.toml`` (one source for
+``define`` from source and the built file).
+"""

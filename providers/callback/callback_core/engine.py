@@ -23,7 +23,7 @@ from drp_plugin.errors import plugin_error
 
 from . import settings as settings_mod
 from .auth import AuthState, run_program
-from .errors import fail, set_plugin_name, text_of
+from .errors import fail, text_of
 from .render import Renderer, TemplateData, is_template
 from .send import Outbound, send
 from .settings import CallbackSpec, Settings
@@ -99,7 +99,6 @@ class Engine:
         import httpx
 
         name = str(params.get("Name") or "callback")
-        set_plugin_name(name)
         parsed = settings_mod.parse(params)
         for warning in parsed.warnings:
             log.warning("%s", warning)

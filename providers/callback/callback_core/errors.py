@@ -5,17 +5,21 @@ from __future__ import annotations
 from drp_plugin import PluginError
 from drp_plugin.errors import plugin_error
 
-_plugin_name = ["callback"]
-
-
-def set_plugin_name(name: str) -> None:
-    """The Plugin instance name that errors carry as their Key (from ``/config``)."""
-    _plugin_name[0] = name or "callback"
+#: The Key of errors made here; the handlers of ``callback.py`` replace it with the
+#: Plugin instance name (``ctx.plugin``) on the way out (:func:`with_plugin_key`).
+DEFAULT_KEY = "callback"
 
 
 def fail(code: int, *messages: str) -> PluginError:
     """A :class:`PluginError` answered with ``code`` (an upstream status is kept as is)."""
-    return plugin_error(_plugin_name[0], *messages, code=code, type="rpc")
+    return plugin_error(DEFAULT_KEY, *messages, code=code, type="rpc")
+
+
+def with_plugin_key(exc: PluginError, plugin: str) -> PluginError:
+    """``exc`` keyed by the Plugin instance ``plugin`` when :func:`fail` made it."""
+    if plugin and exc.model == "plugin" and exc.key == DEFAULT_KEY:
+        exc.key = plugin
+    return exc
 
 
 def clip(text: str | bytes, limit: int = 300) -> str:

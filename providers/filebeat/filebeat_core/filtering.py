@@ -18,7 +18,9 @@ def shape_event(raw: dict[str, Any]) -> dict[str, Any]:
     machine events, ``Object.Params["gohai-inventory"]`` becomes ``{}`` (always
     present, as the Go provider sets it) and ``OS`` is renamed ``MachineOS`` in
     ``Object`` and ``Original``; an ``Original`` that has ``gohai-inventory`` has
-    it emptied too.  Nothing of ``raw`` is modified.
+    it emptied too.  A machine event's ``Object`` or ``Original`` that is ``null``
+    is written ``{}``, as Go's ``filter`` writes it (it decodes each into a map).
+    Nothing of ``raw`` is modified.
     """
     data: dict[str, Any] = {
         "Time": raw.get("Time") or "0001-01-01T00:00:00Z",
@@ -40,8 +42,12 @@ def shape_event(raw: dict[str, Any]) -> dict[str, Any]:
         obj["Params"] = params
         _rename_os(obj)
         data["Object"] = obj
+    if data["Object"] is None:
+        data["Object"] = {}
     original = data["Original"]
-    if isinstance(original, dict):
+    if original is None:
+        data["Original"] = {}
+    elif isinstance(original, dict):
         original = dict(original)
         params = original.get("Params")
         if isinstance(params, dict) and "gohai-inventory" in params:

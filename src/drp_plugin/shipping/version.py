@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,7 +77,18 @@ def resolve_version(
     project_dir: Path,
     provider_version: str | None = None,
 ) -> tuple[str, str]:
-    """``(version, where it came from)``."""
+    """``(version, where it came from)``, as ``v<semver>`` (what ``define`` shows)."""
+    from drp_plugin.models import normalize_version
+
+    version, source = _resolve_version(explicit, project_dir, provider_version)
+    return normalize_version(version), source
+
+
+def _resolve_version(
+    explicit: str | None,
+    project_dir: Path,
+    provider_version: str | None = None,
+) -> tuple[str, str]:
     if explicit:
         return explicit, "--version"
     pyproject = project_dir / "pyproject.toml"
@@ -86,6 +98,6 @@ def resolve_version(
     if provider_version:
         return provider_version, "Provider(version=...)"
     version = git_describe(project_dir)
-    if version:
+    if version and not re.fullmatch(r"[0-9a-f]{4,40}(-dirty)?", version):  # a bare hash is none
         return version, "git describe"
     return DEFAULT_VERSION, "default"

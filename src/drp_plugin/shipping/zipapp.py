@@ -516,7 +516,7 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
     if info.get("content") is not None:
         key = str(info["content"])
         try:
-            text = bundle(os.path.join(info["base_dir"], key))
+            text = bundle(os.path.join(info["base_dir"], key), version=chosen)
         except ContentError as exc:
             raise BuildError(f"content: {exc}") from exc
         rel = os.path.relpath(key, module_file.parent) if os.path.isabs(key) else ""
