@@ -60,7 +60,8 @@ provider = Provider(
     content="content",
     auto_start=True,
     required_params=["endpoint-exec/actions"],
-    optional_params=["endpoint-exec/timeout", "endpoint-exec/output-limit"],
+    optional_params=["endpoint-exec/timeout", "endpoint-exec/output-limit",
+                     "endpoint-exec/minimal-env"],
     documentation=(
         "Runs the commands listed in ``endpoint-exec/actions`` on the DRP endpoint "
         "when a machine calls the ``endpointExecDo`` action."
