@@ -14,11 +14,13 @@ The machine action ``endpointExecDo`` runs the command named by
 (both split with shell quoting rules, never run through a shell) and answers
 ``{"ReturnCode": N, "StandardErr": "...", "StandardOut": "..."}``.
 
-The command's environment is the plugin's plus ``RS_UUID`` (the machine),
-``RS_ENDPOINT`` and ``RS_TOKEN`` (the plugin's API endpoint and token).  Each run
-is bounded in time (``Timeout`` of the action, else ``endpoint-exec/timeout``; on
-expiry its whole process group is killed) and in memory (at most
-``endpoint-exec/output-limit`` bytes of each stream are kept).
+The command's environment is the plugin's (``endpoint-exec/minimal-env``: only
+``MINIMAL_ENV`` of it) plus ``RS_UUID`` (the machine), ``RS_ENDPOINT`` and
+``RS_TOKEN`` (the plugin's API endpoint and token; not with ``"Token": false``)
+and ``ENDPOINT_EXEC_RUN``.  Each run is bounded in time (``Timeout`` of the
+action, else ``endpoint-exec/timeout``; on expiry every process of the run is
+killed) and in memory (at most ``endpoint-exec/output-limit`` bytes of each
+stream are kept).  ``"OperandsOnly": true`` puts ``--`` before the parameters.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ NAME = "endpoint-exec"
 DEFAULT_TIMEOUT = 300
 #: Bytes of standard output (and of standard error) kept per run.
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
-#: Seconds between SIGTERM and SIGKILL to a timed-out command's process group.
+#: Seconds between SIGTERM and SIGKILL to the processes of a timed-out command.
 KILL_GRACE = 2.0
 #: Seconds to wait, once the command exited, for processes it left behind to close
 #: its output; then the answer is sent and our ends of the pipes are closed.
