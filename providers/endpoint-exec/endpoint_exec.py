@@ -104,7 +104,7 @@ def _integer(params: dict[str, Any], name: str, default: int, minimum: int) -> i
     value = params.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise _error(f"{name} must be an integer", model="plugins")
     if value < minimum:
         raise _error(f"{name} must be at least {minimum}", model="plugins")
@@ -139,7 +139,7 @@ def parse_actions(raw: Any) -> dict[str, ExecAction]:
             raise _error(f"{where}: BaseArgs cannot be split into arguments: {exc}",
                          model="plugins") from None
         timeout = spec.get("Timeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                     or timeout < 0):
             raise _error(f"{where}: Timeout must be a number of seconds >= 0", model="plugins")
         flags = {}

@@ -117,7 +117,9 @@ def test_daemonized_children_do_not_pile_up_fds(
 ) -> None:
     """On main 20 such runs took the provider from 10 to 50 fds, for good."""
     plugin = drp_provider(PROVIDER, params={"endpoint-exec/actions": escapers["actions"]})
-    pid = plugin.drp.standin.providers.running[plugin.plugin_name].process.proc.pid
+    process = plugin.drp.standin.providers.running[plugin.plugin_name].process.proc
+    assert process is not None
+    pid = process.pid
     assert run(plugin, "daemon")["StandardOut"] == "started\n"  # warm up (imports, loggers)
     before = _fds(pid)
     for _ in range(10):
