@@ -49,7 +49,7 @@ async def test_a_server_that_closes_at_once_is_retried_ever_more_slowly(
     """main made 2,966 connections in 3 s (about 2,000 log lines/s) against this server."""
     script, api = server
     caplog.set_level(logging.INFO, logger="drp_plugin.events")
-    stream = EventStream(api, backoff=0.02, max_backoff=0.2, stable_after=30)
+    stream = EventStream(api, backoff=0.02, max_backoff=0.2, stable_after=30, warn_interval=120)
     try:
         await stream.subscribe("machines.*.*")
         script.close_at_once = True
@@ -64,7 +64,7 @@ async def test_a_server_that_closes_at_once_is_retried_ever_more_slowly(
     finally:
         await stream.close()
     assert reconnections <= _most_attempts(elapsed, 0.02, 0.2), (reconnections, elapsed)
-    assert stream.attempts == reconnections
+    assert stream.attempts >= reconnections
     lines = [r for r in caplog.records if r.name == "drp_plugin.events"]
     # One "lost" and one "reconnected" line; the others are counted, not logged.
     assert len(lines) <= 2, [r.getMessage() for r in lines]
