@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +24,8 @@ from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
 from drp_plugin.testing.fixtures import ProviderUnderTest
 
-from .test_filebeat import file_params, start_filebeat
+from .peer import LinePeer
+from .test_filebeat import file_params, keys_of, post_events, published, start_filebeat, tcp_params
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "providers" / "filebeat"
@@ -138,3 +141,37 @@ def test_the_provider_refuses_such_a_spool_dir(drp_provider: Callable[..., Provi
         start_filebeat(drp_standin, drp_provider, file_params(tmp_path / "out.json", shared))
     assert "filebeat/spool-dir" in str(info.value)
     assert "writable by other users" in str(info.value)
+
+
+@pytest.mark.slow
+def test_the_provider_waits_out_a_full_disk(drp_provider: Callable[..., ProviderUnderTest],
+                                            drp_standin: StandInThread, tmp_path: Path) -> None:
+    """End to end: the provider's spool file limited to 4 KiB (``prlimit``) while the peer
+    is down.  On main the pump died on ``EFBIG``: nothing was forwarded until a restart,
+    even after space returned.  Now every event arrives once, in order."""
+    peer = LinePeer()
+    try:
+        port = peer.start()
+        peer.stop()  # nobody listens: events go to memory, then to the spool file
+        params = tcp_params(port, tmp_path / "spool", **{"filebeat/queue-size": 20})
+        plugin = start_filebeat(drp_standin, drp_provider, params)
+        process = plugin.drp.standin.providers.running[plugin.plugin_name].process.proc
+        assert process is not None
+        _, hard = resource.prlimit(process.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (4096, hard))
+        post_events(drp_standin, range(300), threads=2)
+        spool_file = tmp_path / "spool" / "events.jsonl"
+        deadline = time.monotonic() + 30
+        while spool_file.stat().st_size < 4096 - 300:  # full (a line is < 300 bytes)
+            assert time.monotonic() < deadline, "the spool file did not fill up"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the next line is refused meanwhile
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space returns
+        peer.start()
+        peer.wait_for(lambda lines: len(keys_of(lines)) >= 300, 60)
+        plugin.wait_log("cannot write to the spool file", timeout=10)
+        plugin.wait_log("takes events again", timeout=30)
+        time.sleep(0.3)
+        assert keys_of(peer.lines) == published(drp_standin)  # once each, in order
+    finally:
+        peer.close()
