@@ -253,11 +253,12 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _members(root: int, marker: bytes) -> set[int]:
+def _members(root: int | None, marker: bytes) -> set[int]:
     """The processes of one run still alive: those whose environment holds ``marker``
     (``RUN_MARKER=<id>``, inherited by every descendant, whatever its session or
-    process group) and the descendants of ``root`` (the command) found through
-    their parents.  Only this user's processes can be read, and signalled."""
+    process group) and the descendants of ``root`` (the command, None once it was
+    reaped: its pid may be someone else's then) found through their parents.
+    Only this user's processes can be read, and signalled."""
     me = os.getpid()
     parents: dict[int, int] = {}
     found: set[int] = set()
@@ -283,13 +284,13 @@ def _members(root: int, marker: bytes) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, parent in parents.items():
         children.setdefault(parent, []).append(pid)
-    todo = [root, *found]
+    todo = [*found] if root is None else [root, *found]
     while todo:
         for child in children.get(todo.pop(), ()):
             if child not in found:
                 found.add(child)
                 todo.append(child)
-    if root in parents:
+    if root is not None and root in parents:
         found.add(root)
     return found
 
@@ -303,23 +304,25 @@ async def _kill_tree(proc: Any, marker: bytes) -> None:
     import signal
 
     _signal_group(proc.pid, signal.SIGTERM)
-    for pid in _members(proc.pid, marker):
+    for pid in _members(proc.pid if proc.returncode is None else None, marker):
         _signal(pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(proc.wait(), KILL_GRACE)
     except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
         pass
-    _freeze_and_kill(proc.pid, marker)
+    _freeze_and_kill(proc, marker)
     await proc.wait()
 
 
-def _freeze_and_kill(root: int, marker: bytes) -> None:
+def _freeze_and_kill(proc: Any, marker: bytes) -> None:
+    """Stop every process of the run (rounds until no new one appears), then SIGKILL."""
     import signal
 
+    root = proc.pid
     stopped: set[int] = set()
     for _ in range(FREEZE_ROUNDS):
         _signal_group(root, signal.SIGSTOP)
-        new = _members(root, marker) - stopped
+        new = _members(root if proc.returncode is None else None, marker) - stopped
         if not new:
             break
         for pid in new:
@@ -424,7 +427,7 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
         except BaseException:
             # Cancelled (the plugin stops, or the framework's action timeout): the
             # command must not outlive its action.
-            _freeze_and_kill(proc.pid, tag)
+            _freeze_and_kill(proc, tag)
             raise
     finally:
         _state.running.discard(proc)
@@ -520,12 +523,12 @@ async def stop(ctx: Context) -> None:
     procs = list(_state.running)
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
-        for pid in _members(proc.pid, proc.endpoint_exec_tag):
+        for pid in _members(proc.pid if proc.returncode is None else None, proc.endpoint_exec_tag):
             _signal(pid, signal.SIGTERM)
     if procs:
         await asyncio.wait([asyncio.ensure_future(p.wait()) for p in procs], timeout=KILL_GRACE)
         for proc in procs:
-            _freeze_and_kill(proc.pid, proc.endpoint_exec_tag)
+            _freeze_and_kill(proc, proc.endpoint_exec_tag)
 
 
 if __name__ == "__main__":
