@@ -14,11 +14,13 @@ The machine action ``endpointExecDo`` runs the command named by
 (both split with shell quoting rules, never run through a shell) and answers
 ``{"ReturnCode": N, "StandardErr": "...", "StandardOut": "..."}``.
 
-The command's environment is the plugin's plus ``RS_UUID`` (the machine),
-``RS_ENDPOINT`` and ``RS_TOKEN`` (the plugin's API endpoint and token).  Each run
-is bounded in time (``Timeout`` of the action, else ``endpoint-exec/timeout``; on
-expiry its whole process group is killed) and in memory (at most
-``endpoint-exec/output-limit`` bytes of each stream are kept).
+The command's environment is the plugin's (``endpoint-exec/minimal-env``: only
+``MINIMAL_ENV`` of it) plus ``RS_UUID`` (the machine), ``RS_ENDPOINT`` and
+``RS_TOKEN`` (the plugin's API endpoint and token; not with ``"Token": false``)
+and ``ENDPOINT_EXEC_RUN``.  Each run is bounded in time (``Timeout`` of the
+action, else ``endpoint-exec/timeout``; on expiry every process of the run is
+killed) and in memory (at most ``endpoint-exec/output-limit`` bytes of each
+stream are kept).  ``"OperandsOnly": true`` puts ``--`` before the parameters.
 """
 
 from __future__ import annotations
@@ -39,12 +41,22 @@ NAME = "endpoint-exec"
 DEFAULT_TIMEOUT = 300
 #: Bytes of standard output (and of standard error) kept per run.
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
-#: Seconds between SIGTERM and SIGKILL to a timed-out command's process group.
+#: Seconds between SIGTERM and SIGKILL to the processes of a timed-out command.
 KILL_GRACE = 2.0
 #: Seconds to wait, once the command exited, for processes it left behind to close
-#: its output; what they write later is read and discarded, never kept.
+#: its output; then the answer is sent and our ends of the pipes are closed.
 PIPE_GRACE = 1.0
 READ_CHUNK = 64 * 1024
+#: Variable set, with a value unique to the run, in the environment of every command:
+#: its descendants inherit it, which is how a timeout finds those that left the
+#: command's process group (``setsid``, daemons).
+RUN_MARKER = "ENDPOINT_EXEC_RUN"
+#: What a command's environment holds with ``endpoint-exec/minimal-env`` (when the
+#: plugin has them), besides RS_UUID, RS_ENDPOINT, RS_TOKEN and the run marker.
+MINIMAL_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+#: Rounds of stopping (SIGSTOP) newly found processes of a run before killing them all:
+#: a process that forks while the tree is walked is caught by the next round.
+FREEZE_ROUNDS = 20
 
 provider = Provider(
     NAME,
@@ -52,7 +64,8 @@ provider = Provider(
     content="content",
     auto_start=True,
     required_params=["endpoint-exec/actions"],
-    optional_params=["endpoint-exec/timeout", "endpoint-exec/output-limit"],
+    optional_params=["endpoint-exec/timeout", "endpoint-exec/output-limit",
+                     "endpoint-exec/minimal-env"],
     documentation=(
         "Runs the commands listed in ``endpoint-exec/actions`` on the DRP endpoint "
         "when a machine calls the ``endpointExecDo`` action."
@@ -75,22 +88,33 @@ def _keyed(exc: PluginError, plugin: str) -> PluginError:
 # -- configuration --------------------------------------------------------------------------------
 
 class ExecAction:
-    """One whitelisted command: its path, its base arguments and its own timeout."""
+    """One whitelisted command: its path, its base arguments and its own timeout;
+    ``operands_only``: ``--`` goes before the machine's parameters, so that they
+    cannot be options; ``token``: RS_TOKEN is in its environment."""
 
-    __slots__ = ("name", "path", "base_args", "timeout")
+    __slots__ = ("name", "path", "base_args", "timeout", "operands_only", "token")
 
-    def __init__(self, name: str, path: str, base_args: list[str], timeout: float | None) -> None:
+    def __init__(self, name: str, path: str, base_args: list[str], timeout: float | None,
+                 operands_only: bool = False, token: bool = True) -> None:
         self.name = name
         self.path = path
         self.base_args = base_args
         self.timeout = timeout  # None: the plugin's timeout
+        self.operands_only = operands_only
+        self.token = token
+
+    def arguments(self, parameters: list[str]) -> list[str]:
+        """``BaseArgs``, then the machine's parameters (after ``--`` if operands only)."""
+        if self.operands_only and parameters:
+            return [*self.base_args, "--", *parameters]
+        return [*self.base_args, *parameters]
 
 
 def _integer(params: dict[str, Any], name: str, default: int, minimum: int) -> int:
     value = params.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise _error(f"{name} must be an integer", model="plugins")
     if value < minimum:
         raise _error(f"{name} must be at least {minimum}", model="plugins")
@@ -125,11 +149,18 @@ def parse_actions(raw: Any) -> dict[str, ExecAction]:
             raise _error(f"{where}: BaseArgs cannot be split into arguments: {exc}",
                          model="plugins") from None
         timeout = spec.get("Timeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                     or timeout < 0):
             raise _error(f"{where}: Timeout must be a number of seconds >= 0", model="plugins")
+        flags = {}
+        for flag, default in (("OperandsOnly", False), ("Token", True)):
+            value = spec.get(flag, default)
+            if not isinstance(value, bool):
+                raise _error(f"{where}: {flag} must be true or false", model="plugins")
+            flags[flag] = value
         # Delay and Retry are in the param's schema (as in the Go provider) and unused.
-        actions[name] = ExecAction(name, path, base_args, float(timeout) if timeout else None)
+        actions[name] = ExecAction(name, path, base_args, float(timeout) if timeout else None,
+                                   operands_only=flags["OperandsOnly"], token=flags["Token"])
     return actions
 
 
@@ -141,8 +172,8 @@ class State:
         self.actions: dict[str, ExecAction] = {}
         self.timeout: float | None = float(DEFAULT_TIMEOUT)
         self.output_limit = DEFAULT_OUTPUT_LIMIT
+        self.minimal_env = False
         self.running: set[Any] = set()  # asyncio.subprocess.Process
-        self.lingering: set[Any] = set()  # pipe transports still draining
 
 
 @provider.lifespan
@@ -158,12 +189,16 @@ async def configure(ctx: Context, params: dict[str, Any]) -> None:
         actions = parse_actions(params.get("endpoint-exec/actions"))
         timeout = _integer(params, "endpoint-exec/timeout", DEFAULT_TIMEOUT, 0)
         limit = _integer(params, "endpoint-exec/output-limit", DEFAULT_OUTPUT_LIMIT, 1)
+        minimal_env = params.get("endpoint-exec/minimal-env", False)
+        if not isinstance(minimal_env, bool):
+            raise _error("endpoint-exec/minimal-env must be true or false", model="plugins")
     except PluginError as exc:
         raise _keyed(exc, ctx.plugin) from None
     # Only now that everything is valid: a refused config keeps the previous one.
     state.actions = actions
     state.timeout = float(timeout) if timeout else None
     state.output_limit = limit
+    state.minimal_env = minimal_env
     # Names only: paths and arguments may carry secrets.
     ctx.log.info("endpoint-exec: %d action(s) configured: %s", len(actions),
                  ", ".join(sorted(actions)) or "none")
@@ -188,17 +223,6 @@ class Capture:
     def __call__(self) -> Capture:
         """The protocol factory of ``connect_read_pipe``: this capture."""
         return self
-
-    def linger(self) -> None:
-        """Something the command started still holds the pipe: keep draining it
-        (discarding) so that it never blocks nor dies of SIGPIPE; stop() closes it."""
-        self.limit = len(self.kept)
-        if self.transport is not None:
-            self.state.lingering.add(self.transport)
-            self.closed.add_done_callback(self._forget)
-
-    def _forget(self, _: object) -> None:
-        self.state.lingering.discard(self.transport)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -239,19 +263,91 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-async def _kill_group(proc: Any) -> None:
-    """SIGTERM the command's process group, SIGKILL it after ``KILL_GRACE``."""
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _members(root: int | None, marker: bytes) -> set[int]:
+    """The processes of one run still alive: those whose environment holds ``marker``
+    (``RUN_MARKER=<id>``, inherited by every descendant, whatever its session or
+    process group) and the descendants of ``root`` (the command, None once it was
+    reaped: its pid may be someone else's then) found through their parents.
+    Only this user's processes can be read, and signalled."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # no /proc: the process group is all there is to go by
+        return found
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            if fields[0] == b"Z":  # a zombie: dead already, its parent reaps it
+                continue
+            parents[pid] = int(fields[1])
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                if marker in fh.read().split(b"\0"):
+                    found.add(pid)
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or another user's
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    todo = [*found] if root is None else [root, *found]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    if root is not None and root in parents:
+        found.add(root)
+    return found
+
+
+async def _kill_tree(proc: Any, marker: bytes) -> None:
+    """SIGTERM the run's processes (its process group and every process of the run
+    found by :func:`_members`), SIGKILL them after ``KILL_GRACE``.  Before the
+    SIGKILL the processes are stopped (SIGSTOP) round after round until no new one
+    appears, so that none escapes by forking meanwhile."""
     import asyncio
     import signal
 
     _signal_group(proc.pid, signal.SIGTERM)
+    for pid in _members(proc.pid if proc.returncode is None else None, marker):
+        _signal(pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(proc.wait(), KILL_GRACE)
-    except TimeoutError:
+    except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
         pass
-    # Also what ignored SIGTERM, or outlived the leader, in the group.
-    _signal_group(proc.pid, signal.SIGKILL)
+    _freeze_and_kill(proc, marker)
     await proc.wait()
+
+
+def _freeze_and_kill(proc: Any, marker: bytes) -> None:
+    """Stop every process of the run (rounds until no new one appears), then SIGKILL."""
+    import signal
+
+    root = proc.pid
+    stopped: set[int] = set()
+    for _ in range(FREEZE_ROUNDS):
+        _signal_group(root, signal.SIGSTOP)
+        new = _members(root if proc.returncode is None else None, marker) - stopped
+        if not new:
+            break
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        stopped |= new
+    _signal_group(root, signal.SIGKILL)
+    for pid in stopped:
+        _signal(pid, signal.SIGKILL)
 
 
 def _exit_text(code: int) -> str:
@@ -266,6 +362,27 @@ def _exit_text(code: int) -> str:
     return f"exit status {code}"
 
 
+def _start_error(path: str, exc: BaseException) -> str:
+    """Why ``path`` could not start, in the words of Go's ``exec.Cmd`` (the Go
+    provider answers ``Exec failed: <that>``): ``fork/exec <path>: <errno text>``,
+    or for a bare name not found on ``PATH``, ``exec: "<name>": executable file not
+    found in $PATH``."""
+    import errno
+    import json
+
+    if not isinstance(exc, OSError) or not exc.strerror:
+        return str(exc)
+    if exc.errno == errno.ENOENT and "/" not in path:
+        return f"exec: {json.dumps(path)}: executable file not found in $PATH"
+    return f"fork/exec {path}: {_errno_text(exc)}"
+
+
+def _errno_text(exc: OSError) -> str:
+    """The text of ``exc``'s errno as Go writes it (glibc's, first letter lower case)."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
 async def execute(path: str, args: list[str], env: dict[str, str], timeout: float | None,
                   limit: int, state: State) -> dict[str, Any]:
     """Run ``path args`` (no shell) and answer like the Go ``ActionReturn``.
@@ -273,12 +390,27 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
     ``ReturnCode`` is the exit status, or -1 when the command could not start or
     was killed by a signal (Go's ``ExitCode()``).  When the command failed and
     wrote nothing on standard error, ``StandardErr`` says why (``Exec failed: ...``).
+    The command's environment also gets ``RUN_MARKER``; on timeout every process
+    of the run is killed (see :func:`_kill_tree`).  Once the answer is ready our
+    ends of its output pipes are closed, whoever else still holds them.
     """
     import asyncio
+    import secrets
     import subprocess
 
     loop = asyncio.get_running_loop()
-    fds = [*os.pipe(), *os.pipe()]  # out_r, out_w, err_r, err_w (close-on-exec)
+    marker = secrets.token_hex(16)
+    tag = f"{RUN_MARKER}={marker}".encode()
+    env = {**env, RUN_MARKER: marker}
+    fds: list[int] = []  # out_r, out_w, err_r, err_w (close-on-exec)
+    try:
+        fds.extend(os.pipe())
+        fds.extend(os.pipe())
+    except OSError as exc:  # EMFILE, ENFILE: what was opened is closed again
+        for fd in fds:
+            os.close(fd)
+        return {"ReturnCode": -1, "StandardErr": f"Exec failed: pipe: {_errno_text(exc)}",
+                "StandardOut": ""}
     try:
         # The pipes are not the transport's: wait() then returns when the command
         # exits, even if something it started keeps them open.
@@ -289,8 +421,7 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
     except (OSError, ValueError) as exc:
         for fd in fds:
             os.close(fd)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return {"ReturnCode": -1, "StandardErr": f"Exec failed: {path}: {reason}",
+        return {"ReturnCode": -1, "StandardErr": f"Exec failed: {_start_error(path, exc)}",
                 "StandardOut": ""}
     os.close(fds[1])
     os.close(fds[3])
@@ -301,32 +432,33 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
         await loop.connect_read_pipe(capture, pipe)  # type: ignore[type-var]  # duck-typed
         captures.append(capture)
     out, err = captures
+    proc.endpoint_exec_tag = tag  # type: ignore[attr-defined]  # for stop()
     state.running.add(proc)
     timed_out = False
     try:
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
             timed_out = True
-            await _kill_group(proc)
+            await _kill_tree(proc, tag)
         except BaseException:
             # Cancelled (the plugin stops, or the framework's action timeout): the
             # command must not outlive its action.
-            import signal
-
-            _signal_group(proc.pid, signal.SIGKILL)
+            _freeze_and_kill(proc, tag)
             raise
     finally:
         state.running.discard(proc)
         await asyncio.wait([out.closed, err.closed], timeout=PIPE_GRACE)
         for capture in captures:
-            if not capture.closed.done():
-                capture.linger()
+            # Something the command started may hold the pipe for good (a daemon):
+            # it is not ours to drain; its next write gets EPIPE.
+            if capture.transport is not None:
+                capture.transport.close()
     code = proc.returncode if proc.returncode is not None else -1
     stderr = err.text()
     if timed_out:
         stderr = _append_line(stderr, f"Exec failed: timed out after {timeout:g}s; "
-                                      "process group killed")
+                                      "the command and every process it started were killed")
     elif code != 0 and not stderr:
         stderr = f"Exec failed: {_exit_text(code)}"
     return {"ReturnCode": code if code >= 0 else -1, "StandardErr": stderr,
@@ -334,6 +466,25 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
 
 
 # -- the action -----------------------------------------------------------------------------------
+
+def child_environment(plugin_env: dict[str, str], minimal: bool, uuid: str, endpoint: str,
+                      token: str | None) -> dict[str, str]:
+    """A command's environment: the plugin's (``minimal``: only ``MINIMAL_ENV`` of it,
+    with a default ``PATH``), then ``RS_UUID``, ``RS_ENDPOINT`` and ``RS_TOKEN``
+    (``token`` None: the action said ``"Token": false``, and none is passed on)."""
+    if minimal:
+        env = {k: plugin_env[k] for k in MINIMAL_ENV if k in plugin_env}
+        env.setdefault("PATH", os.defpath)
+    else:
+        env = dict(plugin_env)
+    env["RS_UUID"] = uuid
+    env["RS_ENDPOINT"] = endpoint
+    if token is None:
+        env.pop("RS_TOKEN", None)
+    else:
+        env["RS_TOKEN"] = token
+    return env
+
 
 def _string_param(action: Action, name: str, default: str | None = None) -> str:
     value = action.params.get(name, default)
@@ -369,15 +520,13 @@ async def _endpoint_exec_do(ctx: Context, action: Action, state: State) -> dict[
                      f"({'known actions: ' + known if known else 'no action is configured'})",
                      code=404)
     try:
-        args = spec.base_args + shlex.split(extra)
+        args = spec.arguments(shlex.split(extra))
     except ValueError as exc:
         raise _error(f"endpoint-exec/parameters cannot be split into arguments: {exc}") from None
 
     api = ctx.api
-    env = dict(os.environ)
-    env["RS_UUID"] = uuid
-    env["RS_ENDPOINT"] = api.endpoint
-    env["RS_TOKEN"] = api.settings.static_token or os.environ.get("RS_TOKEN", "")
+    token = (api.settings.static_token or os.environ.get("RS_TOKEN", "")) if spec.token else None
+    env = child_environment(dict(os.environ), state.minimal_env, uuid, api.endpoint, token)
     timeout = spec.timeout if spec.timeout is not None else state.timeout
 
     # Never the arguments nor the environment: they may hold secrets.
@@ -391,7 +540,7 @@ async def _endpoint_exec_do(ctx: Context, action: Action, state: State) -> dict[
 
 @provider.stop
 async def stop(ctx: Context) -> None:
-    """Kill what still runs (process groups), close pipes still draining."""
+    """Kill what still runs: every process of every running command (see _kill_tree)."""
     import asyncio
     import signal
 
@@ -401,13 +550,12 @@ async def stop(ctx: Context) -> None:
     procs = list(state.running)
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
+        for pid in _members(proc.pid if proc.returncode is None else None, proc.endpoint_exec_tag):
+            _signal(pid, signal.SIGTERM)
     if procs:
         await asyncio.wait([asyncio.ensure_future(p.wait()) for p in procs], timeout=KILL_GRACE)
         for proc in procs:
-            _signal_group(proc.pid, signal.SIGKILL)
-    for transport in list(state.lingering):
-        transport.close()
-    state.lingering.clear()
+            _freeze_and_kill(proc, proc.endpoint_exec_tag)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ async def test_a_server_that_closes_at_once_is_retried_ever_more_slowly(
     """main made 2,966 connections in 3 s (about 2,000 log lines/s) against this server."""
     script, api = server
     caplog.set_level(logging.INFO, logger="drp_plugin.events")
-    stream = EventStream(api, backoff=0.02, max_backoff=0.2, stable_after=30)
+    stream = EventStream(api, backoff=0.02, max_backoff=0.2, stable_after=30, warn_interval=120)
     try:
         await stream.subscribe("machines.*.*")
         script.close_at_once = True
@@ -64,7 +64,7 @@ async def test_a_server_that_closes_at_once_is_retried_ever_more_slowly(
     finally:
         await stream.close()
     assert reconnections <= _most_attempts(elapsed, 0.02, 0.2), (reconnections, elapsed)
-    assert stream.attempts == reconnections
+    assert stream.attempts >= reconnections
     lines = [r for r in caplog.records if r.name == "drp_plugin.events"]
     # One "lost" and one "reconnected" line; the others are counted, not logged.
     assert len(lines) <= 2, [r.getMessage() for r in lines]
@@ -138,7 +138,7 @@ async def test_a_message_that_cannot_be_decoded_is_skipped_and_counted(
 async def test_unread_events_are_bounded_in_bytes(server: tuple[ScriptedEvents, AsyncClient]) -> None:
     """On main only the count was bounded: 100 unread events of 4 MiB took RSS to 507 MiB."""
     script, api = server
-    stream = EventStream(api, pending_bytes=1024 * 1024, ws_queue=2)
+    stream = EventStream(api, max_pending_bytes=1024 * 1024, ws_queue=2)
     pad = os.urandom(128 * 1024).hex()  # 256 KiB that compression cannot shrink much
     total, sent = 80, 0
 
@@ -199,7 +199,7 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DRP_PLUGIN_EVENT_PENDING_BYTES", "2048")
     monkeypatch.setenv("DRP_PLUGIN_EVENT_MAX_BACKOFF", "1.5")
     stream = asyncio.run(build())
-    assert (stream.pending_bytes, stream.max_backoff) == (2048, 1.5)
+    assert (stream.max_pending_bytes, stream.max_backoff) == (2048, 1.5)
     assert stream.max_event_bytes == stream_module.MAX_EVENT_SIZE
     check_environment()
     for variable, value in [("DRP_PLUGIN_EVENT_WS_QUEUE", "many"),

@@ -97,6 +97,7 @@ def tools(tmp_path: Path) -> dict[str, Any]:
             "flood": {"Path": flood},
             "leaver": {"Path": leaver, "BaseArgs": str(tmp_path / "leaver.pid")},
             "missing": {"Path": str(tmp_path / "does-not-exist")},
+            "missing-bare": {"Path": "no-such-command-here"},
             "true-call": {"Path": shutil.which("true") or "/bin/true"},
         },
     }
@@ -203,12 +204,18 @@ def test_nonzero_exit(exec_plugin: ProviderUnderTest, machine: dict[str, Any]) -
                                             "StandardOut": ""}
 
 
-def test_command_that_cannot_start(exec_plugin: ProviderUnderTest,
-                                   machine: dict[str, Any]) -> None:
+def test_command_that_cannot_start(exec_plugin: ProviderUnderTest, machine: dict[str, Any],
+                                   tools: dict[str, Any]) -> None:
+    """Go's text: ``Exec failed: %v`` of ``exec.Cmd.Run``'s error (provision-plugins,
+    cmds/endpoint-exec/endpoint-exec.go, postTrigger): an ``os.PathError`` with Op
+    ``fork/exec``, or for a bare name ``exec.LookPath``'s error."""
     result = run(exec_plugin, "missing")
-    assert result["ReturnCode"] == -1
-    assert result["StandardErr"].startswith("Exec failed: ")
-    assert "No such file or directory" in result["StandardErr"]
+    assert result == {"ReturnCode": -1, "StandardOut": "", "StandardErr":
+                      f"Exec failed: fork/exec {tools['actions']['missing']['Path']}: "
+                      "no such file or directory"}
+    bare = run(exec_plugin, "missing-bare")
+    assert bare["StandardErr"] == ('Exec failed: exec: "no-such-command-here": executable file '
+                                   "not found in $PATH")
 
 
 def test_timeout_kills_the_process_group(exec_plugin: ProviderUnderTest,
@@ -300,8 +307,8 @@ def test_unknown_action_names_the_known_ones(exec_plugin: ProviderUnderTest,
     assert info.value.code == 404
     text = str(info.value)
     assert "'rm-rf' is not configured" in text
-    assert ("known actions: args, env, fail, flood, leaver, missing, quiet-fail, sleeper, "
-            "sleeper-long, true-call") in text
+    assert ("known actions: args, env, fail, flood, leaver, missing, missing-bare, quiet-fail, "
+            "sleeper, sleeper-long, true-call") in text
 
 
 def test_missing_action_param(exec_plugin: ProviderUnderTest, machine: dict[str, Any]) -> None:

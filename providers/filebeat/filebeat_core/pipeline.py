@@ -118,9 +118,10 @@ class Pipeline:
         first = await self.forwarder.stop()
         try:
             kept, lost = self.spool.persist(first, last)
-        except OSError as exc:
-            kept, lost = 0, len(first) + len(self.spool) + len(last)
-            self.log.error("filebeat: cannot write the spool file: %s", exc)
+        except OSError as exc:  # disk full at stop: nowhere to keep them
+            kept, lost = 0, 0
+            self.log.error("filebeat: cannot write the spool file (%s): %d event(s) not "
+                           "delivered are lost", exc, len(first) + len(self.spool) + len(last))
         self.log.info("filebeat: stopping: %d event(s) received, %d delivered, %d sent again, "
                       "%d spilled to disk", self.pump.received, self.forwarder.delivered,
                       self.forwarder.resent, self.spool.spilled)

@@ -152,7 +152,7 @@ class Pump:
         if task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout)
-            except TimeoutError:
+            except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

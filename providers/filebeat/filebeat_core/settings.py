@@ -31,7 +31,7 @@ def _integer(params: dict[str, Any], name: str, default: int, minimum: int) -> i
     value = params.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise error(f"{name} must be an integer", 400)
     if value < minimum:
         raise error(f"{name} must be at least {minimum}", 400)

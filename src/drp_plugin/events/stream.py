@@ -14,7 +14,7 @@ Limits (constructor arguments, defaults from the environment):
 - ``max_event_bytes`` (``DRP_PLUGIN_EVENT_MAX_BYTES``, 64 MiB): the largest
   message accepted (the websocket's ``max_size``); a larger one closes the
   connection, which is re-established and announced as a gap.
-- ``pending_bytes`` (``DRP_PLUGIN_EVENT_PENDING_BYTES``, 16 MiB) and
+- ``max_pending_bytes`` (``DRP_PLUGIN_EVENT_PENDING_BYTES``, 16 MiB) and
   ``queue_size`` (100 events): what one subscription holds unread, counted as
   the JSON text of its events; beyond either, reading stops (backpressure).
 - ``ws_queue`` (``DRP_PLUGIN_EVENT_WS_QUEUE``, 4 frames): the websocket
@@ -75,7 +75,7 @@ WARN_INTERVAL = 30.0
 
 _ENV = {
     "max_event_bytes": ("DRP_PLUGIN_EVENT_MAX_BYTES", MAX_EVENT_SIZE, int),
-    "pending_bytes": ("DRP_PLUGIN_EVENT_PENDING_BYTES", PENDING_BYTES, int),
+    "max_pending_bytes": ("DRP_PLUGIN_EVENT_PENDING_BYTES", PENDING_BYTES, int),
     "ws_queue": ("DRP_PLUGIN_EVENT_WS_QUEUE", WS_QUEUE, int),
     "max_backoff": ("DRP_PLUGIN_EVENT_MAX_BACKOFF", MAX_BACKOFF, float),
     "stable_after": ("DRP_PLUGIN_EVENT_STABLE_AFTER", STABLE_AFTER, float),
@@ -206,10 +206,10 @@ class Subscription:
     """
 
     def __init__(self, stream: EventStream, patterns: tuple[Pattern, ...], queue_size: int,
-                 pending_bytes: int) -> None:
+                 max_pending_bytes: int) -> None:
         self.stream = stream
         self._patterns = patterns
-        self._mailbox: _Mailbox[Event] = _Mailbox(queue_size, pending_bytes)
+        self._mailbox: _Mailbox[Event] = _Mailbox(queue_size, max_pending_bytes)
         self._handler_task: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -287,7 +287,7 @@ class EventStream:
     """The event stream of the API ``client``: ``await stream.subscribe("machines.*.*")``.
 
     It connects on first use.  Each subscription holds at most ``queue_size``
-    events and ``pending_bytes`` bytes unread.  A lost connection is opened again
+    events and ``max_pending_bytes`` bytes unread.  A lost connection is opened again
     after a wait that starts at ``backoff`` seconds and doubles up to
     ``max_backoff`` (each wait drawn between half of it and all of it); the wait
     starts small again only after a connection stayed up ``stable_after``
@@ -305,7 +305,7 @@ class EventStream:
         client: AsyncClient,
         *,
         queue_size: int = 100,
-        pending_bytes: int | None = None,
+        max_pending_bytes: int | None = None,
         max_event_bytes: int | None = None,
         ws_queue: int | None = None,
         ack_timeout: float = 30.0,
@@ -318,7 +318,7 @@ class EventStream:
     ) -> None:
         self.client = client
         self.queue_size = queue_size
-        self.pending_bytes: int = _setting("pending_bytes", pending_bytes)
+        self.max_pending_bytes: int = _setting("max_pending_bytes", max_pending_bytes)
         self.max_event_bytes: int = _setting("max_event_bytes", max_event_bytes)
         self.ws_queue: int = _setting("ws_queue", ws_queue)
         self.ack_timeout = ack_timeout
@@ -368,7 +368,7 @@ class EventStream:
         self,
         *patterns: str,
         queue_size: int | None = None,
-        pending_bytes: int | None = None,
+        max_pending_bytes: int | None = None,
         handler: EventCallback | None = None,
     ) -> Subscription:
         """Receive events matching any of ``patterns`` once DRP acknowledged them.
@@ -378,14 +378,14 @@ class EventStream:
 
         With ``handler`` (a function or coroutine function of the event), a task feeds
         it every event in order; closing the subscription stops it.  ``queue_size``
-        and ``pending_bytes`` override the stream's bounds for this subscription.
+        and ``max_pending_bytes`` override the stream's bounds for this subscription.
         """
         parsed = tuple(Pattern(p) for p in dict.fromkeys(p.strip() for p in patterns))
         if not parsed:
             raise ValueError("subscribe needs at least one filter")
         await self.connect()
         subscription = Subscription(self, parsed, queue_size or self.queue_size,
-                                    pending_bytes or self.pending_bytes)
+                                    max_pending_bytes or self.max_pending_bytes)
         self._subscriptions.append(subscription)
         registrations = []
         for pattern in subscription.patterns:  # all bookkeeping first: close() undoes it
