@@ -158,15 +158,17 @@ class PluginError(DRPPluginError):
         )
 
     def __str__(self) -> str:
-        # The shape of Go's models.Error.Error(): "<Type>: <Model>/<Key>: <msg>", with
-        # empty parts left out, and one indented line per message when there are several.
+        # Go's models.Error.Error() (models/errors.go): "<Type>: <Model>/<Key>" (path.Join,
+        # so an empty Model leaves the Key alone), then ": <msg>" for one message or
+        # "\n  <msg>" per message for several.  One departure: without a Type, Go starts
+        # with ": "; we leave that empty part out.
         where = "/".join(part for part in (self.model, self.key) if part)
         head = ": ".join(part for part in (self.type, where) if part)
         if not self.messages:
             return head or f"error {self.code}"
         if len(self.messages) == 1:
             return f"{head}: {self.messages[0]}" if head else self.messages[0]
-        return head + "\n" + "\n".join("    " + m for m in self.messages)
+        return head + "".join("\n  " + m for m in self.messages)
 
     def __repr__(self) -> str:
         return (

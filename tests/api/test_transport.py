@@ -132,7 +132,7 @@ async def test_error_bodies_become_api_errors_without_the_token() -> None:
     error = caught.value
     assert isinstance(error, PluginError)
     assert (error.code, error.http_status, error.model, error.key, error.type) == (403, 403, "machines", "m1", "AUTH")
-    assert str(error) == "AUTH: machines/m1\n    token <redacted> is not allowed\n    second"
+    assert str(error) == "AUTH: machines/m1\n  token <redacted> is not allowed\n  second"
     for text in (str(error), repr(error), repr(api), repr(api.settings)):
         assert TOKEN not in text
 

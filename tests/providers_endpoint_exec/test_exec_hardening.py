@@ -147,7 +147,8 @@ EMFILE = textwrap.dedent("""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         # Room for exactly one pipe: the second os.pipe() fails with EMFILE.
         resource.setrlimit(resource.RLIMIT_NOFILE, (b + 1, hard))
-        result = await endpoint_exec.execute("/bin/true", [], dict(os.environ), 5, 1024)
+        result = await endpoint_exec.execute("/bin/true", [], dict(os.environ), 5, 1024,
+                                            endpoint_exec.State())
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         after = sorted(os.listdir("/proc/self/fd"))
         print(json.dumps({"result": result, "leaked": len(after) - len(before)}))

@@ -96,7 +96,7 @@ def test_from_dict_round_trips_and_fills_the_code() -> None:
      "POST: plugin_providers/x: Empty upload"),
     ({"type": "API_ERROR", "model": "typed-cows"}, ["502 Bad Gateway"],
      "API_ERROR: typed-cows: 502 Bad Gateway"),
-    ({"type": "AUTH"}, ["a", "b"], "AUTH\n    a\n    b"),
+    ({"type": "AUTH"}, ["a", "b"], "AUTH\n  a\n  b"),
     ({"type": "GET", "key": "/x"}, [], "GET: /x"),
     ({}, ["bare"], "bare"),
     ({}, [], "error 400"),
