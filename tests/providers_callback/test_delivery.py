@@ -19,6 +19,7 @@ def do(plugin: Any, name: str, **params: Any) -> Any:
                          params={"callback/action": name, **params})
 
 
+@pytest.mark.slow
 def test_retries_with_delay_until_success(start_callback: Start, recorder: Recorder,
                                           machine: dict[str, Any]) -> None:
     recorder.sequence("/flaky", Reply(503, "busy"), Reply(502, "still busy"), Reply(200, "done"))
@@ -38,6 +39,7 @@ def test_retries_with_delay_until_success(start_callback: Start, recorder: Recor
     assert len(recorder.seen("/down")) == 2            # Retry 1: two attempts
 
 
+@pytest.mark.slow
 def test_timeout_bounds_all_attempts(start_callback: Start, recorder: Recorder,
                                      machine: dict[str, Any]) -> None:
     recorder.reply("/busy", 503, "busy")
@@ -63,6 +65,7 @@ def test_timeout_bounds_all_attempts(start_callback: Start, recorder: Recorder,
     assert "Timeout of callback hang" in str(hang.value)
 
 
+@pytest.mark.slow
 def test_connection_failures_are_retried(start_callback: Start, recorder: Recorder,
                                          machine: dict[str, Any]) -> None:
     closed = Recorder()
@@ -76,6 +79,7 @@ def test_connection_failures_are_retried(start_callback: Start, recorder: Record
     assert str(info.value).count("ConnectError") == 3
 
 
+@pytest.mark.slow
 def test_proxy_is_used(start_callback: Start, recorder: Recorder, proxy: Proxy,
                        machine: dict[str, Any], drp_client: DRPTestClient) -> None:
     issued: list[str] = []

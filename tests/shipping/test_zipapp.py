@@ -110,6 +110,7 @@ def test_define_is_silent_with_warnings_and_without_home(built_incrementer: Buil
     json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_define_is_fast(built_incrementer: BuildResult, bare_python: str, tmp_path: Path) -> None:
     """Median under 50 ms (about 25 ms here); on a loaded machine, compared with an
     empty interpreter start measured alongside."""
@@ -219,6 +220,7 @@ def test_unpack_writes_the_assets_idempotently(built_incrementer: BuildResult, b
     assert stat.S_IMODE((target / "testFile").stat().st_mode) == source_mode
 
 
+@pytest.mark.slow
 def test_kitchen_provider_assets_keep_modes(kitchen: BuildResult, bare_python: str,
                                             tmp_path: Path) -> None:
     target = tmp_path / "out"
@@ -288,6 +290,7 @@ def test_crafted_dotdot_asset_is_refused_at_unpack(built_incrementer: BuildResul
 
 # -- reproducible --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_same_tree_same_bytes(kitchen: BuildResult, tmp_path: Path) -> None:
     project = make_kitchen(tmp_path / "kitchen-sink")
     later = time.time() + 3600
@@ -334,6 +337,7 @@ def _fake_distribution(site: Path, name: str, files: dict[str, bytes]) -> None:
         (site / rel).write_bytes(data)
 
 
+@pytest.mark.slow
 def test_compiled_only_dependency_fails_and_pure_fallback_passes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"
