@@ -51,7 +51,9 @@ def test_timeout_bounds_all_attempts(start_callback: Start, recorder: Recorder,
     started = time.monotonic()
     with pytest.raises(PluginError) as busy:
         do(plugin, "busy")
-    assert time.monotonic() - started < 4
+    # Without the 2 s deadline the retries would take ~100 s; the bound is generous
+    # because a loaded machine adds seconds to the action's round trip.
+    assert time.monotonic() - started < 20
     assert busy.value.code == 503                      # the last upstream status
     assert "Timeout of callback busy" in str(busy.value)
     assert 2 <= len(recorder.seen("/busy")) <= 3
@@ -60,7 +62,7 @@ def test_timeout_bounds_all_attempts(start_callback: Start, recorder: Recorder,
     started = time.monotonic()
     with pytest.raises(PluginError) as hang:
         do(plugin, "hang")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20             # the peer would answer after 30 s
     assert hang.value.code == 400
     assert "Timeout of callback hang" in str(hang.value)
 
