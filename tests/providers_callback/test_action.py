@@ -61,6 +61,7 @@ def test_machine_body_empty_method_is_post_and_base64_answer(
     assert bare.method == "GET" and bare.body == b""
 
 
+@pytest.mark.slow
 def test_answers_errors_and_unknown_actions(start_callback: Start, recorder: Recorder,
                                             machine: dict[str, Any],
                                             drp_client: DRPTestClient) -> None:
@@ -150,6 +151,7 @@ def test_templated_url_and_override_bodies(start_callback: Start, recorder: Reco
     assert "Jinja2" in str(go.value) and "Url of callback go-syntax" in str(go.value)
 
 
+@pytest.mark.slow
 def test_templates_are_sandboxed_and_strict(start_callback: Start, recorder: Recorder,
                                             machine: dict[str, Any]) -> None:
     plugin = start_callback({"t": {"Url": recorder.url("/t"), "RawBody": True}})

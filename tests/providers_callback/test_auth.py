@@ -38,6 +38,7 @@ def guarded(accepted: set[str], forbidden: frozenset[str] | set[str] = frozenset
     return answer
 
 
+@pytest.mark.slow
 def test_basic_auth(start_callback: Start, recorder: Recorder, machine: dict[str, Any]) -> None:
     recorder.route("/api", guarded({basic("drp", "s3cret")}))
     plugin = start_callback(
@@ -139,6 +140,7 @@ def test_refused_cached_token_is_fetched_again(start_callback: Start, recorder: 
         "Bearer t1", "Bearer t1", "Bearer t3"]
 
 
+@pytest.mark.slow
 def test_exec_auth_and_get_auth_string(start_callback: Start, recorder: Recorder,
                                        machine: dict[str, Any], tmp_path: Path) -> None:
     runs = tmp_path / "runs"

@@ -115,6 +115,7 @@ def test_proxy_is_used(start_callback: Start, recorder: Recorder, proxy: Proxy,
     assert len(recorder.seen("/api")) == 1
 
 
+@pytest.mark.slow
 def test_config_errors_are_reported(start_callback: Start, recorder: Recorder) -> None:
     with pytest.raises(PluginError) as info:
         start_callback({"cb": {"Url": "ftp://example.invalid/x", "Auths": ["ghost"],

@@ -58,6 +58,7 @@ def test_taskcomplete_once_per_completion(start_callback: Start, recorder: Recor
     assert recorder.seen("/done/m1.example.com")[1].json()["Params"]["site"] == "lab-4"
 
 
+@pytest.mark.slow
 def test_taskcomplete_queues_in_order_per_machine(start_callback: Start, recorder: Recorder,
                                                   drp_client: DRPTestClient) -> None:
     recorder.route("/done/slow", lambda seen: Reply(200, "ok", sleep=1.0))

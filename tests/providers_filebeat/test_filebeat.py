@@ -282,6 +282,7 @@ def test_reconfig_moves_selections_and_destination(
     assert keys_of(file_lines(second), "other") == [str(i) for i in range(10)]
 
 
+@pytest.mark.slow
 def test_event_stream_loss_is_reported_and_survived(
         drp_provider: Callable[..., ProviderUnderTest], drp_standin: StandInThread,
         tmp_path: Path) -> None:

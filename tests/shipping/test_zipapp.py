@@ -235,6 +235,7 @@ def test_kitchen_provider_assets_keep_modes(kitchen: BuildResult, bare_python: s
     assert tool.stdout == "tool\n"
 
 
+@pytest.mark.slow
 def test_kitchen_provider_runs_from_the_built_file(kitchen: BuildResult, bare_python: str,
                                                    tmp_path: Path) -> None:
     assert kitchen.name == "kitchen-sink"
@@ -250,6 +251,7 @@ def test_kitchen_provider_runs_from_the_built_file(kitchen: BuildResult, bare_py
     assert "described by a helper module" in helped.stdout
 
 
+@pytest.mark.slow
 async def test_kitchen_provider_listens_on_a_bare_python(kitchen: BuildResult,
                                                          bare_python: str) -> None:
     """The whole runtime (h11, asyncio server, log shipping) from the built file."""
@@ -264,6 +266,7 @@ async def test_kitchen_provider_listens_on_a_bare_python(kitchen: BuildResult,
     assert b"Traceback" not in host.stderr
 
 
+@pytest.mark.slow
 def test_crafted_dotdot_asset_is_refused_at_unpack(built_incrementer: BuildResult, bare_python: str,
                                                    tmp_path: Path) -> None:
     with zipfile.ZipFile(built_incrementer.path) as zf:
