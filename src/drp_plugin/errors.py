@@ -65,19 +65,21 @@ __all__ = [
 ]
 
 
-def error_body(code: int, *messages: str, model: str = "", key: str = "",
+def error_body(code: int, *messages: str | None, model: str = "", key: str = "",
                type: str = "") -> dict[str, Any]:
     """A ``models.Error`` JSON object, with the Go field names and order.
 
-    ``Messages`` is ``null`` when there is no message (Go's ``nil`` slice); ``Code``
-    is written as given (use :attr:`PluginError.status` for a code that must be
-    a valid HTTP status).
+    ``Messages`` is ``null`` when there is no message (Go's ``nil`` slice); a
+    ``None`` message is left out, so ``error_body(404, None, ...)`` has none.
+    ``Code`` is written as given (use :attr:`PluginError.status` for a code that
+    must be a valid HTTP status).
     """
+    texts = [str(m) for m in messages if m is not None]
     return {
         "Model": model,
         "Key": key,
         "Type": type,
-        "Messages": [str(m) for m in messages] if messages else None,
+        "Messages": texts or None,
         "Code": code,
     }
 

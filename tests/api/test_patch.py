@@ -73,6 +73,7 @@ def test_guarded_patch_turns_old_into_new(old: dict[str, Any], new: dict[str, An
     assert jsonpatch.apply_patch(copy.deepcopy(old), ops) == new
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(documents, documents)
 def test_guards_reject_any_concurrent_change_of_a_changed_value(

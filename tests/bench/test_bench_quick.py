@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECTIONS = {"define", "spawn", "actions", "events", "rss", "growth"}
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_complete_json(tmp_path: Path) -> None:
     out = tmp_path / "quick.json"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)],

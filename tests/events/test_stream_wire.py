@@ -81,6 +81,7 @@ async def test_each_subscription_gets_only_what_its_own_filters_match(
     assert machines.pending == 0 and p1.pending == 0
 
 
+@pytest.mark.slow
 async def test_a_full_queue_stops_reading_the_websocket(wire: tuple[ScriptedEvents, EventStream]) -> None:
     script, stream = wire
     subscription = await stream.subscribe("machines.*.*", queue_size=4)

@@ -20,6 +20,7 @@ def do(plugin: Any, name: str, on: str = "m1.example.com", **params: Any) -> Any
     return plugin.action("callbackDo", on=on, params={"callback/action": name, **params})
 
 
+@pytest.mark.slow
 def test_machine_body_empty_method_is_post_and_base64_answer(
         start_callback: Start, recorder: Recorder, machine: dict[str, Any],
         drp_client: DRPTestClient) -> None:
@@ -60,6 +61,7 @@ def test_machine_body_empty_method_is_post_and_base64_answer(
     assert bare.method == "GET" and bare.body == b""
 
 
+@pytest.mark.slow
 def test_answers_errors_and_unknown_actions(start_callback: Start, recorder: Recorder,
                                             machine: dict[str, Any],
                                             drp_client: DRPTestClient) -> None:
@@ -104,6 +106,7 @@ def test_answers_errors_and_unknown_actions(start_callback: Start, recorder: Rec
     assert len(recorder.seen()) == 4
 
 
+@pytest.mark.slow
 def test_templated_url_and_override_bodies(start_callback: Start, recorder: Recorder,
                                            machine: dict[str, Any], drp_client: DRPTestClient,
                                            ) -> None:
@@ -148,6 +151,7 @@ def test_templated_url_and_override_bodies(start_callback: Start, recorder: Reco
     assert "Jinja2" in str(go.value) and "Url of callback go-syntax" in str(go.value)
 
 
+@pytest.mark.slow
 def test_templates_are_sandboxed_and_strict(start_callback: Start, recorder: Recorder,
                                             machine: dict[str, Any]) -> None:
     plugin = start_callback({"t": {"Url": recorder.url("/t"), "RawBody": True}})
@@ -164,6 +168,7 @@ def test_templates_are_sandboxed_and_strict(start_callback: Start, recorder: Rec
     assert recorder.seen() == []
 
 
+@pytest.mark.slow
 def test_override_decodes_and_aggregates_params(start_callback: Start, recorder: Recorder,
                                                 machine: dict[str, Any],
                                                 drp_client: DRPTestClient) -> None:

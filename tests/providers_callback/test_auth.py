@@ -38,6 +38,7 @@ def guarded(accepted: set[str], forbidden: frozenset[str] | set[str] = frozenset
     return answer
 
 
+@pytest.mark.slow
 def test_basic_auth(start_callback: Start, recorder: Recorder, machine: dict[str, Any]) -> None:
     recorder.route("/api", guarded({basic("drp", "s3cret")}))
     plugin = start_callback(
@@ -53,6 +54,7 @@ def test_basic_auth(start_callback: Start, recorder: Recorder, machine: dict[str
     assert not any("s3cret" in line for line in plugin.log_messages)
 
 
+@pytest.mark.slow
 def test_fallthrough_after_401_and_403_and_failed_auths(
         start_callback: Start, recorder: Recorder, machine: dict[str, Any]) -> None:
     recorder.route("/api", guarded({basic("good", "pw")}, forbidden={basic("locked", "pw")}))
@@ -82,6 +84,7 @@ def test_fallthrough_after_401_and_403_and_failed_auths(
     assert len(recorder.seen("/api")) == 5            # the last auth is retried (Retry 1)
 
 
+@pytest.mark.slow
 def test_json_token_flow_and_cache(start_callback: Start, recorder: Recorder,
                                    machine: dict[str, Any]) -> None:
     issued: list[str] = []
@@ -114,6 +117,7 @@ def test_json_token_flow_and_cache(start_callback: Start, recorder: Recorder,
     assert len(recorder.seen("/oauth/token")) == 2
 
 
+@pytest.mark.slow
 def test_refused_cached_token_is_fetched_again(start_callback: Start, recorder: Recorder,
                                                machine: dict[str, Any]) -> None:
     issued: list[str] = []
@@ -136,6 +140,7 @@ def test_refused_cached_token_is_fetched_again(start_callback: Start, recorder: 
         "Bearer t1", "Bearer t1", "Bearer t3"]
 
 
+@pytest.mark.slow
 def test_exec_auth_and_get_auth_string(start_callback: Start, recorder: Recorder,
                                        machine: dict[str, Any], tmp_path: Path) -> None:
     runs = tmp_path / "runs"

@@ -58,6 +58,7 @@ def test_define_from_source_is_silent_and_complete() -> None:
     assert probe.stdout.strip() == "[]", probe.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DRP_PLUGIN.exists(), reason="drp-plugin build is not installed")
 def test_built_file(tmp_path: Path, start_callback: Start, recorder: Recorder,
                     capsys: pytest.CaptureFixture[str]) -> None:

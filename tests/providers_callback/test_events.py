@@ -6,6 +6,8 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
 from drp_plugin.testing.fixtures import DRPTestClient
 
 from .conftest import Start
@@ -27,6 +29,7 @@ def job_event(client: DRPTestClient, machine_uuid: str, job_uuid: str, state: st
     })
 
 
+@pytest.mark.slow
 def test_taskcomplete_once_per_completion(start_callback: Start, recorder: Recorder,
                                           machine: dict[str, Any],
                                           drp_client: DRPTestClient) -> None:
@@ -55,6 +58,7 @@ def test_taskcomplete_once_per_completion(start_callback: Start, recorder: Recor
     assert recorder.seen("/done/m1.example.com")[1].json()["Params"]["site"] == "lab-4"
 
 
+@pytest.mark.slow
 def test_taskcomplete_queues_in_order_per_machine(start_callback: Start, recorder: Recorder,
                                                   drp_client: DRPTestClient) -> None:
     recorder.route("/done/slow", lambda seen: Reply(200, "ok", sleep=1.0))
@@ -74,6 +78,7 @@ def test_taskcomplete_queues_in_order_per_machine(start_callback: Start, recorde
     assert plugin.logs
 
 
+@pytest.mark.slow
 def test_jobfail_once_per_failed_job(start_callback: Start, recorder: Recorder,
                                      machine: dict[str, Any], drp_client: DRPTestClient) -> None:
     plugin = start_callback({

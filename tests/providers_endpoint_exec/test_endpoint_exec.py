@@ -351,6 +351,7 @@ def test_secrets_are_not_logged(drp_provider: Callable[..., ProviderUnderTest],
         assert secret not in messages
 
 
+@pytest.mark.slow
 def test_bad_config_is_refused(drp_provider: Callable[..., ProviderUnderTest]) -> None:
     for actions, message in [
         ({"a": {"BaseArgs": "x"}}, "Path must be a non-empty string"),
@@ -362,6 +363,7 @@ def test_bad_config_is_refused(drp_provider: Callable[..., ProviderUnderTest]) -
         assert message in str(info.value)
 
 
+@pytest.mark.slow
 def test_built_single_file(tmp_path: Path, drp_provider: Callable[..., ProviderUnderTest],
                            drp_client: DRPTestClient, tools: dict[str, Any]) -> None:
     out = tmp_path / "dist" / "endpoint-exec"

@@ -157,6 +157,7 @@ def test_define_from_source_is_json_and_silent() -> None:
         "filebeat-install.sh", "filebeat.yml", "filebeat-start.sh"]
 
 
+@pytest.mark.slow
 def test_params_are_installed(drp_provider: Callable[..., ProviderUnderTest],
                               drp_standin: StandInThread, drp_client: DRPTestClient,
                               tmp_path: Path) -> None:
@@ -209,6 +210,7 @@ def test_file_mode_filters_machine_events(drp_provider: Callable[..., ProviderUn
     assert created["Principal"] == "rocketskates"
 
 
+@pytest.mark.slow
 def test_file_mode_survives_rotation(drp_provider: Callable[..., ProviderUnderTest],
                                      drp_standin: StandInThread, tmp_path: Path) -> None:
     out = tmp_path / "logs" / "fb.json"
@@ -240,6 +242,7 @@ def test_file_mode_survives_rotation(drp_provider: Callable[..., ProviderUnderTe
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_failed_reconfig_keeps_forwarding(drp_provider: Callable[..., ProviderUnderTest],
                                           drp_standin: StandInThread, tmp_path: Path) -> None:
     out = tmp_path / "fb.json"
@@ -262,6 +265,7 @@ def test_failed_reconfig_keeps_forwarding(drp_provider: Callable[..., ProviderUn
     assert keys_of(file_lines(out)) == [str(i) for i in range(10)]
 
 
+@pytest.mark.slow
 def test_reconfig_moves_selections_and_destination(
         drp_provider: Callable[..., ProviderUnderTest], drp_standin: StandInThread,
         tmp_path: Path) -> None:
@@ -280,6 +284,7 @@ def test_reconfig_moves_selections_and_destination(
     assert keys_of(file_lines(second), "other") == [str(i) for i in range(10)]
 
 
+@pytest.mark.slow
 def test_event_stream_loss_is_reported_and_survived(
         drp_provider: Callable[..., ProviderUnderTest], drp_standin: StandInThread,
         tmp_path: Path) -> None:
@@ -297,6 +302,7 @@ def test_event_stream_loss_is_reported_and_survived(
 
 # -- tcp mode ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_tcp_10000_events_through_an_outage(drp_provider: Callable[..., ProviderUnderTest],
                                             drp_standin: StandInThread, peer: LinePeer,
                                             tmp_path: Path) -> None:
@@ -341,6 +347,7 @@ def test_tcp_10000_events_through_an_outage(drp_provider: Callable[..., Provider
           f"{repeats} received twice")
 
 
+@pytest.mark.slow
 def test_undelivered_events_survive_a_restart(drp_provider: Callable[..., ProviderUnderTest],
                                               drp_standin: StandInThread, peer: LinePeer,
                                               tmp_path: Path) -> None:
@@ -366,6 +373,7 @@ def test_undelivered_events_survive_a_restart(drp_provider: Callable[..., Provid
                "the spool file emptied")
 
 
+@pytest.mark.slow
 def test_stop_flushes_to_a_live_peer(drp_provider: Callable[..., ProviderUnderTest],
                                      drp_standin: StandInThread, peer: LinePeer,
                                      tmp_path: Path) -> None:
@@ -379,6 +387,7 @@ def test_stop_flushes_to_a_live_peer(drp_provider: Callable[..., ProviderUnderTe
     assert keys_of(peer.lines) == published(drp_standin)[:received]
 
 
+@pytest.mark.slow
 def test_built_single_file(tmp_path: Path, drp_provider: Callable[..., ProviderUnderTest],
                            drp_standin: StandInThread) -> None:
     built = tmp_path / "dist" / "filebeat"

@@ -27,6 +27,7 @@ async def drp() -> AsyncIterator[StandIn]:
         yield standin
 
 
+@pytest.mark.slow
 async def test_burst_with_ten_dropped_connections(drp: StandIn) -> None:
     async with AsyncClient(drp.endpoint, drp.token) as api, \
             EventStream(api, backoff=0.01, max_backoff=0.05) as stream:

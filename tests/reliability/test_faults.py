@@ -64,6 +64,7 @@ async def test_stop_during_100_in_flight_actions(host: PluginHost, how: str) -> 
     assert sum(1 for status, _ in results if status == 200) >= 90
 
 
+@pytest.mark.slow
 async def test_handler_flooding_logs_stays_bounded(clean_env: dict[str, str]) -> None:
     async with PluginHost(run_args(KITCHEN), env={**clean_env, "DRP_PLUGIN_DRP_GONE_GRACE": "600"},
                           sink=LogSink(delay=0.01)) as h:
@@ -81,6 +82,7 @@ async def test_handler_flooding_logs_stays_bounded(clean_env: dict[str, str]) ->
     assert h.stderr.count(b"not delivered") == 1
 
 
+@pytest.mark.slow
 async def test_serial_actions_keep_per_machine_order(host: PluginHost) -> None:
     machines = [f"m-{n:02d}" for n in range(50)]
     per_machine = 20

@@ -78,6 +78,7 @@ def examples(request: pytest.FixtureRequest) -> int:
     return 10_000 if heavy(request) else 300
 
 
+@pytest.mark.slow
 def test_fuzz_requests(background_host: BackgroundHost, examples: int) -> None:
     @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))

@@ -16,6 +16,7 @@ from tests.helpers import INCREMENTER, KITCHEN, ROOT
 SECRET = "s3cr3t-value-that-must-not-leak"
 
 
+@pytest.mark.slow
 def test_token_and_secure_params_never_logged(drp_standin: Any, drp_client: Any,
                                               drp_provider: Any) -> None:
     drp_client.create_param("kitchen/required", {"type": "string"}, secure=True)

@@ -226,6 +226,7 @@ async def test_slow_log_sink_does_not_delay_actions(make_host: HostFactory) -> N
     assert await asyncio.wait_for(ten_actions(), 10.0) == [200] * 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sink", [LogSink(status=500), LogSink(hang_up=True), None],
                          ids=["sink-500", "sink-hangs-up", "no-sink"])
 async def test_failing_or_missing_log_sink(make_host: HostFactory, sink: LogSink | None,
@@ -271,6 +272,7 @@ async def test_action_timeout_answers_504(make_host: HostFactory, clean_env: dic
     assert (await host.action("echo", {"kitchen/a": 1}, MACHINE)).status == 200
 
 
+@pytest.mark.slow
 async def test_exits_cleanly_when_drp_goes_away(make_host: HostFactory, clean_env: dict[str, str]) -> None:
     host = await make_host(env={**clean_env, "DRP_PLUGIN_DRP_GONE_GRACE": "1"}, config={})
     assert (await host.action("echo", {"kitchen/a": 1}, MACHINE)).status == 200

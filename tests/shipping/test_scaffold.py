@@ -16,6 +16,7 @@ from drp_plugin.tool import cli
 from tests.shipping.helpers import run_file
 
 
+@pytest.mark.slow
 def test_new_project_tests_pass_and_it_builds(tmp_path: Path, bare_python: str) -> None:
     result = CliRunner().invoke(cli, ["new", "demo", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -37,6 +37,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.slow
 def test_upload_create_plugin_and_increment(built_incrementer: BuildResult, drp_standin: Any,
                                             drp_client: Any) -> None:
     """End to end: the built file uploaded, started by DRP, acting on a machine."""

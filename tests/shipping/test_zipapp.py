@@ -113,6 +113,7 @@ def test_define_is_silent_with_warnings_and_without_home(built_incrementer: Buil
     json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_define_is_fast(built_incrementer: BuildResult, bare_python: str, tmp_path: Path) -> None:
     """Median under 50 ms (about 25 ms here); on a loaded machine, compared with an
     empty interpreter start measured alongside."""
@@ -222,6 +223,7 @@ def test_unpack_writes_the_assets_idempotently(built_incrementer: BuildResult, b
     assert stat.S_IMODE((target / "testFile").stat().st_mode) == source_mode
 
 
+@pytest.mark.slow
 def test_kitchen_provider_assets_keep_modes(kitchen: BuildResult, bare_python: str,
                                             tmp_path: Path) -> None:
     target = tmp_path / "out"
@@ -236,6 +238,7 @@ def test_kitchen_provider_assets_keep_modes(kitchen: BuildResult, bare_python: s
     assert tool.stdout == "tool\n"
 
 
+@pytest.mark.slow
 def test_kitchen_provider_runs_from_the_built_file(kitchen: BuildResult, bare_python: str,
                                                    tmp_path: Path) -> None:
     assert kitchen.name == "kitchen-sink"
@@ -252,6 +255,7 @@ def test_kitchen_provider_runs_from_the_built_file(kitchen: BuildResult, bare_py
     assert "described by a helper module" in helped.stdout
 
 
+@pytest.mark.slow
 async def test_kitchen_provider_listens_on_a_bare_python(kitchen: BuildResult,
                                                          bare_python: str) -> None:
     """The whole runtime (h11, asyncio server, log shipping) from the built file."""
@@ -266,6 +270,7 @@ async def test_kitchen_provider_listens_on_a_bare_python(kitchen: BuildResult,
     assert b"Traceback" not in host.stderr
 
 
+@pytest.mark.slow
 def test_crafted_dotdot_asset_is_refused_at_unpack(built_incrementer: BuildResult, bare_python: str,
                                                    tmp_path: Path) -> None:
     with zipfile.ZipFile(built_incrementer.path) as zf:
@@ -292,6 +297,7 @@ def test_crafted_dotdot_asset_is_refused_at_unpack(built_incrementer: BuildResul
 
 # -- reproducible --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_same_tree_same_bytes(kitchen: BuildResult, tmp_path: Path) -> None:
     project = make_kitchen(tmp_path / "kitchen-sink")
     later = time.time() + 3600
@@ -338,6 +344,7 @@ def _fake_distribution(site: Path, name: str, files: dict[str, bytes]) -> None:
         (site / rel).write_bytes(data)
 
 
+@pytest.mark.slow
 def test_compiled_only_dependency_fails_and_pure_fallback_passes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"

@@ -6,6 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.helpers import ROOT
 
 WATCHER = ROOT / "tests" / "providers" / "watcher.py"
@@ -22,6 +24,7 @@ def _wait_seen(watcher: Any, count: int, timeout: float = 120) -> list[list[Any]
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_every_machine_update_in_order_through_a_slow_handler(drp_standin: Any, drp_client: Any,
                                                               drp_provider: Any) -> None:
     watcher = drp_provider(str(WATCHER))

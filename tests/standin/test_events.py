@@ -87,6 +87,7 @@ async def test_token_in_query_and_auth_required(drp: StandIn,
     assert info.value.status == 401
 
 
+@pytest.mark.slow
 async def test_delivery_is_lossless_and_ordered(drp: StandIn, client: httpx.AsyncClient,
                                                 session: aiohttp.ClientSession) -> None:
     ws = await _connect(session, drp)

@@ -186,6 +186,7 @@ async def test_unexpected_exit(drp: StandIn, fake: dict[str, Any]) -> None:
     assert _events(drp, "plugins", "stopped")
 
 
+@pytest.mark.slow
 async def test_autostart_replace_and_delete(drp: StandIn, client: httpx.AsyncClient) -> None:
     await drp.add_provider_from_command("fake", fake_argv("autostart"))
     assert drp.get("plugins", "fake")["Provider"] == "fake"

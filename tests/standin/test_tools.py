@@ -63,6 +63,7 @@ def test_fixtures(drp_provider: Callable[..., ProviderUnderTest],
     assert info.value.code == 418 and info.value.type == "INVOKE"
 
 
+@pytest.mark.slow
 def test_dev_runs_one_action(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("profiles:\n- Name: p1\n  Params: {fake/step: 3}\n"
@@ -89,6 +90,7 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_dev_stays_up_until_sigterm() -> None:
     proc = _spawn("dev", FAKE_COMMAND)
     assert proc.stderr is not None
@@ -101,6 +103,7 @@ def test_dev_stays_up_until_sigterm() -> None:
     assert "stop body: null" in rest
 
 
+@pytest.mark.slow
 def test_serve() -> None:
     proc = _spawn("serve", "--port", "0", "--file-port", "0", "--user", "me:pw")
     assert proc.stdout is not None

@@ -74,6 +74,14 @@ def test_error_body_has_the_go_fields_in_order() -> None:
     assert error_body(400, "a", "b", model="machines")["Messages"] == ["a", "b"]
 
 
+def test_error_body_is_a_drop_in_for_the_servers_old_helper() -> None:
+    """``protocol.httpserver.error_body(code, message=None, ...)`` took one optional
+    message: the same calls give the same bodies here."""
+    assert error_body(404, None, type="GET", key="/x")["Messages"] is None
+    assert error_body(400, "Invalid JSON: x", type="POST") == {
+        "Model": "", "Key": "", "Type": "POST", "Messages": ["Invalid JSON: x"], "Code": 400}
+
+
 def test_plugin_error_json_is_the_factory_body() -> None:
     err = PluginError("nope", code=409, model="machines", key="m1", type="ValidationError")
     assert err.to_dict() == error_body(409, "nope", model="machines", key="m1",
