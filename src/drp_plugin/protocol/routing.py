@@ -114,8 +114,9 @@ class Router:
             try:
                 await self.events.open(selections)
             except Exception as exc:
-                return 500, PluginError(f"Unable to create event stream: {exc}", code=500,
-                                        model="plugins").to_dict()
+                # Go: models.NewError("plugins", 500, ...) sets Type (plugin/plugin.go)
+                return 500, error_body(500, f"Unable to create event stream: {exc}",
+                                       type="plugins")
         return 200, OK
 
     async def _action(self, request: WireRequest, body: Any) -> Reply:
