@@ -7,10 +7,11 @@
             print(event.topic, event.object)
 """
 
-from .matching import Pattern, escape, matches, topic_pattern, unescape
+from .matching import ANY, Pattern, escape, matches, topic_pattern, unescape
 from .stream import EventStream, StreamClosed, Subscription, wait_for
 
 __all__ = [
+    "ANY",
     "EventStream",
     "Pattern",
     "StreamClosed",

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from ..api.session import ssl_context
 from ..errors import PluginError
 from ..models import Event, make_event
-from .matching import Pattern, topic_pattern
+from .matching import ANY, Pattern, topic_pattern
 
 if TYPE_CHECKING:
     from ..api.client import AsyncClient
@@ -477,7 +477,7 @@ async def wait_for(
     stream = source if isinstance(source, EventStream) else EventStream(source)
     try:
         async with asyncio.timeout(timeout):
-            async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
+            async with await stream.subscribe(topic_pattern(prefix, ANY, key)) as subscription:
                 obj = await stream.client.get(prefix, key)
                 if predicate(obj):
                     return obj
