@@ -58,7 +58,8 @@ async def make_host(clean_env: dict[str, str]) -> AsyncIterator[HostFactory]:
 def client(host: PluginHost, connections: int = 40) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.AsyncHTTPTransport(uds=host.to_path,
-                                           limits=httpx.Limits(max_connections=connections)),
+                                           limits=httpx.Limits(max_connections=connections,
+                                                               keepalive_expiry=None)),
         base_url="http://unix", timeout=120)
 
 
