@@ -150,6 +150,10 @@ class Runtime:
         if self.exit_guard is not None:
             self.exit_guard.arm(self.settings.exit_grace)
         watchdog.cancel()
+        # A request routed meanwhile (a late /stop) is answered at once now: let its
+        # reply be written before the connections close.
+        await bounded(self.server.wait_idle(self.lifecycle.reply_wait), self.lifecycle.reply_wait + 1.0,
+                      "answering the last requests")
         await self._close()
         return 0
 
