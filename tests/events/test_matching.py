@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from drp_plugin.events.matching import Pattern, escape, matches, topic_pattern, unescape
+from drp_plugin.events.matching import ANY, Pattern, escape, matches, topic_pattern, unescape
 from drp_plugin.models import Event
 
 
@@ -60,6 +60,8 @@ def test_escape_round_trips(value: str) -> None:
 @settings(max_examples=60, deadline=None)
 @given(names.filter(lambda s: s == s.strip()), names.filter(lambda s: s == s.strip()),
        names.filter(lambda s: s == s.strip()))
+@example("*", "0", "0")  # the example hypothesis once saved: "*" is a name here, not a wildcard
+@example("0", "*", "*")
 def test_topic_pattern_matches_exactly_its_topic(type: str, action: str, key: str) -> None:
     pattern = Pattern(topic_pattern(type, action, key))
     assert pattern.matches(event(type, action, key))
@@ -68,5 +70,17 @@ def test_topic_pattern_matches_exactly_its_topic(type: str, action: str, key: st
 
 
 def test_topic_pattern_keeps_dots_in_keys_readable() -> None:
-    assert topic_pattern("bootenvs", "*", "a.b") == "bootenvs.*.a.b"
-    assert topic_pattern("typed.cows", "*", "*") == "typed\\1cows.*.*"
+    assert topic_pattern("bootenvs", ANY, "a.b") == "bootenvs.*.a.b"
+    assert topic_pattern("typed.cows", ANY, ANY) == "typed\\1cows.*.*"
+
+
+def test_a_name_is_never_a_wildcard() -> None:
+    """``"*"`` passed as a name is the name ``*``; only :data:`ANY` is the wildcard."""
+    assert topic_pattern("*", "0", "0") == "\\3.0.0"
+    pattern = Pattern(topic_pattern("*", "0", "0"))
+    assert pattern.matches(event("*", "0", "0"))
+    assert not pattern.matches(event("*x", "0", "0"))
+    assert Pattern(topic_pattern(ANY, "0", "0")).matches(event("*x", "0", "0"))
+    assert topic_pattern("files", ANY, "*") == "files.*.\\3"
+    with pytest.raises(TypeError, match="name"):
+        topic_pattern("files", 3, ANY)  # type: ignore[arg-type]

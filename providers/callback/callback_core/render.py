@@ -25,13 +25,30 @@ and lists as compact JSON, so a template builds JSON naturally.  An undefined
 name or field is an error (not an empty string).  Go's template functions (sprig)
 are replaced by Jinja2's filters and tests (``upper``, ``default``, ``tojson``,
 ``join``, ``replace``, ``is defined`` ...).
+
+Templates come from admins and, through ``ParamExpand``, from machine params, so
+rendering is bounded: it runs in a thread of its own (never on the event loop that
+answers actions, ``/stop`` and logging), for at most ``timeout`` seconds of template
+work (the API calls and programs it waits for are not counted: they have their own
+timeouts), and its output is at most ``max_bytes``.  ``*``, ``**`` and ``+`` are
+checked before they build a huge string, list or number, and ``range`` and every
+call and attribute check the clock.  A render over a limit is answered 400 naming
+the limit; its thread, if stuck in one long operation, is left to finish, and at
+most ``MAX_STUCK`` such threads may exist before renders are refused (503).
+Settings: ``CALLBACK_TEMPLATE_TIMEOUT`` (seconds, default 5) and
+``CALLBACK_TEMPLATE_MAX_BYTES`` (default 1 MiB) in the provider's environment, or
+``Renderer(timeout=, max_bytes=)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import os
 import re
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,13 +57,21 @@ from drp_plugin import PluginError
 from .errors import clip, fail, text_of
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
 
     from jinja2 import Template
+    from jinja2.runtime import Context as JinjaContext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: How deep ``ParamExpand`` may nest (a param expanding itself must end).
 MAX_EXPAND_DEPTH = 8
+#: Seconds of template work one render may take (a template takes milliseconds; the
+#: default leaves room for big machines on a loaded host).
+DEFAULT_TIMEOUT = 5.0
+#: Bytes one render may produce (a URL or a request body: 1 MiB is generous).
+DEFAULT_MAX_BYTES = 1024 * 1024
+#: Render threads still running past their time limit before renders are refused.
+MAX_STUCK = 4
 _TEMPLATE_MARKS = ("{{", "{%", "{#")
 _GO_SYNTAX = re.compile(r"\{\{-?\s*(\.|if\s+\.|range\s+\.|template\s)")
 #: Go field names of ``models.Info`` whose JSON key is not their snake case.
@@ -176,21 +201,141 @@ def _parse_url(segment: str, raw_url: str) -> str:
     raise fail(400, f"ParseUrl: no URL part {segment!r} (scheme, host or path)")
 
 
+class RenderLimit(Exception):
+    """A render went over its time or size limit."""
+
+
+class _Budget:
+    """The limits of one render, checked from its thread."""
+
+    def __init__(self, timeout: float, max_bytes: int) -> None:
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.deadline = time.monotonic() + timeout
+        self.waiting = 0  # helper calls (API, programs) in progress: not template work
+        self.expired = False
+
+    def check(self) -> None:
+        if self.expired or (self.waiting == 0 and time.monotonic() > self.deadline):
+            self.expired = True
+            raise RenderLimit(f"template rendering took longer than {self.timeout:g}s")
+
+    def size(self, nbytes: int) -> None:
+        if nbytes > self.max_bytes:
+            raise RenderLimit(f"template output is larger than {self.max_bytes} bytes")
+
+    def wait_for(self, call: Callable[[], Any]) -> Any:
+        """Run a helper that waits on the event loop; its time is not template work."""
+        self.waiting += 1
+        started = time.monotonic()
+        try:
+            return call()
+        finally:
+            self.waiting -= 1
+            self.deadline += time.monotonic() - started
+
+
+_current = threading.local()
+
+
+def _budget() -> _Budget:
+    budget: _Budget | None = getattr(_current, "budget", None)
+    if budget is None:
+        raise RenderLimit("template rendering outside a bounded render")
+    return budget
+
+
+def _sized(value: Any) -> int | None:
+    """A size in bytes to compare with the limit, for what may grow huge."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, (list, tuple)):
+        return len(value) * 8
+    return None
+
+
+def _limited_range(*args: int) -> Iterator[int]:
+    from jinja2.sandbox import safe_range
+
+    budget = _budget()
+    for n, value in enumerate(safe_range(*args)):
+        if not n % 256:
+            budget.check()
+        yield value
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(
-        enable_async=True, autoescape=False, undefined=StrictUndefined,
-        finalize=_finalize, keep_trailing_newline=True,
-    )
+    class LimitedSandbox(ImmutableSandboxedEnvironment):
+        """The sandbox, plus the clock and size checks of the running render."""
+
+        intercepted_binops = frozenset(["*", "**", "+"])
+
+        def call_binop(self, context: JinjaContext, operator: str, left: Any, right: Any) -> Any:
+            budget = _budget()
+            budget.check()
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    size = _sized(seq)
+                    if size is not None and isinstance(times, int):
+                        budget.size(size * max(times, 0))
+            elif operator == "+":
+                a, b = _sized(left), _sized(right)
+                if a is not None and b is not None:
+                    budget.size(a + b)
+            elif operator == "**" and isinstance(left, int) and isinstance(right, int) \
+                    and abs(left) > 1 and right > 0:
+                budget.size(left.bit_length() * right // 8)
+            return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: JinjaContext, __obj: Any, *args: Any,  # noqa: N805
+                 **kwargs: Any) -> Any:
+            _budget().check()
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            _budget().check()
+            return super().getattr(obj, attribute)
+
+        def getitem(self, obj: Any, argument: Any) -> Any:
+            _budget().check()
+            return super().getitem(obj, argument)
+
+    env = LimitedSandbox(autoescape=False, undefined=StrictUndefined, finalize=_finalize,
+                         keep_trailing_newline=True)
+    env.globals["range"] = _limited_range
+    return env
+
+
+def _limit(name: str, default: float, parse: Callable[[str], float]) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise ValueError(f"{name}={raw!r} is not valid: expected a positive number")
+    return value
 
 
 class Renderer:
-    """Compiles (and caches) templates; renders them with :class:`TemplateData`."""
+    """Compiles (and caches) templates; renders them, bounded, with :class:`TemplateData`.
 
-    def __init__(self) -> None:
+    ``timeout`` (seconds of template work) and ``max_bytes`` (output size) default
+    to ``CALLBACK_TEMPLATE_TIMEOUT`` / ``CALLBACK_TEMPLATE_MAX_BYTES`` or 5 s / 1 MiB.
+    """
+
+    def __init__(self, *, timeout: float | None = None, max_bytes: int | None = None) -> None:
         self.env = _environment()
+        self.timeout = timeout if timeout is not None else _limit(
+            "CALLBACK_TEMPLATE_TIMEOUT", DEFAULT_TIMEOUT, float)
+        self.max_bytes = max_bytes if max_bytes is not None else int(_limit(
+            "CALLBACK_TEMPLATE_MAX_BYTES", DEFAULT_MAX_BYTES, int))
+        self.stuck = 0  # render threads still running past their limit
         self._cache: dict[str, Template] = {}
 
     def compile(self, source: str, what: str) -> Template:
@@ -213,16 +358,98 @@ class Renderer:
         return template
 
     async def render(self, source: str, data: TemplateData, what: str) -> str:
-        """``source`` rendered with ``data`` (400 naming ``what`` on any template error)."""
+        """``source`` rendered with ``data``, in a thread, bounded; 400 naming ``what``."""
         if not is_template(source):
             return source
         template = self.compile(source, what)
+        if self.stuck >= MAX_STUCK:
+            raise fail(503, f"{what}: {self.stuck} template renders are still running past "
+                            "their time limit; try again later")
+        loop = asyncio.get_running_loop()
+        budget = _Budget(self.timeout, self.max_bytes)
+        done: asyncio.Future[str] = loop.create_future()
+        names = data.names(self, loop)
+
+        def settle(result: str | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result or "")
+
+        def work() -> None:
+            _current.budget = budget
+            try:
+                result = self._generate(template, names, budget)
+            except BaseException as exc:  # handed to the loop, never lost
+                loop.call_soon_threadsafe(settle, None, exc)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+            finally:
+                _current.budget = None
+
+        thread = threading.Thread(target=work, name="callback-render", daemon=True)
+        thread.start()
         try:
-            return await template.render_async(data.names(self))
+            return await self._wait(done, budget, thread)
+        except RenderLimit as exc:
+            raise fail(400, f"{what}: {exc}") from None
         except PluginError as exc:
             raise fail(400, f"{what}: {text_of(exc)}") from None
         except Exception as exc:  # what a template does wrong: undefined names, bad calls
             raise fail(400, f"{what}: {type(exc).__name__}: {exc}") from None
+
+    async def _wait(self, done: asyncio.Future[str], budget: _Budget,
+                    thread: threading.Thread) -> str:
+        while True:
+            left = budget.deadline - time.monotonic()
+            await asyncio.wait([done], timeout=max(left, 0.0) + 0.05)
+            if done.done():
+                return done.result()
+            if budget.waiting == 0 and time.monotonic() > budget.deadline:
+                budget.expired = True  # the thread stops at its next check
+                self._watch(thread)
+                raise RenderLimit(f"template rendering took longer than {budget.timeout:g}s")
+
+    def _watch(self, thread: threading.Thread) -> None:
+        """Count ``thread`` as stuck until it ends (a thread cannot be killed)."""
+        self.stuck += 1
+        loop = asyncio.get_running_loop()
+
+        def wait() -> None:
+            thread.join()
+            loop.call_soon_threadsafe(self._unstuck)
+
+        threading.Thread(target=wait, name="callback-render-watch", daemon=True).start()
+
+    def _unstuck(self) -> None:
+        self.stuck -= 1
+
+    def render_nested(self, source: str, data: TemplateData, what: str, names: dict[str, Any]) -> str:
+        """A render inside a render (``ParamExpand``): same thread, same budget."""
+        if not is_template(source):
+            return source
+        template = self.compile(source, what)
+        try:
+            return self._generate(template, names, _budget())
+        except (RenderLimit, PluginError):
+            raise
+        except Exception as exc:
+            raise fail(400, f"{what}: {type(exc).__name__}: {exc}") from None
+
+    @staticmethod
+    def _generate(template: Template, names: dict[str, Any], budget: _Budget) -> str:
+        parts: list[str] = []
+        size = 0
+        for chunk in template.generate(names):
+            size += len(chunk)
+            budget.size(size)
+            budget.check()
+            parts.append(chunk)
+        text = "".join(parts)
+        budget.size(len(text.encode("utf-8", errors="surrogatepass")))
+        return text
 
 
 class TemplateData:
@@ -252,41 +479,58 @@ class TemplateData:
             self._defaults[name] = await self._param_default(name)
         return self._defaults[name]
 
-    def names(self, renderer: Renderer) -> dict[str, Any]:
+    def names(self, renderer: Renderer, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+        """The names a template sees; they are called from the render's thread.
+
+        Helpers that need the API or a program run on ``loop`` (where the clients
+        live); the render waits for them, and that time is not template work.
+        """
         info = self.info
         address = str(info.get("address") or "")
 
-        async def param_expand(name: str) -> Any:
-            value = await self.param(name)
+        def on_loop(coro: Awaitable[Any]) -> Any:
+            async def run() -> Any:
+                return await coro
+
+            return _budget().wait_for(
+                lambda: asyncio.run_coroutine_threadsafe(run(), loop).result())
+
+        def param(name: str) -> Any:
+            if name in self.params:
+                return self.params[name]
+            return on_loop(self.param(name))
+
+        def param_expand(name: str) -> Any:
+            value = param(name)
             if not isinstance(value, str):
                 return value
             if self._depth >= MAX_EXPAND_DEPTH:
                 raise fail(400, f"ParamExpand {name}: nested more than {MAX_EXPAND_DEPTH} deep")
             self._depth += 1
             try:
-                return await renderer.render(value, self, f"ParamExpand {name}")
+                return renderer.render_nested(value, self, f"ParamExpand {name}", names)
             finally:
                 self._depth -= 1
 
-        async def param_as_json(name: str) -> str:
-            return json.dumps(await self.param(name), separators=(",", ":"), ensure_ascii=False)
+        def param_as_json(name: str) -> str:
+            return json.dumps(param(name), separators=(",", ":"), ensure_ascii=False)
 
-        async def param_as_yaml(name: str) -> str:
+        def param_as_yaml(name: str) -> str:
             import yaml
 
-            return str(yaml.safe_dump(await self.param(name), default_flow_style=False))
+            return str(yaml.safe_dump(param(name), default_flow_style=False))
 
-        async def get_auth_string(name: str) -> str:
+        def get_auth_string(name: str) -> str:
             try:
-                return await self._program(name)
+                return str(on_loop(self._program(name)))
             except PluginError as exc:
                 raise fail(400, f"GetAuthString {name}: {clip(text_of(exc))}") from None
 
         provisioner_url = GoText(f"http://{address}:{info.get('file_port', 0)}")
-        return {
+        names: dict[str, Any] = {
             "Machine": self.machine,
             "Info": info,
-            "Param": self.param,
+            "Param": param,
             "ParamExists": lambda name: name in self.params,
             "ParamExpand": param_expand,
             "ParamAsJSON": param_as_json,
@@ -299,3 +543,4 @@ class TemplateData:
             "ParseURL": _parse_url,
             "GetAuthString": get_auth_string,
         }
+        return names

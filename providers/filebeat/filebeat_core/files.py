@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ class FileSink:
 
     Before each write the file at ``path`` is compared (device, inode) with the
     open one: when it was moved or deleted, ``path`` is opened (created) again.
+    The file is opened with ``O_NOFOLLOW``, at start and after every rotation: a
+    symbolic link planted at ``path`` is refused (``ELOOP``), never written through.
     ``written`` counts the bytes written, whole lines only: a failed write that
     left part of a line is cut back to the last whole line.
     """
@@ -44,7 +47,14 @@ class FileSink:
 
     def _open_fd(self) -> int:
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            return os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OSError(errno.ELOOP, f"{self.path} is a symbolic link: refusing to "
+                                           "follow it") from None
+            raise
 
     async def open(self) -> None:
         fd = await asyncio.to_thread(self._open_fd)
@@ -53,7 +63,7 @@ class FileSink:
 
     def _rotated(self, fd: int) -> bool:
         try:
-            now = os.stat(self.path)
+            now = os.lstat(self.path)  # a link put in its place is a new file, never followed
         except FileNotFoundError:
             return True
         mine = os.fstat(fd)

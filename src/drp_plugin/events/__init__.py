@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .matching import Pattern, escape, matches, topic_pattern, unescape
+from .matching import ANY, Pattern, escape, matches, topic_pattern, unescape
 from .stream import (
     EventCallback,
     EventStream,
@@ -20,6 +20,7 @@ from .stream import (
 )
 
 __all__ = [
+    "ANY",
     "EventCallback",
     "EventStream",
     "Pattern",

@@ -4,13 +4,20 @@ A filter splits into three parts on its first two dots (so keys may contain dots
 Each part is ``*`` (anything) or a comma-separated list of exact values; inside a
 value ``\\1`` stands for ``.``, ``\\2`` for ``,`` and ``\\3`` for ``*``.  Values are
 compared after trimming spaces.
+
+When a filter is built from names (:func:`topic_pattern`), a name is always an
+exact value, even ``"*"`` (an object may be called that); the wildcard is spelled
+:data:`ANY` (``None``), never a string, so the two cannot be confused.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Optional, Protocol
 
-__all__ = ["Pattern", "escape", "matches", "parse", "topic_pattern", "unescape"]
+__all__ = ["ANY", "Pattern", "escape", "matches", "parse", "topic_pattern", "unescape"]
+
+#: The wildcard part of :func:`topic_pattern` (any type, action or key).
+ANY = None
 
 _ESCAPES = (("\\1", "."), ("\\2", ","), ("\\3", "*"))
 
@@ -22,15 +29,19 @@ def escape(value: str) -> str:
     return value
 
 
-def topic_pattern(type: str, action: str, key: str) -> str:
-    """The filter matching exactly ``type``, ``action`` and ``key`` (each may be ``*``).
+def topic_pattern(type: str | None, action: str | None, key: str | None) -> str:
+    """The filter matching exactly ``type``, ``action`` and ``key``; :data:`ANY` matches all.
 
-    Dots stay as they are in the key: only the first two dots split the filter.
+    Every string is a name, matched exactly: ``topic_pattern("files", ANY, "*")``
+    matches the key ``*`` only (``files.*.\\3``).  Dots stay as they are in the key:
+    only the first two dots split the filter.
     """
 
-    def exact(value: str, dots: bool) -> str:
-        if value == "*":
-            return value
+    def exact(value: str | None, dots: bool) -> str:
+        if value is ANY:
+            return "*"
+        if not isinstance(value, str):
+            raise TypeError(f"a topic part is a name (str) or ANY, not {value!r}")
         escaped = escape(value)
         return escaped if dots else escaped.replace("\\1", ".")
 
@@ -55,7 +66,7 @@ class _Topic(Protocol):
     def key(self) -> str: ...
 
 
-Part = frozenset[str] | None  # None: the wildcard
+Part = Optional[frozenset[str]]  # noqa: UP045 - None: the wildcard; 3.9 has no runtime X | Y
 
 
 def _parse_part(text: str) -> Part:
@@ -85,7 +96,7 @@ class Pattern:
         fields = (event.type, event.action, event.key)
         return all(
             part is None or field.strip() in part
-            for part, field in zip(self.parts, fields, strict=True)
+            for part, field in zip(self.parts, fields)  # noqa: B905 - both have 3 (3.9: no strict=)
         )
 
     def __repr__(self) -> str:

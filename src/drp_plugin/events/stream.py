@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocke
 from ..errors import PluginError
 from ..errors import StreamClosed as StreamClosed  # re-exported: the tree lives in errors
 from ..models import Event, make_event
-from .matching import Pattern, topic_pattern
+from .matching import ANY, Pattern, topic_pattern
 
 if TYPE_CHECKING:
     from ..api.client import AsyncClient
@@ -663,7 +663,7 @@ async def wait_for(
     stream = source if isinstance(source, EventStream) else EventStream(source)
 
     async def watch() -> dict[str, Any]:
-        async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
+        async with await stream.subscribe(topic_pattern(prefix, ANY, key)) as subscription:
             obj: dict[str, Any] = await stream.client.get(prefix, key)
             if predicate(obj):
                 return obj

@@ -12,7 +12,10 @@ PROTOCOL.md sections 1 to 3.  The parts, each readable and testable alone:
 :class:`Runtime` wires them to the unix-socket HTTP server and the log shipper.
 After the drain the process exits within ``exit_grace`` seconds whatever handlers
 left behind: :class:`ExitGuard` ends it with ``os._exit`` when threads would hold
-interpreter shutdown.
+interpreter shutdown.  Processes handlers started inherit stdout and stderr and may
+outlive the provider; :class:`~.stdio.StdioShield` gives them pipes of the
+provider's own, so that a host reading the provider's output sees its end when
+the provider exits.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .logship import LogShipper
 from .routing import OK, PREFIX, Router
 from .services import Services
 from .settings import Settings
+from .stdio import StdioShield
 from .watchdog import DrpWatchdog
 
 if TYPE_CHECKING:
@@ -146,6 +150,10 @@ class Runtime:
         if self.exit_guard is not None:
             self.exit_guard.arm(self.settings.exit_grace)
         watchdog.cancel()
+        # A request routed meanwhile (a late /stop) is answered at once now: let its
+        # reply be written before the connections close.
+        await bounded(self.server.wait_idle(self.lifecycle.reply_wait), self.lifecycle.reply_wait + 1.0,
+                      "answering the last requests")
         await self._close()
         return 0
 
@@ -192,6 +200,8 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
     the end of the drain bounds what interpreter shutdown may still wait for.
     """
     guard = ExitGuard()
+    shield = StdioShield()
+    shield.install()
     loop = asyncio.new_event_loop()
     # Our own executor, so that closing does not wait for a handler's stuck thread.
     executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="drp-plugin-handler")
@@ -203,6 +213,7 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
     finally:
         _close_loop(loop)
         executor.shutdown(wait=False, cancel_futures=True)
+        shield.restore()
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
