@@ -221,8 +221,7 @@ class Parser:
     ``feed`` bytes as they arrive, then call :meth:`next` until it returns None
     (more bytes needed).  It returns :data:`HEAD` once a head is complete (look at
     :attr:`head` and refuse early if you must), then :data:`MESSAGE` once the body is
-    complete (:attr:`body`).  A body of known length is read into one buffer of that
-    size: no list of chunks, no second copy.  Errors raise :class:`HTTPError`.
+    complete (:attr:`body`).  A body is read into one growing buffer: no list of chunks, no second copy.  Errors raise :class:`HTTPError`.
     """
 
     HEAD = 1
@@ -240,7 +239,6 @@ class Parser:
         self.request_method = b"POST"
         self._state = 0  # 0 head, 1 length body, 2 chunk header, 3 chunk data, 4 chunk CRLF, 5 trailer, 6 until EOF
         self._search = 0
-        self._filled = 0
         self._chunk_left = 0
         self._eof = False
         #: After an upgrade or a close-delimited body nothing more is read.
@@ -259,12 +257,13 @@ class Parser:
     def feed(self, data: bytes) -> None:
         """Add bytes read from the connection."""
         if self._state == 1 and not self.buf:
-            n = min(len(data), len(self.body) - self._filled)
             body = self.body
             assert isinstance(body, bytearray)
-            body[self._filled:self._filled + n] = data[:n] if n < len(data) else data
-            self._filled += n
-            if n < len(data):
+            n = self.head.length - len(body) if self.head is not None else 0
+            if n >= len(data):
+                body += data
+            else:
+                body += memoryview(data)[:n]
                 self.buf += memoryview(data)[n:]
             return
         self.buf += data
@@ -318,16 +317,17 @@ class Parser:
                 del buf[:n]
                 self._state = 7
             else:
-                self.body = bytearray(head.length)
-                self._filled = len(buf)
-                self.body[:self._filled] = buf
+                # Grown as bytes arrive (realloc, no second copy), so memory follows
+                # what was received, not what the head announced.
+                self.body = bytearray(buf)
                 buf.clear()
                 self._state = 1
             return self.HEAD
         if state == 7:
             return self._done()
         if state == 1:
-            if self._filled < len(self.body):
+            assert self.head is not None
+            if len(self.body) < self.head.length:
                 return None
             return self._done()
         if state == 6:
@@ -418,7 +418,6 @@ class Parser:
         assert head is not None
         self.head = None
         self.body = b""
-        self._filled = 0
         return head, body
 
 
