@@ -35,7 +35,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
     while True:
         try:
             chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             return data
         if not chunk:
             return data

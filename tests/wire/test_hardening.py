@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 
 from drp_plugin.testing import LogSink, PluginHost
-from tests.wire.conftest import ARGV, WIRE, action_request, connect, read_response, read_until_closed
+from tests.wire.conftest import (
+    ARGV,
+    WIRE,
+    action_request,
+    connect,
+    read_response,
+    read_until_closed,
+)
 
 MB = 1024 * 1024
 
