@@ -50,7 +50,7 @@ def run_h11(pieces: list[bytes]) -> tuple[list[Message], str]:
             elif isinstance(event, h11.EndOfMessage):
                 messages.append((head.method, head.target, head.http_version,
                                  tuple((n, v) for n, v in head.headers), body))
-                if conn.their_state in (h11.MUST_CLOSE, h11.MIGHT_SWITCH_PROTOCOL):
+                if conn.their_state in (h11.MUST_CLOSE, h11._state.MIGHT_SWITCH_PROTOCOL):
                     return messages, "stopped"
                 conn.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
                 conn.send(h11.EndOfMessage())

@@ -45,7 +45,7 @@ def strict_json(body: bytes) -> Any:
 async def started(env: dict[str, str], extra: dict[str, str] | None = None,
                   sink: LogSink | None = None, argv: list[str] | None = None) -> PluginHost:
     host = PluginHost(argv or ARGV, env={**env, "DRP_PLUGIN_DRP_GONE_GRACE": "600", **(extra or {})},
-                      **({"sink": sink} if sink is not None else {}))
+                      sink=sink if sink is not None else LogSink())
     await host.start()
     assert (await host.config({})).status == 200
     return host
