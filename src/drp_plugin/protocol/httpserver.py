@@ -87,26 +87,44 @@ class Limits:
 class WireRequest:
     """One HTTP request, read whole."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "after_response", "keep_alive",
-                 "_reserved")
+    __slots__ = ("method", "path", "query", "body", "after_response", "keep_alive",
+                 "_reserved", "_raw", "_headers")
 
-    def __init__(self, method: str, target: str, headers: dict[str, str],
+    def __init__(self, method: str, target: str,
+                 headers: dict[str, str] | list[tuple[bytes, bytes]],
                  body: bytes | bytearray, keep_alive: bool = True) -> None:
         #: Called once the response was written (``/stop`` exits from here).
         self.after_response: Callable[[], None] | None = None
         self.method = method
         self.path, _, self.query = target.partition("?")
-        #: Lower-case names; a repeated header keeps its last value.
-        self.headers = headers
-        #: A body of known length arrives in a ``bytearray`` of that size (no copy).
+        if isinstance(headers, dict):
+            self._headers: dict[str, str] | None = headers
+            self._raw: list[tuple[bytes, bytes]] = []
+        else:
+            self._headers = None
+            self._raw = headers
+        #: A body arrives in one buffer, as read (no second copy).
         self.body = body
         self.keep_alive = keep_alive
         self._reserved = 0
 
     @property
+    def headers(self) -> dict[str, str]:
+        """Lower-case names; a repeated header keeps its last value."""
+        if self._headers is None:
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
+        return self._headers
+
+    @property
     def content_type(self) -> str:
         """The Content-Type header, as sent."""
-        return self.headers.get("content-type", "")
+        if self._headers is None:
+            found = b""
+            for name, value in self._raw:
+                if name == b"content-type":
+                    found = value
+            return found.decode("latin-1")
+        return self._headers.get("content-type", "")
 
     @property
     def media_type(self) -> str:
@@ -205,10 +223,13 @@ class _Connection(asyncio.Protocol):
                     self._on_head()
                 else:
                     done, body = parser.take()
+                    if not self.reserved and body:  # it came whole, without a HEAD event
+                        if not self.server._reserve(len(body)):
+                            raise HTTPError(self._busy(), 503)
+                        self.reserved = len(body)
                     request = WireRequest(
                         done.method.decode("latin-1"), done.target.decode("latin-1"),
-                        {k.decode("latin-1"): v.decode("latin-1") for k, v in done.headers},
-                        body, done.keep_alive)
+                        done.headers, body, done.keep_alive)
                     request._reserved = self.reserved
                     self.reserved = 0
                     self._push(request)
@@ -236,7 +257,7 @@ class _Connection(asyncio.Protocol):
         if not self.server._reserve(need):
             raise HTTPError(self._busy(), 503)
         self.reserved = need
-        if head.expect_continue and not self.parser.body_complete:
+        if head.expect_continue:
             # The client waits for this before it sends the body (Go's ExpectContinueTimeout).
             assert self.transport is not None
             self.transport.write(http1.CONTINUE)
