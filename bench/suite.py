@@ -76,6 +76,18 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
+def _ratio(values: list[float], floor: list[float]) -> dict[str, float]:
+    """``values`` over ``floor``, pairwise (interleaved samples share the noise)."""
+    pairs = [v / f for v, f in zip(values, floor, strict=True) if f]
+    return summary([round(x, 3) for x in pairs])
+
+
+#: The Go reference incrementer measured side by side (issue 11): actions/s with every
+#: log line delivered, two rounds of 5 s.  ``DRP_PLUGIN_BENCH_GO`` measures it again.
+GO_RECORDED = {1: (1644.0, 1648.0), 4: (3440.0, 3808.0)}
+GO_ENV = "DRP_PLUGIN_BENCH_GO"
+
+
 # -- 1. define ---------------------------------------------------------------------------------
 def _timed_run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     t0 = time.perf_counter()
@@ -150,12 +162,14 @@ def bench_define(plan: Plan) -> dict[str, Any]:
         env = child_env(tmp)
         runs: dict[str, list[str]] = {
             "floor": [PYTHON, "-c", "pass"],
+            "floor_isolated": [PYTHON, "-I", "-c", "pass"],
             "source": [*provider_argv(INCREMENTER), "define"],
         }
         if BUILT.path is not None:
             runs["built"] = [*BUILT.argv(), "define"]
             if BUILT.interpreter:
                 runs["floor_system"] = [*BUILT.interpreter, "-c", "pass"]
+                runs["floor_system_isolated"] = [*BUILT.interpreter, "-I", "-c", "pass"]
         samples: dict[str, list[float]] = {k: [] for k in runs}
         for name, argv in runs.items():  # warm once: .pyc files, content cache
             _, done = _timed_run(argv, env, tmp)
@@ -169,6 +183,12 @@ def bench_define(plan: Plan) -> dict[str, Any]:
                 samples[name].append(_ms(seconds))
         result: dict[str, Any] = {k: {**summary(v), "samples_ms": v} for k, v in samples.items()}
         result["floor"]["command"] = f"{PYTHON} -c pass"
+        result["floor_isolated"]["command"] = f"{PYTHON} -I -c pass"
+        # Issue 11: define <= 1.3x `python3 -I -c pass` of the same interpreter, same run.
+        result["ratio_source"] = _ratio(samples["source"], samples["floor_isolated"])
+        if "built" in samples:
+            floor = samples.get("floor_system_isolated", samples["floor_isolated"])
+            result["ratio_built"] = _ratio(samples["built"], floor)
         result["source"]["command"] = " ".join(runs["source"])
         if BUILT.path is None:
             result["built"] = {"skipped": BUILT.reason}
@@ -186,6 +206,11 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
              "source": provider_argv(INCREMENTER)}
     if BUILT.path is not None:
         kinds["built"] = BUILT.argv()
+    # Issue 11: spawn to READY! <= 1.25x `python3 -I -c "import asyncio"` (same run).
+    asyncio_floors = {"source": [PYTHON, "-I", "-c", "import asyncio"]}
+    if BUILT.path is not None:
+        asyncio_floors["built"] = [*(BUILT.interpreter or [PYTHON]), "-I", "-c", "import asyncio"]
+    floor_asyncio: dict[str, list[float]] = {k: [] for k in asyncio_floors}
     ready: dict[str, list[float]] = {k: [] for k in kinds}
     rss_ready: list[float] = []
     rss_config: list[float] = []
@@ -209,6 +234,10 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
                     p.stop()
                 if i:
                     ready[kind].append(_ms(seconds))
+                if kind in asyncio_floors:
+                    seconds, _ = _timed_run(asyncio_floors[kind], env, tmp)
+                    if i:
+                        floor_asyncio[kind].append(_ms(seconds))
     result: dict[str, Any] = {
         "ready_ms": {**summary(ready["source"]), "samples": ready["source"]},
         "floor_ms": {**summary(ready["floor"]), "samples": ready["floor"],
@@ -216,6 +245,10 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
         "rss_ready_mb": summary(rss_ready),
         "rss_config_mb": summary(rss_config),
     }
+    for kind, samples in floor_asyncio.items():
+        result[f"floor_asyncio_{kind}_ms"] = {**summary(samples), "samples": samples,
+                                              "command": " ".join(asyncio_floors[kind])}
+        result[f"ratio_{kind}"] = _ratio(ready[kind], samples)
     if "built" in ready:
         result["ready_built_ms"] = {**summary(ready["built"]), "samples": ready["built"],
                                     "command": " ".join(kinds["built"])}
@@ -313,6 +346,7 @@ def bench_actions(plan: Plan) -> dict[str, Any]:
             result["rss_after_mb"] = round(prov.rss_kb() / 1024, 2)
         finally:
             prov.stop()
+        result["go"] = _go_runs(plan, tmp, sink, body)
     for name, rs in runs.items():
         result[name] = {"runs": rs, **_runs_summary(rs, keys if name.startswith("provider")
                                                     else ("per_s", "p50_ms", "p99_ms", "errors",
@@ -322,6 +356,30 @@ def bench_actions(plan: Plan) -> dict[str, Any]:
                      zip(runs[f"provider_{conns}"], runs[f"floor_{conns}"], strict=True) if f["per_s"]]
         result[f"fraction_of_floor_{conns}"] = summary([round(x, 4) for x in fractions])
     return result
+
+
+def _go_runs(plan: Plan, tmp: Path, sink: Sink, body: bytes) -> dict[str, Any]:
+    """The Go reference provider on the same sink and load, when ``DRP_PLUGIN_BENCH_GO``
+    names it; else the recorded figures."""
+    go = os.environ.get(GO_ENV, "")
+    if not go:
+        return {"source": "recorded (issue 11)",
+                **{f"per_s_{c}": {"min": lo, "median": hi, "max": hi}
+                   for c, (lo, hi) in GO_RECORDED.items()}}
+    prov = _started(ProviderProcess([go], tmp, sink.path), sink)
+    try:
+        before = sink.lines
+        run_load(prov.to_path, ACTION_PATH, body, conns=1, total=plan.warmup)
+        per = max(1, round((sink.wait_lines(before + plan.warmup) - before) / plan.warmup))
+        out: dict[str, Any] = {"source": f"measured: {go}", "lines_per_action": per}
+        for conns, total in ((1, plan.actions_1), (4, plan.actions_4)):
+            runs = [_provider_run(prov, sink, body, conns, total, lines_per=per,
+                                  expect_reply=None) for _ in range(plan.action_reps)]
+            out[f"per_s_{conns}"] = summary([r["per_s"] for r in runs])
+            out[f"p99_ms_{conns}"] = summary([r["p99_ms"] for r in runs])
+        return out
+    finally:
+        prov.stop()
 
 
 # -- 4. events --------------------------------------------------------------------------------------
@@ -374,8 +432,10 @@ def bench_events(plan: Plan) -> dict[str, Any]:
 
 # -- 5. RSS under sustained actions ----------------------------------------------------------------------
 def bench_rss(plan: Plan) -> dict[str, Any]:
+    """Sustained load (60 s each on 1 and on 4 connections): RSS over time, and every log
+    line delivered (issue 11: delivered == emitted, nothing dropped or still queued)."""
     body = json.dumps(action_body("incrstatus")).encode()
-    conns = 4
+    phases: dict[str, Any] = {}
     with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink:
         prov = ProviderProcess(provider_argv(INCREMENTER), tmp, sink.path)
         prov.start()
@@ -383,32 +443,45 @@ def bench_rss(plan: Plan) -> dict[str, Any]:
             rss_ready = prov.rss_kb()
             status, _ = prov.config()
             rss_config = prov.rss_kb()
-            before = sink.settle()
-            res = run_load(prov.to_path, ACTION_PATH, body, conns=conns,
-                           duration=plan.rss_seconds, sample=prov.rss_kb)
-            lines = sink.wait_lines(before + res.requests * LINES_PER_ACTION) - before
+            for conns in (1, 4):
+                before = sink.settle()
+                res = run_load(prov.to_path, ACTION_PATH, body, conns=conns,
+                               duration=plan.rss_seconds, sample=prov.rss_kb)
+                emitted = res.requests * LINES_PER_ACTION
+                lines = sink.wait_lines(before + emitted) - before
+                end_ns = max(res.end_ns, sink.last_line_ns)
+                phases[str(conns)] = {
+                    "actions": res.requests, "errors": res.errors,
+                    "emitted": emitted, "delivered": lines, "not_delivered": emitted - lines,
+                    "lines_per_action": round(lines / res.requests, 4) if res.requests else 0.0,
+                    "per_s": round(min(res.requests, lines // LINES_PER_ACTION)
+                                   / ((end_ns - res.start_ns) / 1e9), 1) if res.requests else 0.0,
+                    "p99_ms": round(res.latency_ms(99), 4),
+                    "samples": [{"t": t, "rss_mb": round(kb / 1024, 2)} for t, kb in res.samples],
+                    "during_kb": [kb for t, kb in res.samples if t > 0],
+                }
             time.sleep(1.0)
             rss_after = prov.rss_kb()
         finally:
             prov.stop()
-    during = [kb for t, kb in res.samples if t > 0]
+    during = phases["1"].pop("during_kb") + phases["4"].pop("during_kb")
     third = max(1, len(during) // 3)
     steady = summary([kb / 1024 for kb in during[len(during) // 2:]])
     growth = (summary(during[-third:])["median"] - summary(during[:third])["median"]) / 1024
     return {
         "seconds": plan.rss_seconds,
-        "conns": conns,
+        "conns": 4,
         "config_status": status,
-        "actions": res.requests,
-        "errors": res.errors,
-        "lines_per_action": round(lines / res.requests, 4) if res.requests else 0.0,
+        "phases": phases,
+        "actions": sum(p["actions"] for p in phases.values()),
+        "errors": sum(p["errors"] for p in phases.values()),
+        "lines_per_action": min(p["lines_per_action"] for p in phases.values()),
         "rss_ready_mb": round(rss_ready / 1024, 2),
         "rss_config_mb": round(rss_config / 1024, 2),
         "peak_mb": round(max(during, default=0) / 1024, 2),
         "steady_mb": steady,
         "growth_mb": round(growth, 2),
         "after_mb": round(rss_after / 1024, 2),
-        "samples": [{"t": t, "rss_mb": round(kb / 1024, 2)} for t, kb in res.samples],
     }
 
 

@@ -110,17 +110,6 @@ def _field(line: bytes) -> tuple[bytes, bytes]:
     return match.group(1).lower(), match.group(2)
 
 
-def _comma_values(headers: Headers, name: bytes) -> list[bytes]:
-    out: list[bytes] = []
-    for found, value in headers:
-        if found == name:
-            for part in value.lower().split(b","):
-                part = part.strip()
-                if part:
-                    out.append(part)
-    return out
-
-
 def _normalise(headers: Headers) -> Headers:
     """h11's ``normalize_and_validate`` on parsed headers: Content-Length and T-E rules."""
     out: Headers = []
@@ -152,20 +141,73 @@ def _normalise(headers: Headers) -> Headers:
     return out
 
 
+def _head_lines(block: bytes) -> tuple[list[bytes], bool]:
+    """The lines of a head block, and whether they may hold folded continuation lines."""
+    if block.count(b"\n") == block.count(b"\r\n") and b"\n " not in block \
+            and b"\n\t" not in block:
+        lines = block.split(b"\r\n")  # the common case: CRLF only, nothing folded
+        del lines[-2:]
+        return lines, False
+    return _split_lines(block), True
+
+
+def _fields(lines: list[bytes], folded: bool) -> Headers:
+    """Header lines to (lower-case name, value), validated like h11 (one pass when plain)."""
+    if folded:
+        return _normalise(_header_fields(lines))
+    fields: Headers = []
+    append = fields.append
+    match = _HEADER_FIELD.fullmatch
+    seen_length = False
+    for line in lines:
+        m = match(line)
+        if m is None:
+            raise HTTPError(f"illegal header line: {line[:200]!r}")
+        name, value = m.groups()
+        name = name.lower()
+        if name == b"content-length":
+            if seen_length or not value.isdigit() or len(value) > 20:
+                return _normalise(_header_fields(lines))  # the rare cases, h11's way
+            seen_length = True
+        elif name == b"transfer-encoding":
+            return _normalise(_header_fields(lines))
+        append((name, value))
+    return fields
+
+
 def _frame(head: Head, is_request: bool, request_method: bytes = b"POST") -> None:
-    headers = head.headers
-    head.keep_alive = b"close" not in _comma_values(headers, b"connection") \
-        and head.version >= b"1.1"
-    if not is_request and (head.status in (204, 304) or request_method == b"HEAD"):
-        head.length = 0
-        return
+    """Framing, keep-alive, upgrade and expectations of ``head`` (h11's rules, one pass)."""
+    hosts = 0
     has_length = False
-    for name, value in headers:
-        if name == b"transfer-encoding":
-            head.chunked = True
-        elif name == b"content-length":
+    connection: list[bytes] = []
+    upgrade = False
+    expect: list[bytes] = []
+    for name, value in head.headers:
+        if name == b"content-length":
             head.length = int(value)
             has_length = True
+        elif name == b"host":
+            hosts += 1
+        elif name == b"transfer-encoding":
+            head.chunked = True
+        elif name == b"connection":
+            connection += [v.strip() for v in value.lower().split(b",")]
+        elif name == b"upgrade":
+            upgrade = upgrade or any(v.strip() for v in value.split(b","))
+        elif name == b"expect":
+            expect += [v.strip() for v in value.lower().split(b",") if v.strip()]
+    head.keep_alive = b"close" not in connection and head.version >= b"1.1"
+    if is_request:
+        if head.version == b"1.1" and hosts == 0:
+            raise HTTPError("Missing mandatory Host: header")
+        if hosts > 1:
+            raise HTTPError("Found multiple Host: headers")
+        head.upgrade = upgrade or head.method == b"CONNECT"
+        head.expect_continue = head.version >= b"1.1" and expect == [b"100-continue"]
+    elif head.status in (204, 304) or request_method == b"HEAD":
+        head.length = 0
+        head.chunked = False
+        return
     if head.chunked:
         head.length = 0
         head.smuggle_risk = has_length
@@ -179,22 +221,15 @@ def parse_request_head(block: bytes) -> Head:
     """Parse a request head ``block`` (it ends with its blank line)."""
     if block[:1] in (b"\n", b"\r"):
         raise HTTPError("no request line received")
-    lines = _split_lines(block)
+    lines, folded = _head_lines(block)
     match = _REQUEST_LINE.fullmatch(lines[0])
     if match is None:
         raise HTTPError(f"illegal request line: {lines[0][:200]!r}")
     head = Head()
     head.method, head.target, head.version = match.groups()
-    head.headers = _normalise(_header_fields(lines[1:]))
-    hosts = sum(1 for name, _ in head.headers if name == b"host")
-    if head.version == b"1.1" and hosts == 0:
-        raise HTTPError("Missing mandatory Host: header")
-    if hosts > 1:
-        raise HTTPError("Found multiple Host: headers")
+    del lines[0]
+    head.headers = _fields(lines, folded)
     _frame(head, True)
-    head.upgrade = head.method == b"CONNECT" or bool(_comma_values(head.headers, b"upgrade"))
-    head.expect_continue = head.version >= b"1.1" \
-        and _comma_values(head.headers, b"expect") == [b"100-continue"]
     return head
 
 
@@ -202,14 +237,15 @@ def parse_response_head(block: bytes, request_method: bytes = b"POST") -> Head:
     """Parse a response head ``block`` (it ends with its blank line)."""
     if block[:1] in (b"\n", b"\r"):
         raise HTTPError("no response line received")
-    lines = _split_lines(block)
+    lines, folded = _head_lines(block)
     match = _STATUS_LINE.fullmatch(lines[0])
     if match is None:
         raise HTTPError(f"illegal status line: {lines[0][:200]!r}")
     head = Head()
     head.version = match.group(1)
     head.status = int(match.group(2))
-    head.headers = _normalise(_header_fields(lines[1:]))
+    del lines[0]
+    head.headers = _fields(lines, folded)
     if head.status >= 200:
         _frame(head, False, request_method)
     return head
@@ -219,10 +255,9 @@ class Parser:
     """Incremental reader of one direction of one connection.
 
     ``feed`` bytes as they arrive, then call :meth:`next` until it returns None
-    (more bytes needed).  It returns :data:`HEAD` once a head is complete (look at
-    :attr:`head` and refuse early if you must), then :data:`MESSAGE` once the body is
-    complete (:attr:`body`).  A body of known length is read into one buffer of that
-    size: no list of chunks, no second copy.  Errors raise :class:`HTTPError`.
+    (more bytes needed).  It returns :data:`MESSAGE` once a message is complete
+    (:meth:`take` it).  When a head is complete but its body is not all here yet,
+    it first returns :data:`HEAD` (look at :attr:`head`, refuse early if you must).  A body is read into one growing buffer: no list of chunks, no second copy.  Errors raise :class:`HTTPError`.
     """
 
     HEAD = 1
@@ -240,7 +275,6 @@ class Parser:
         self.request_method = b"POST"
         self._state = 0  # 0 head, 1 length body, 2 chunk header, 3 chunk data, 4 chunk CRLF, 5 trailer, 6 until EOF
         self._search = 0
-        self._filled = 0
         self._chunk_left = 0
         self._eof = False
         #: After an upgrade or a close-delimited body nothing more is read.
@@ -251,20 +285,16 @@ class Parser:
         """Bytes held: unparsed input plus the body being read."""
         return len(self.buf) + len(self.body)
 
-    @property
-    def body_complete(self) -> bool:
-        """The current message's body is all here (right after :data:`HEAD`)."""
-        return self._state == 7
-
     def feed(self, data: bytes) -> None:
         """Add bytes read from the connection."""
         if self._state == 1 and not self.buf:
-            n = min(len(data), len(self.body) - self._filled)
             body = self.body
             assert isinstance(body, bytearray)
-            body[self._filled:self._filled + n] = data[:n] if n < len(data) else data
-            self._filled += n
-            if n < len(data):
+            n = self.head.length - len(body) if self.head is not None else 0
+            if n >= len(data):
+                body += data
+            else:
+                body += memoryview(data)[:n]
                 self.buf += memoryview(data)[n:]
             return
         self.buf += data
@@ -313,21 +343,21 @@ class Parser:
                 self.body = bytearray()
                 self._state = 6
             elif len(buf) >= head.length:
+                # The whole message is here: no HEAD event (nothing to decide early).
                 n = head.length
                 self.body = bytes(buf[:n]) if n else b""
                 del buf[:n]
-                self._state = 7
+                return self._done()
             else:
-                self.body = bytearray(head.length)
-                self._filled = len(buf)
-                self.body[:self._filled] = buf
+                # Grown as bytes arrive (realloc, no second copy), so memory follows
+                # what was received, not what the head announced.
+                self.body = bytearray(buf)
                 buf.clear()
                 self._state = 1
             return self.HEAD
-        if state == 7:
-            return self._done()
         if state == 1:
-            if self._filled < len(self.body):
+            assert self.head is not None
+            if len(self.body) < self.head.length:
                 return None
             return self._done()
         if state == 6:
@@ -418,7 +448,6 @@ class Parser:
         assert head is not None
         self.head = None
         self.body = b""
-        self._filled = 0
         return head, body
 
 
@@ -509,10 +538,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 def decode_json(body: bytes | bytearray) -> Any:
     """Parse a request body as Go's encoding/json would: NaN, Infinity and numbers
     that overflow a float64 (``1e999``) are refused with ValueError."""
-    return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    text = body.decode(json.detect_encoding(body), "surrogatepass")
+    if text.startswith("\ufeff"):
+        raise ValueError("Unexpected UTF-8 BOM")
+    return _DECODER.decode(text)
 
 
 def media_type(content_type: str) -> str:

@@ -88,26 +88,44 @@ class Limits:
 class WireRequest:
     """One HTTP request, read whole."""
 
-    __slots__ = ("method", "path", "query", "headers", "body", "after_response", "keep_alive",
-                 "_reserved")
+    __slots__ = ("method", "path", "query", "body", "after_response", "keep_alive",
+                 "_reserved", "_raw", "_headers")
 
-    def __init__(self, method: str, target: str, headers: dict[str, str],
+    def __init__(self, method: str, target: str,
+                 headers: dict[str, str] | list[tuple[bytes, bytes]],
                  body: bytes | bytearray, keep_alive: bool = True) -> None:
         #: Called once the response was written (``/stop`` exits from here).
         self.after_response: Callable[[], None] | None = None
         self.method = method
         self.path, _, self.query = target.partition("?")
-        #: Lower-case names; a repeated header keeps its last value.
-        self.headers = headers
-        #: A body of known length arrives in a ``bytearray`` of that size (no copy).
+        if isinstance(headers, dict):
+            self._headers: dict[str, str] | None = headers
+            self._raw: list[tuple[bytes, bytes]] = []
+        else:
+            self._headers = None
+            self._raw = headers
+        #: A body arrives in one buffer, as read (no second copy).
         self.body = body
         self.keep_alive = keep_alive
         self._reserved = 0
 
     @property
+    def headers(self) -> dict[str, str]:
+        """Lower-case names; a repeated header keeps its last value."""
+        if self._headers is None:
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
+        return self._headers
+
+    @property
     def content_type(self) -> str:
         """The Content-Type header, as sent."""
-        return self.headers.get("content-type", "")
+        if self._headers is None:
+            found = b""
+            for name, value in self._raw:
+                if name == b"content-type":
+                    found = value
+            return found.decode("latin-1")
+        return self._headers.get("content-type", "")
 
     @property
     def media_type(self) -> str:
@@ -127,6 +145,28 @@ class _Refusal:
         self.message = message
         self.method = method
         self.path = path
+
+
+#: Bodies at least this large are followed by a ``malloc_trim`` once freed.
+_TRIM_AFTER = 1024 * 1024
+_trim_fn: Any = None
+
+
+def _malloc_trim() -> None:
+    """Return freed heap memory to the OS (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    Python frees a large body, but glibc keeps freed heap pages unless asked; without
+    this, RSS stays at its peak after a burst of large requests."""
+    global _trim_fn
+    if _trim_fn is None:
+        try:
+            import ctypes
+
+            _trim_fn = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim_fn = False
+    if _trim_fn:
+        _trim_fn(0)
 
 
 _Item = Union[WireRequest, _Refusal]  # noqa: UP007 (a runtime alias on Python 3.9)
@@ -177,10 +217,13 @@ class _Connection(asyncio.Protocol):
                     self._on_head()
                 else:
                     done, body = parser.take()
+                    if not self.reserved and body:  # it came whole, without a HEAD event
+                        if not self.server._reserve(len(body)):
+                            raise HTTPError(self._busy(), 503)
+                        self.reserved = len(body)
                     request = WireRequest(
                         done.method.decode("latin-1"), done.target.decode("latin-1"),
-                        {k.decode("latin-1"): v.decode("latin-1") for k, v in done.headers},
-                        body, done.keep_alive)
+                        done.headers, body, done.keep_alive)
                     request._reserved = self.reserved
                     self.reserved = 0
                     self._push(request)
@@ -208,7 +251,7 @@ class _Connection(asyncio.Protocol):
         if not self.server._reserve(need):
             raise HTTPError(self._busy(), 503)
         self.reserved = need
-        if head.expect_continue and not self.parser.body_complete:
+        if head.expect_continue:
             # The client waits for this before it sends the body (Go's ExpectContinueTimeout).
             assert self.transport is not None
             self.transport.write(http1.CONTINUE)
@@ -262,10 +305,10 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     def _release_partial(self) -> None:
+        self.parser.body = b""
         if self.reserved:
             self.server._release(self.reserved)
             self.reserved = 0
-        self.parser.body = b""
 
     def _arm(self) -> None:
         """Set the read deadline for what the connection is doing now."""
@@ -361,7 +404,11 @@ class UnixHTTPServer:
         self.loop = asyncio.get_event_loop()
         self._sock: socket.socket | None = None
         self._conns: set[_Connection] = set()
-        self._slot: asyncio.Future[None] | None = None
+        self._accepting = False
+        self._opening = 0
+        self._backoff = 0.0
+        self._retry: asyncio.TimerHandle | None = None
+        self._trim: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._date = DateCache()
 
@@ -388,8 +435,8 @@ class UnixHTTPServer:
         sock.listen(min(socket.SOMAXCONN, 1024))
         sock.setblocking(False)
         self._sock = sock
-        self._tasks = [self.loop.create_task(self._accept_loop(sock), name="drp-accept"),
-                       self.loop.create_task(self._sweep(), name="drp-read-timeouts")]
+        self._resume_accepting()
+        self._tasks = [self.loop.create_task(self._sweep(), name="drp-read-timeouts")]
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no request is being handled; False on timeout."""
@@ -404,6 +451,10 @@ class UnixHTTPServer:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        self._pause_accepting()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -416,43 +467,68 @@ class UnixHTTPServer:
             pass
 
     # -- accepting ------------------------------------------------------------------------------
-    async def _accept_loop(self, sock: socket.socket) -> None:
-        backoff = 0.0
-        while True:
-            while len(self._conns) >= self.limits.max_connections:
-                self._slot = self.loop.create_future()
-                await self._slot
+    def _accept(self) -> None:
+        """The listening socket is readable: accept what waits, up to the connection cap."""
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(128):
+            if len(self._conns) + self._opening >= self.limits.max_connections:
+                self._pause_accepting()  # resumed when a connection closes
+                return
             try:
-                client, _ = await self.loop.sock_accept(sock)
+                client, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError as exc:
-                if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    if self._sock is None:
-                        return
-                    await asyncio.sleep(0.01)
-                    continue
-                self.accept_failures += 1
-                if not backoff:
-                    # stderr, not logging: these lines must not become a storm of /log posts.
-                    print(f"drp-plugin: cannot accept connections on {self.path}: "
-                          f"{os.strerror(exc.errno or 0)}; retrying with backoff",
-                          file=sys.stderr, flush=True)
-                backoff = min(max(backoff * 2, 0.01), 1.0)
-                await asyncio.sleep(backoff)
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._accept_failed(exc)
+                # ECONNABORTED and friends: that peer is gone; try the next.
                 continue
-            if backoff:
+            if self._backoff:
                 print(f"drp-plugin: accepting connections on {self.path} again "
                       f"({self.accept_failures} failed accepts)", file=sys.stderr, flush=True)
-            backoff = 0.0
-            try:
-                await self.loop.connect_accepted_socket(lambda: _Connection(self), client)
-            except OSError:
-                client.close()
+                self._backoff = 0.0
+            client.setblocking(False)
+            self._opening += 1
+            self.loop.create_task(self._open(client))
+
+    async def _open(self, client: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: _Connection(self), client)
+        except OSError:
+            client.close()
+        finally:
+            self._opening -= 1
+
+    def _accept_failed(self, exc: OSError) -> None:
+        """Out of file descriptors or memory: stop accepting for a while (10 ms doubling
+        to 1 s) and say so once per episode on stderr, never through logging (whose
+        lines would become a storm of /log posts)."""
+        self.accept_failures += 1
+        if not self._backoff:
+            print(f"drp-plugin: cannot accept connections on {self.path}: "
+                  f"{os.strerror(exc.errno or 0)}; retrying with backoff",
+                  file=sys.stderr, flush=True)
+        self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
+        self._pause_accepting()
+        self._retry = self.loop.call_later(self._backoff, self._resume_accepting)
+
+    def _pause_accepting(self) -> None:
+        if self._accepting and self._sock is not None:
+            self.loop.remove_reader(self._sock.fileno())
+        self._accepting = False
+
+    def _resume_accepting(self) -> None:
+        self._retry = None
+        if not self._accepting and self._sock is not None:
+            self._accepting = True
+            self.loop.add_reader(self._sock.fileno(), self._accept)
 
     def _forget(self, conn: _Connection) -> None:
         self._conns.discard(conn)
-        slot = self._slot
-        if slot is not None and not slot.done():
-            slot.set_result(None)
+        if not self._accepting and self._retry is None:
+            self._resume_accepting()
 
     async def _sweep(self) -> None:
         limits = self.limits
@@ -474,6 +550,13 @@ class UnixHTTPServer:
 
     def _release(self, n: int) -> None:
         self.buffered -= n
+        if n >= _TRIM_AFTER and self._trim is None:
+            # Large bodies were freed: hand the memory back to the OS soon (once for many).
+            self._trim = self.loop.call_later(0.1, self._give_back)
+
+    def _give_back(self) -> None:
+        self._trim = None
+        _malloc_trim()
 
     # -- answering ---------------------------------------------------------------------------------
     async def _answer(self, request: WireRequest, transport: asyncio.Transport) -> bool:

@@ -104,13 +104,19 @@ class UnixHTTPClient:
                     prefix = self._prefixes[path] = http1.request_prefix(path)
                 writer.write(b"".join([b"%s%d\r\n\r\n%s" % (prefix, len(body), body)
                                        for body in bodies]))
-                await asyncio.wait_for(writer.drain(), self.timeout)
-                await asyncio.wait_for(self._read_statuses(statuses, len(bodies)), self.timeout)
+                # One timeout for the whole exchange (each wait_for costs a task).
+                await asyncio.wait_for(self._drain_and_read(statuses, len(bodies)), self.timeout)
             except (asyncio.TimeoutError, OSError, EOFError, ClientError):  # noqa: UP041
                 await self._drop()
                 if not statuses:
                     raise
         return statuses
+
+    async def _drain_and_read(self, statuses: list[int], count: int) -> None:
+        writer = self._writer
+        assert writer is not None
+        await writer.drain()
+        await self._read_statuses(statuses, count)
 
     async def _read_statuses(self, statuses: list[int], count: int) -> None:
         parser, reader = self._parser, self._reader

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import PluginError
 from ..models import Event, make_event
 from ..protocol.eventsbridge import deliver_event
-from ..protocol.httpserver import Request
+from ..protocol.httpserver import WireRequest
 from ..protocol.lifecycle import Lifecycle
 from ..protocol.routing import PREFIX, Router
 from ..protocol.services import Services
@@ -238,7 +238,7 @@ class TestClient:
         if content is None:
             content = b"" if body is None else json.dumps(body).encode()
         headers = {"content-type": content_type} if content_type else {}
-        request = Request(method, path, headers, content)
+        request = WireRequest(method, path, headers, content)
         return self._call(self._handle(request))
 
     async def _handle(self, request: Request) -> InProcessReply:
