@@ -108,7 +108,7 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
             if go_ref:
                 target = f">= 2x Go = {2 * go_ref:,.0f}"
                 floor = 2 * float(go_ref)
-                verdict = _check(p["per_s"]["median"], lambda v: v >= floor)
+                verdict = _check(p["per_s"]["median"], lambda v, floor=floor: v >= floor)
             else:
                 target, verdict = "", ""
             rows.append(Row(f"actions {conns} conn, log-complete", "/s", *_stats(p["per_s"]),

@@ -241,7 +241,7 @@ class TestClient:
         request = WireRequest(method, path, headers, content)
         return self._call(self._handle(request))
 
-    async def _handle(self, request: Request) -> InProcessReply:
+    async def _handle(self, request: WireRequest) -> InProcessReply:
         assert self._router is not None
         status, body = await self._router.handle(request)
         # The server writes the reply, then runs this (``/stop`` counts its replies).
