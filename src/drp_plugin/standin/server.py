@@ -35,6 +35,7 @@ from .providers import Providers
 from .rest import make_app
 from .secure import SecureBox
 from .service import Service
+from .settings import Limits
 from .store import Store
 
 VERSION = "v4.8.0-standin"
@@ -60,7 +61,9 @@ class StandIn:
     def __init__(self, token_ttl: float | None = None, users: dict[str, str] | None = None,
                  state_file: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1",
                  api_port: int = 0, file_port: int = 0,
-                 webroot: str | os.PathLike[str] | None = None) -> None:
+                 webroot: str | os.PathLike[str] | None = None,
+                 limits: Limits | None = None) -> None:
+        self.limits = limits if limits is not None else Limits()
         self.host = host
         self._ports = (api_port, file_port)
         self.state_file = Path(state_file) if state_file is not None else None
@@ -70,8 +73,9 @@ class StandIn:
         (self.webroot / "files").mkdir(parents=True, exist_ok=True)
         self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
         self.token = self.auth.token
-        self.hub = EventHub()
-        self.logbook = LogBook()
+        self.hub = EventHub(self.limits.event_history, self.limits.event_history_bytes,
+                            self.limits.ws_queue_bytes)
+        self.logbook = LogBook(self.limits.log_history, self.limits.log_history_bytes)
         self.store = Store(SecureBox(), self.hub.publish)
         self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
                                    self._provider_env)
@@ -237,24 +241,45 @@ class StandIn:
         """Close every event-stream connection (clients should reconnect)."""
         await self.hub.close_all()
 
-    async def install_binary(self, name: str | None, data: bytes, replace_writable: bool = False,
-                             filename: str = "") -> Obj:
-        """Store an uploaded provider executable (mode 0755) and install it.
+    def upload_dir(self) -> Path:
+        """Where uploads are streamed before they are installed (same file system)."""
+        return self.root / "uploads"
+
+    async def install_file(self, name: str | None, upload: Path,
+                           replace_writable: bool = False, filename: str = "") -> Obj:
+        """Install a provider executable from ``upload`` (moved, made mode 0755).
 
         ``name`` ``None`` takes the Name ``define`` gives.
         """
         bindir = self.root / "providers" / str(next(self._uploads))
         bindir.mkdir(parents=True)
         path = bindir / (name or filename or "provider")
-        path.write_bytes(data)
+        try:
+            shutil.move(str(upload), path)
+        except BaseException:
+            shutil.rmtree(bindir, ignore_errors=True)
+            raise
         path.chmod(0o755)
         return await self.providers.install(name, [str(path)], bindir, replace_writable)
+
+    async def install_binary(self, name: str | None, data: bytes, replace_writable: bool = False,
+                             filename: str = "") -> Obj:
+        """Store provider executable bytes and install them (see :meth:`install_file`)."""
+        self.upload_dir().mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.upload_dir(), prefix=".upload-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return await self.install_file(name, Path(tmp), replace_writable, filename)
 
     async def upload_provider(self, name: str | None, path: str | os.PathLike[str],
                               replace_writable: bool = False) -> Obj:
         """Install a built provider file, as ``POST /plugin_providers/<name>`` does."""
         path = Path(path)
-        return await self.install_binary(name, path.read_bytes(), replace_writable, path.name)
+        self.upload_dir().mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.upload_dir(), prefix=".upload-")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        return await self.install_file(name, Path(tmp), replace_writable, path.name)
 
     async def add_provider_from_command(self, name: str | None, argv: list[str],
                                         replace_writable: bool = False) -> Obj:

@@ -9,6 +9,7 @@ Secure params are kept in clear and rendered as envelopes (see ``secure``).
 
 from __future__ import annotations
 
+import base64
 import copy
 import ipaddress
 import uuid
@@ -81,7 +82,7 @@ class Store:
             return self.types[prefix]
         except KeyError:
             raise PluginError(
-                f"No such object type: {prefix} (not served by the DRP stand-in)",
+                f"No such object type: {prefix} (the DRP stand-in does not serve it)",
                 code=404, model=prefix, type=method,
             ) from None
 
@@ -114,6 +115,10 @@ class Store:
     def objects(self, prefix: str) -> list[Obj]:
         self.otype(prefix)
         return [self.data[prefix][k] for k in sorted(self.data[prefix])]
+
+    def box_public_key(self) -> str:
+        """The public key secure values are sealed to, base64 as Go encodes ``[]byte``."""
+        return base64.b64encode(self.box.public_key).decode("ascii")
 
     def param_def(self, name: str) -> Obj | None:
         return self.data["params"].get(name)
