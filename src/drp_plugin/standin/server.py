@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -65,6 +66,8 @@ class StandIn:
                  limits: Limits | None = None) -> None:
         self.limits = limits if limits is not None else Limits()
         self.host = host
+        #: The endpoint's ``uuid`` in ``info`` (one per stand-in).
+        self.uuid = str(uuid.uuid4())
         self._ports = (api_port, file_port)
         self.state_file = Path(state_file) if state_file is not None else None
         self.root = Path(tempfile.mkdtemp(prefix="drp-standin-"))
@@ -139,7 +142,11 @@ class StandIn:
             ],
             "features": ["secure-params", "drp-standin"],
             "scopes": {},
-            "License": {"Licenses": []},
+            # models.LicenseBundle and models.ClusterState with Go's zero values
+            "License": {"Contact": "", "ContactEmail": "", "ContactId": "", "Endpoints": [],
+                        "GenerationVersion": "", "Grantor": "", "GrantorEmail": "",
+                        "Licenses": [], "MaxDrpVersion": "", "Owner": "", "OwnerEmail": "",
+                        "OwnerId": "", "Version": ""},
             "errors": [],
             "ha_enabled": False,
             "ha_virtual_address": "",
@@ -147,7 +154,18 @@ class StandIn:
             "ha_status": "Up",
             "ha_active_id": "drp-standin",
             "ha_passive_state": [],
-            "ClusterState": {},
+            "ha_consensus_id": "",
+            "dns_enabled": False,
+            "dns_port": 0,
+            "uuid": self.uuid,
+            "extra_api_ports": [],
+            "extra_file_ports": [],
+            "extra_secure_file_ports": [],
+            "ClusterState": {"ActiveUri": self.endpoint, "ConsensusEnabled": False,
+                             "ConsensusJoin": "", "Enabled": False, "HaID": "drp-standin",
+                             "LoadBalanced": False, "Nodes": [], "Roots": [],
+                             "ServerHostname": "localhost", "Token": "", "Valid": False,
+                             "VirtAddr": ""},
         }
 
     def _provider_env(self, readonly: bool) -> dict[str, str]:
