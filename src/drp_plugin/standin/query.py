@@ -83,9 +83,9 @@ def _make_test(name: str, expr: str) -> Test:
         have = _comparable(value)
         try:
             if op == "Eq":
-                return have == wanted[0]
+                return bool(have == wanted[0])
             if op == "Ne":
-                return have != wanted[0]
+                return bool(have != wanted[0])
             if op == "In":
                 return have in wanted
             if op == "Nin":

@@ -115,12 +115,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         message = (f"Method Not Allowed: {where}" if exc.status == 405 else
                    f"Not Found: the DRP stand-in does not serve {where}"
                    if exc.status == 404 else exc.reason)
-        err = PluginError(message, code=exc.status, type=request.method)
-        return web.json_response(err.to_dict(), status=exc.status)
+        failure = PluginError(message, code=exc.status, type=request.method)
+        return web.json_response(failure.to_dict(), status=exc.status)
     except Exception as exc:  # a bug of the stand-in: answer like DRP, keep the trace
         log.exception("stand-in failure on %s %s", request.method, request.path)
-        failure = PluginError(f"Internal error: {exc!r}", code=500, type=request.method)
-        return web.json_response(failure.to_dict(), status=500)
+        crash = PluginError(f"Internal error: {exc!r}", code=500, type=request.method)
+        return web.json_response(crash.to_dict(), status=500)
 
 
 class Api:
