@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,3 +132,91 @@ async def test_provider_upload_reply_and_long_name(drp: StandIn, client: httpx.A
     assert body["Code"] == 422 and body["Model"] == "plugin_providers"
     assert body["Messages"] == [f"Invalid Name `{long_name}`"]
     assert not (drp.root / "uploads").exists() or not any((drp.root / "uploads").iterdir())
+
+
+async def test_locked_machine(client: httpx.AsyncClient, machine: dict[str, Any]) -> None:
+    """Recorded: cli/test-data/output/TestMachineLocked (cli test ``TestMachineLocked``):
+    a Locked machine refuses updates ("PATCH: machines/<uuid>: Locked") and destroy
+    ("DELETE: machines/<uuid>: Locked"), except an update that unlocks it, even
+    together with other changes."""
+    path = f"/machines/{machine['Uuid']}"
+
+    async def patch(fields: dict[str, Any]) -> httpx.Response:
+        ops = [{"op": "replace", "path": f"/{k}", "value": v} for k, v in fields.items()]
+        return await client.patch(path, json=ops)
+
+    assert (await patch({"Locked": True})).status_code == 200
+    refused = await patch({"Address": "192.168.124.20"})
+    assert refused.status_code == 423
+    assert (refused.json()["Type"], refused.json()["Messages"]) == ("PATCH", ["Locked"])
+    assert (await client.post(f"{path}/params/x", json=1)).status_code == 423
+    assert (await patch({"Locked": False})).status_code == 200
+    assert (await patch({"Address": "192.168.124.20"})).status_code == 200
+    assert (await patch({"Locked": True})).status_code == 200
+    both = await patch({"Address": "192.168.124.30", "Locked": False})
+    assert both.status_code == 200 and both.json()["Address"] == "192.168.124.30"
+    assert (await patch({"Locked": True})).status_code == 200
+    gone = await client.delete(path)
+    assert gone.status_code == 423
+    assert (gone.json()["Type"], gone.json()["Messages"]) == ("DELETE", ["Locked"])
+    assert (await patch({"Locked": False})).status_code == 200
+    assert (await client.delete(path)).status_code == 200
+
+
+async def test_names_validated_as_drp_does(client: httpx.AsyncClient) -> None:
+    """models/utils.go name rules; recorded: "ValidationError: params/{asdgasdg: Invalid
+    Name `{asdgasdg`" (TestParamCli), the same for profiles, machines, users, stages,
+    and "ValidationError: plugins/i-woman: Invalid Provider ``" (TestPluginCli)."""
+    for prefix in ("params", "profiles", "plugins"):
+        for name in ("{asdgasdg", "[asdgasdg]"):
+            resp = await client.post(f"/{prefix}", json={"Name": name})
+            assert resp.status_code == 422, (prefix, name)
+            err = resp.json()
+            assert (err["Type"], err["Model"], err["Key"]) == ("ValidationError", prefix, name)
+            assert f"Invalid Name `{name}`" in err["Messages"]
+    machine = await client.post("/machines", json={"Name": "{asdgasdg"})
+    assert machine.status_code == 422 and machine.json()["Messages"] == [
+        "Invalid Name `{asdgasdg`"]
+    plugin = await client.post("/plugins", json={"Name": "i-woman"})
+    assert plugin.status_code == 422 and plugin.json()["Messages"] == ["Invalid Provider ``"]
+    # what DRP accepts: a digit first for machines, slashes in param names
+    assert (await client.post("/machines", json={"Name": "1st.machine-a_b c"})).is_success
+    assert (await client.post("/params", json={"Name": "a/b.c-d"})).is_success
+    profile = await client.post("/profiles", json={"Name": "pp", "Params": {"{bad": 1}})
+    assert profile.json()["Messages"] == ["Invalid Param Name `{bad`"]
+
+
+async def test_errors_echo_the_key_as_given(client: httpx.AsyncClient) -> None:
+    """Recorded: "GET: machines/jk: Not Found" and "ValidationError: machines/<key>: ..."
+    name the object with the key the client sent (models/errors.go ``Error.Error``
+    prints Model/Key), e.g. ``Name:bob``, not the UUID it resolves to."""
+    await client.post("/machines", json={"Name": "bob"})
+    bad = await client.patch("/machines/Name:bob", json=[
+        {"op": "replace", "path": "/Profiles", "value": ["nope"]}])
+    assert bad.status_code == 422
+    assert bad.json()["Key"] == "Name:bob"
+    assert bad.json()["Messages"] == ["Profile nope (at 0) does not exist"]
+    missing = await client.get("/machines/Name:jk")
+    assert (missing.json()["Key"], missing.json()["Messages"]) == ("Name:jk", ["Not Found"])
+
+
+async def test_global_profile_as_recorded(client: httpx.AsyncClient) -> None:
+    """Recorded: TestProfileCli/profiles.list (the seeded ``global`` profile)."""
+    profile = (await client.get("/profiles/global")).json()
+    assert profile["Description"] == "Global profile attached automatically to all machines."
+    assert profile["Bundle"] == "BackingStore"
+    assert profile["Meta"] == {"color": "blue", "icon": "world",
+                               "title": "Digital Rebar Provision"}
+
+
+async def test_uploaded_provider_is_listed_when_the_upload_answers(
+        drp: StandIn, client: httpx.AsyncClient) -> None:
+    """DRP answers ``plugin_providers upload`` with the provider registered and its
+    define read (cli test ``TestPluginProviderCli``: upload, then ``list`` and ``show``
+    at once, recorded with the provider present)."""
+    fake = Path(__file__).with_name("fake_provider.py")
+    resp = await client.post("/plugin_providers/fake", content=fake.read_bytes())
+    assert resp.status_code == 201
+    shown = await client.get("/plugin_providers/fake")
+    assert shown.status_code == 200 and shown.json()["Version"] == "v1.2.3"
+    assert [p["Name"] for p in (await client.get("/plugin_providers")).json()] == ["fake"]

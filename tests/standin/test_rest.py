@@ -123,11 +123,11 @@ async def test_machine_crud(client: httpx.AsyncClient, drp: StandIn) -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     ({"Uuid": "24679e38-53a2-4a82-99dd-5280139de00c"},
-     "24679e38-53a2-4a82-99dd-5280139de00c: Invalid Name ``"),
+     "Invalid Name ``"),
     ({"Uuid": "24679e38-53a2-4a82-99dd-5280139de00c", "Name": "foo/"},
-     "24679e38-53a2-4a82-99dd-5280139de00c: Invalid Name `foo/`"),
+     "Invalid Name `foo/`"),
     ({"Uuid": "24679e38-53a2-4a82-99dd-5280139de00c", "Name": "foo", "Profiles": ["foo"]},
-     "24679e38-53a2-4a82-99dd-5280139de00c: Profile foo (at 0) does not exist"),
+     "Profile foo (at 0) does not exist"),
 ])
 async def test_machine_validation(client: httpx.AsyncClient, body: dict[str, Any],
                                   message: str) -> None:

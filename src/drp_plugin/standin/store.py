@@ -44,6 +44,61 @@ def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
                           type="PATCH") from None
 
 
+def valid_name(value: Any, *, first_digit: bool = False, extra: str = "-_. ") -> bool:
+    """DRP's name rules (models/utils.go ``validName`` and kin: ``^\\pL+([- _.]+|\\pN+|
+    \\pL+)+$``): a letter (or, for machines, a digit) first, then letters, digits and
+    ``extra``.  Written without a regex: Python's backtracking engine is exponential on
+    that pattern, Go's RE2 is not.  One deviation: a one-character name is accepted
+    (DRP's patterns need two), so that short test names keep working.
+    """
+    if not isinstance(value, str) or not value:
+        return False
+    first = value[0]
+    if not (first.isalpha() or (first_digit and first.isalnum())):
+        return False
+    return all(c.isalnum() or c in extra for c in value[1:])
+
+
+_PARAM_CHARS = "-_. /"
+
+
+def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
+    """The ``Validate()`` name checks of models/machine.go, profile.go, param.go and
+    plugin.go, with their messages ("Invalid Name `{asdgasdg`", as recorded in
+    cli/test-data/output/TestParamCli and others)."""
+
+    def need(ok: bool, label: str, value: Any) -> None:
+        if not ok:
+            errors.append(f"{label} `{value if isinstance(value, str) else ''}`")
+
+    name = obj.get("Name")
+    if prefix == "machines":
+        need(valid_name(name, first_digit=True), "Invalid Name", name)
+        for field, label in (("Stage", "Invalid Stage"), ("BootEnv", "Invalid BootEnv")):
+            need(valid_name(obj.get(field)), label, obj.get(field))
+        if obj.get("Workflow"):
+            need(valid_name(obj.get("Workflow")), "Invalid Workflow", obj.get("Workflow"))
+        for profile in obj.get("Profiles") or []:
+            need(valid_name(profile), "Invalid Profile", profile)
+    elif prefix == "params":
+        need(valid_name(name, extra=_PARAM_CHARS), "Invalid Name", name)
+    elif prefix in ("profiles", "plugins"):
+        need(valid_name(name), "Invalid Name", name)
+        if prefix == "plugins":
+            need(valid_name(obj.get("Provider")), "Invalid Provider", obj.get("Provider"))
+        for pname in obj.get("Params") or {}:
+            need(valid_name(pname, extra=_PARAM_CHARS), "Invalid Param Name", pname)
+        if prefix == "profiles":
+            for profile in obj.get("Profiles") or []:
+                need(valid_name(profile), "Invalid Profile Name", profile)
+
+
+def locked(model: str, key: str, method: str) -> PluginError:
+    """A change to a ``Locked`` machine (recorded: TestMachineLocked, "PATCH:
+    machines/<uuid>: Locked" and "DELETE: machines/<uuid>: Locked")."""
+    return PluginError("Locked", code=423, model=model, key=key, type=method)
+
+
 def not_found(model: str, key: str, method: str = "GET") -> PluginError:
     """DRP's answer for a missing object."""
     return PluginError("Not Found", code=404, model=model, key=key, type=method)
@@ -59,8 +114,12 @@ class Store:
         self.data: dict[str, dict[str, Obj]] = {p: {} for p in self.types}
         self.pending: dict[str, dict[str, Obj]] = {}
         self.changed: Callable[[], None] = lambda: None
+        # as recorded (cli/test-data/output/TestProfileCli/profiles.list): Bundle
+        # "BackingStore", this Description and Meta
         self.data["profiles"][GLOBAL_PROFILE] = self.types["profiles"].fill(
-            {"Name": GLOBAL_PROFILE, "Description": "Global profile"}
+            {"Name": GLOBAL_PROFILE, "Bundle": "BackingStore",
+             "Description": "Global profile attached automatically to all machines.",
+             "Meta": {"color": "blue", "icon": "world", "title": "Digital Rebar Provision"}}
         )
 
     # ---- types -------------------------------------------------------------------
@@ -228,53 +287,51 @@ class Store:
     def _check_profiles(self, prefix: str, key: str, obj: Obj, errors: list[str]) -> None:
         profiles = obj.get("Profiles")
         if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
-            errors.append(f"{key}: Profiles must be a list of names")
+            errors.append("Profiles must be a list of names")
             return
         seen: dict[str, int] = {}
         for i, name in enumerate(profiles):
             if name in seen:
-                errors.append(f"{key}: Duplicate profile {name}: at {seen[name]} and {i}")
+                errors.append(f"Duplicate profile {name}: at {seen[name]} and {i}")
             seen.setdefault(name, i)
             if prefix == "profiles" and name == key:
-                errors.append(f"{key}: Profile {name} (at {i}) cannot include itself")
+                errors.append(f"Profile {name} (at {i}) cannot include itself")
             elif name not in self.data["profiles"]:
-                errors.append(f"{key}: Profile {name} (at {i}) does not exist")
+                errors.append(f"Profile {name} (at {i}) does not exist")
 
     def _check_type(self, otype: ObjectType, key: str, obj: Obj, errors: list[str]) -> None:
         prefix = otype.prefix
         if prefix == "machines":
-            name = obj.get("Name")
-            if not isinstance(name, str) or not name or "/" in name or "\\" in name:
-                errors.append(f"{key}: Invalid Name `{name if isinstance(name, str) else ''}`")
             try:
                 uuid.UUID(str(obj.get("Uuid")))
             except ValueError:
-                errors.append(f"{key}: Invalid Uuid `{obj.get('Uuid')}`")
+                errors.append(f"Invalid Uuid `{obj.get('Uuid')}`")
             address = obj.get("Address") or ""
             try:
                 if address:
                     ipaddress.ip_address(address)
             except ValueError:
-                errors.append(f"{key}: Invalid Address `{address}`")
+                errors.append(f"Invalid Address `{address}`")
         if prefix == "params":
             schema = obj.get("Schema")
             if schema is not None and not isinstance(schema, (dict, bool)):
-                errors.append(f"{key}: Schema must be a JSON schema object")
+                errors.append("Schema must be a JSON schema object")
             elif isinstance(schema, dict):
                 try:
                     jsonschema.validators.validator_for(schema).check_schema(schema)
                 except jsonschema.SchemaError as exc:
-                    errors.append(f"{key}: Invalid Schema: {exc.message}")
+                    errors.append(f"Invalid Schema: {exc.message}")
+        check_names(prefix, obj, errors)
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
             for err in validator.iter_errors(obj):
                 where = "/".join(str(p) for p in err.absolute_path) or prefix
-                errors.append(f"{key}: {where}: {err.message}")
+                errors.append(f"{where}: {err.message}")
 
     def _prepare(self, otype: ObjectType, body: Any, key_hint: str = "",
-                 internal: bool = True) -> Obj:
+                 internal: bool = True, given: str | None = None) -> Obj:
         """A filled, validated copy of ``body`` (422 ValidationError on failure).
 
         Only the stand-in itself (``internal``) makes objects read-only.
@@ -291,12 +348,13 @@ class Store:
             errors.append(f"{otype.key} must be a non-empty string")
             key = key_hint
         elif otype.has_params and "/" in key:
-            errors.append(f"{key}: Invalid {otype.key} `{key}`")
+            errors.append(f"Invalid {otype.key} `{key}`")
         self._check_type(otype, str(key), obj, errors)
         if otype.has_params:
             self._check_params(obj, errors)
         if errors:
-            raise PluginError(*errors, code=422, model=otype.prefix, key=str(key),
+            raise PluginError(*errors, code=422, model=otype.prefix,
+                              key=given if given is not None else str(key),
                               type="ValidationError")
         if "Validated" in otype.defaults:
             obj.update(Validated=True, Available=True, Errors=[])
@@ -354,33 +412,42 @@ class Store:
         return obj
 
     def replace(self, prefix: str, key: str, body: Any, principal: str = "", *,
-                internal: bool = False) -> tuple[Obj, Obj]:
-        """PUT: replace the whole object; returns ``(old, new)``."""
-        key = self.resolve(prefix, key, "PUT")
-        otype = self._writable(prefix, key, "PUT", internal)
+                internal: bool = False, method: str = "PUT") -> tuple[Obj, Obj]:
+        """PUT: replace the whole object; returns ``(old, new)``.
+
+        Errors name the object by ``key`` as given (``Name:bob``), as DRP does.
+        """
+        given = key
+        key = self.resolve(prefix, key, method)
+        otype = self._writable(prefix, key, method, internal)
         if isinstance(body, dict) and not body.get(otype.key):
             body = {**body, otype.key: key}
-        obj = self._prepare(otype, body, key, internal)
+        obj = self._prepare(otype, body, given, internal, given=given)
         if obj[otype.key] != key:
             raise PluginError(f"Key change from {key} to {obj[otype.key]} not allowed",
-                              code=422, model=prefix, key=key, type="ValidationError")
-        self._check_unique(otype, obj, key)
+                              code=422, model=prefix, key=given, type="ValidationError")
         old = self.data[prefix][key]
+        if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
+            raise locked(prefix, given, method)
+        self._check_unique(otype, obj, key)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj
 
     def patch(self, prefix: str, key: str, ops: Any, principal: str = "") -> tuple[Obj, Obj]:
         """PATCH with RFC 6902 ops applied to the object as rendered."""
-        key = self.resolve(prefix, key, "PATCH")
-        self._writable(prefix, key, "PATCH", False)
-        doc = apply_patch(self.render(prefix, self.data[prefix][key]), ops, prefix, key)
-        return self.replace(prefix, key, doc, principal)
+        real = self.resolve(prefix, key, "PATCH")
+        self._writable(prefix, real, "PATCH", False)
+        doc = apply_patch(self.render(prefix, self.data[prefix][real]), ops, prefix, key)
+        return self.replace(prefix, key, doc, principal, method="PATCH")
 
     def remove(self, prefix: str, key: str, principal: str = "", *,
                internal: bool = False) -> Obj:
+        given = key
         key = self.resolve(prefix, key, "DELETE")
         self._writable(prefix, key, "DELETE", internal)
+        if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
+            raise locked(prefix, given, "DELETE")
         if prefix == "profiles":
             self._check_profile_unused(key)
         obj = self.data[prefix].pop(key)
@@ -424,7 +491,9 @@ class Store:
         real = self.resolve(prefix, key, "PUT")
         otype = self._writable(prefix, real, "PUT", False)
         old = self.data[prefix][real]
-        obj = self._prepare(otype, {**old, "Params": params}, real)
+        if old.get("Locked") and prefix == "machines":
+            raise locked(prefix, key, "PUT")
+        obj = self._prepare(otype, {**old, "Params": params}, key, given=key)
         self.data[prefix][real] = obj
         self._emit("save", prefix, real, obj, principal)
         return old, obj
