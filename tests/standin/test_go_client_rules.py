@@ -127,9 +127,9 @@ async def test_provider_upload_reply_and_long_name(drp: StandIn, client: httpx.A
     300-character name is a 4xx ``models.Error`` (issue 10 item 11), not a 500."""
     long_name = "p" * 300
     resp = await client.post(f"/plugin_providers/{long_name}", content=b"#!/bin/sh\n")
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     body = resp.json()
-    assert body["Code"] == 422 and body["Model"] == "plugin_providers"
+    assert body["Code"] == 400 and body["Model"] == "plugin_providers"
     assert body["Messages"] == [f"Invalid Name `{long_name}`"]
     assert not (drp.root / "uploads").exists() or not any((drp.root / "uploads").iterdir())
 
@@ -182,8 +182,8 @@ async def test_names_validated_as_drp_does(client: httpx.AsyncClient) -> None:
     # what DRP accepts: a digit first for machines, slashes in param names
     assert (await client.post("/machines", json={"Name": "1st.machine-a_b c"})).is_success
     assert (await client.post("/params", json={"Name": "a/b.c-d"})).is_success
-    profile = await client.post("/profiles", json={"Name": "pp", "Params": {"{bad": 1}})
-    assert profile.json()["Messages"] == ["Invalid Param Name `{bad`"]
+    profile = await client.post("/profiles", json={"Name": "pp", "Profiles": ["{bad"]})
+    assert "Invalid Profile Name `{bad`" in profile.json()["Messages"]
 
 
 async def test_errors_echo_the_key_as_given(client: httpx.AsyncClient) -> None:

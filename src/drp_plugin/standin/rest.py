@@ -190,8 +190,9 @@ class Api:
         self.principal(request)
         name = request.match_info["name"]
         if len(name.encode()) > MAX_PROVIDER_NAME or not _PROVIDER_NAME.match(name):
-            raise PluginError(f"Invalid Name `{name}`", code=422, model="plugin_providers",
-                              key=name, type="ValidationError")
+            # no recorded answer: 400 as for the other refused uploads, DRP's name wording
+            raise PluginError(f"Invalid Name `{name}`", code=400, model="plugin_providers",
+                              key=name, type="POST")
         path, size = await files.receive(request, self.drp.upload_dir(),
                                          self.drp.limits.max_upload, "plugin_providers", name)
         if size == 0:
