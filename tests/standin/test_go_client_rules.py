@@ -220,3 +220,24 @@ async def test_uploaded_provider_is_listed_when_the_upload_answers(
     shown = await client.get("/plugin_providers/fake")
     assert shown.status_code == 200 and shown.json()["Version"] == "v1.2.3"
     assert [p["Name"] for p in (await client.get("/plugin_providers")).json()] == ["fake"]
+
+
+async def test_unknown_fields_dropped_and_fill_defaults(client: httpx.AsyncClient) -> None:
+    """Go decodes a body into the model struct, so unknown fields vanish
+    (``{"Name":"z","Bogus":1}`` is stored without Bogus); drpcli sends empty strings
+    for Arch, BootEnv, Stage and Pool, which ``Machine.Fill`` (models/machine.go: Arch
+    "" becomes amd64) and the server's defaults turn into amd64/local/none/default.
+    Writes carry models.Audit (CreatedAt/By, LastModifiedAt/By, as in drppy's Machine)."""
+    made = await client.post("/machines", json={"Name": "z", "Bogus": 1, "Arch": "",
+                                                 "BootEnv": "", "Stage": "", "Pool": ""})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert "Bogus" not in body
+    assert (body["Arch"], body["BootEnv"], body["Stage"], body["Pool"]) == (
+        "amd64", "local", "none", "default")
+    assert body["CreatedBy"] == body["LastModifiedBy"] == "rocketskates"
+    assert body["CreatedAt"] == body["LastModifiedAt"] != "0001-01-01T00:00:00Z"
+    assert body["JobState"] == "" and body["JobResultErrors"] == []
+    put = await client.put(f"/machines/{body['Uuid']}", json={**body, "Other": True,
+                                                               "Description": "d"})
+    assert "Other" not in put.json() and put.json()["CreatedAt"] == body["CreatedAt"]

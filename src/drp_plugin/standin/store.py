@@ -21,7 +21,7 @@ import jsonpointer
 import jsonschema
 
 from ..errors import PluginError
-from ..models import make_event
+from ..models import make_event, now_rfc3339
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
@@ -339,7 +339,7 @@ class Store:
         if not isinstance(body, dict):
             raise PluginError("Body must be a JSON object", code=400, model=otype.prefix,
                               key=key_hint, type="ValidationError")
-        obj = otype.fill(copy.deepcopy(body))
+        obj = otype.fill(otype.known(copy.deepcopy(body)))
         if not internal and "ReadOnly" in obj:
             obj["ReadOnly"] = False
         key = obj.get(otype.key)
@@ -359,6 +359,18 @@ class Store:
         if "Validated" in otype.defaults:
             obj.update(Validated=True, Available=True, Errors=[])
         return obj
+
+    @staticmethod
+    def _audit(otype: ObjectType, obj: Obj, principal: str, old: Obj | None) -> None:
+        """``models.Audit``: created at/by kept from ``old``, last modified now."""
+        if "CreatedAt" not in otype.defaults:
+            return
+        now = now_rfc3339()
+        if old is not None and old.get("CreatedBy"):
+            obj["CreatedAt"], obj["CreatedBy"] = old.get("CreatedAt"), old.get("CreatedBy")
+        else:
+            obj["CreatedAt"], obj["CreatedBy"] = now, principal or "system"
+        obj["LastModifiedAt"], obj["LastModifiedBy"] = now, principal or "system"
 
     def _check_unique(self, otype: ObjectType, obj: Obj, own_key: str | None) -> None:
         for index in otype.unique:
@@ -404,6 +416,7 @@ class Store:
             raise PluginError("already exists", code=409, model=prefix, key=key,
                               type="CREATE")
         self._check_unique(otype, obj, key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][key] = obj
         if old is None:
             self._emit("create", prefix, key, obj, principal)
@@ -430,6 +443,7 @@ class Store:
         if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
             raise locked(prefix, given, method)
         self._check_unique(otype, obj, key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj
@@ -494,6 +508,7 @@ class Store:
         if old.get("Locked") and prefix == "machines":
             raise locked(prefix, key, "PUT")
         obj = self._prepare(otype, {**old, "Params": params}, key, given=key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][real] = obj
         self._emit("save", prefix, real, obj, principal)
         return old, obj
