@@ -241,3 +241,33 @@ async def test_unknown_fields_dropped_and_fill_defaults(client: httpx.AsyncClien
     put = await client.put(f"/machines/{body['Uuid']}", json={**body, "Other": True,
                                                                "Description": "d"})
     assert "Other" not in put.json() and put.json()["CreatedAt"] == body["CreatedAt"]
+
+
+async def test_filters_by_index_type_and_params(client: httpx.AsyncClient) -> None:
+    """api/client.go ``R.Filter`` builds ``?<index>=Op(v)`` and ``?<param>=Op(v)``;
+    recorded (TestMachineCli/machines.list.*): "Invalid UUID: false", "Invalid address:
+    fred", "Runnable must be true or false".  Addresses compare as IPs, not strings."""
+    for last in (2, 3, 10, 20):
+        made = await client.post("/machines", json={"Name": f"f{last}",
+                                                    "Address": f"10.0.0.{last}",
+                                                    "Params": {"rank": last}})
+        assert made.status_code == 201, made.text
+
+    async def names(**query: str) -> list[str]:
+        resp = await client.get("/machines", params=query)
+        assert resp.status_code == 200, resp.text
+        return sorted(m["Name"] for m in resp.json())
+
+    assert await names(Address="Gt(10.0.0.3)") == ["f10", "f20"]        # "10" > "3" as IPs
+    assert await names(Address="Between(10.0.0.3,10.0.0.10)") == ["f10", "f3"]
+    assert await names(rank="Gte(10)") == ["f10", "f20"]                  # the param filter
+    assert await names(**{"Params.rank": "Lt(3)"}) == ["f2"]
+    assert await names(Runnable="true") == ["f10", "f2", "f20", "f3"]
+    for field, value, message in (("Uuid", "false", "Invalid UUID: false"),
+                                  ("Address", "fred", "Invalid address: fred"),
+                                  ("Runnable", "fred", "Runnable must be true or false")):
+        bad = await client.get("/machines", params={field: value})
+        assert bad.status_code == 406 and bad.json()["Messages"] == [message]
+    for option in ("filter", "raw", "group-by", "range-only", "exclude-self", "expand"):
+        refused = await client.get("/machines", params={option: "x"})
+        assert refused.status_code == 501 and option in refused.json()["Messages"][0]

@@ -246,9 +246,10 @@ class Api:
         unfiltered = {k: v for k, v in request.query.items() if k in query.RESERVED
                       and k not in ("limit", "offset")}
         unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
-        total = len(query.select(objects, unfiltered, fields, sort, prefix))
-        filtered = len(query.select(objects, unpaged, fields, sort, prefix))
-        chosen = query.select(objects, request.query, fields, sort, prefix)
+        samples = self.store.types[prefix].defaults
+        total = len(query.select(objects, unfiltered, fields, sort, prefix, samples))
+        filtered = len(query.select(objects, unpaged, fields, sort, prefix, samples))
+        chosen = query.select(objects, request.query, fields, sort, prefix, samples)
         # cli/commandHelper.go "count" reads X-Drp-List-Filter-Count from a HEAD
         headers = {"X-DRP-LIST-COUNT": str(len(chosen)),
                    "X-DRP-LIST-FILTER-COUNT": str(filtered),
