@@ -41,6 +41,8 @@ from .store import Store
 
 VERSION = "v4.8.0-standin"
 DEFAULT_USERS = {"rocketskates": "r0cketsk8ts"}
+#: Key of the installed providers in the state file (not an object prefix).
+PROVIDERS_KEY = "_providers"
 Obj = dict[str, Any]
 
 
@@ -180,12 +182,11 @@ class StandIn:
 
     async def start(self) -> None:
         """Bind the ports, load the state file and serve."""
+        saved_providers: list[Obj] = []
         if self.state_file is not None and self.state_file.exists():
-            self.store.load(json.loads(self.state_file.read_text()))
-            for plugin in self.store.objects("plugins"):
-                self.store.data["plugins"][plugin["Name"]].update(
-                    PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
-                    Available=False)
+            state = json.loads(self.state_file.read_text())
+            saved_providers = state.pop(PROVIDERS_KEY, None) or []
+            self.store.load(state)
         cert, key = make_certificate(self.root, self.host)
         api_sock, file_sock = _bind(self.host, self._ports[0]), _bind(self.host, self._ports[1])
         self.api_port, self.file_port = api_sock.getsockname()[1], file_sock.getsockname()[1]
@@ -200,8 +201,58 @@ class StandIn:
             await runner.setup()
             self._runners.append(runner)
             await web.SockSite(runner, sock, ssl_context=ssl).start()
-        self.store.changed = self._schedule_save
         self._started = True
+        await self._restore_providers(saved_providers)
+        for plugin in self.store.objects("plugins"):
+            if plugin.get("Provider") not in self.providers.providers:
+                self.store.data["plugins"][plugin["Name"]].update(
+                    PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
+                    Available=False)
+        self.store.changed = self._schedule_save
+
+    # ---- the state file ----------------------------------------------------------
+
+    def _binaries_dir(self) -> Path:
+        assert self.state_file is not None
+        return self.state_file.with_name(self.state_file.name + ".providers")
+
+    async def _restore_providers(self, saved: list[Obj]) -> None:
+        """Install again the providers a state file lists (uploaded binaries are kept
+        next to it, in ``<state file>.providers/``)."""
+        for record in saved:
+            name = record.get("Name")
+            try:
+                if record.get("File"):
+                    kept = self._binaries_dir() / str(record["File"])
+                    await self.upload_provider(name, kept)
+                elif isinstance(record.get("Argv"), list):
+                    await self.add_provider_from_command(name, [str(a) for a in record["Argv"]])
+            except (PluginError, OSError) as exc:
+                self.logbook.note(str(name), "", "error",
+                                  f"provider {name} from the state file not restored: {exc}")
+
+    def _saved_providers(self) -> list[Obj]:
+        """The installed providers, as the state file records them (binaries copied)."""
+        out: list[Obj] = []
+        for name, provider in sorted(self.providers.providers.items()):
+            if provider.bindir is None:
+                out.append({"Name": name, "Argv": list(provider.argv)})
+                continue
+            source = Path(provider.argv[0])
+            kept = self._binaries_dir() / name
+            try:
+                stat = source.stat()
+                if not kept.exists() or kept.stat().st_size != stat.st_size \
+                        or kept.stat().st_mtime != stat.st_mtime:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = kept.with_name(f".{name}.tmp")
+                    shutil.copy2(source, tmp)
+                    os.replace(tmp, kept)
+            except OSError as exc:
+                self.logbook.note(name, "", "error", f"provider {name} not kept: {exc}")
+                continue
+            out.append({"Name": name, "File": name})
+        return out
 
     async def stop(self) -> None:
         """Stop plugins (``/stop`` with ``null``), close connections, save, clean up."""
@@ -249,8 +300,10 @@ class StandIn:
         """Write the state file now (no-op without one)."""
         if self.state_file is None:
             return
+        state: dict[str, Any] = dict(self.store.dump())
+        state[PROVIDERS_KEY] = self._saved_providers()
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(self.store.dump(), indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         os.replace(tmp, self.state_file)
 
     # ---- Python API --------------------------------------------------------------
