@@ -187,7 +187,7 @@ async def test_names_validated_as_drp_does(client: httpx.AsyncClient) -> None:
 
 
 async def test_errors_echo_the_key_as_given(client: httpx.AsyncClient) -> None:
-    """Recorded: "GET: machines/jk: Not Found" and "ValidationError: machines/<key>: ..."
+    """Recorded: "GET: machines/jk: Not Found" (TestMachineCli/machines.wait.jk.jk.jk) and "ValidationError: machines/<key>: ..."
     name the object with the key the client sent (models/errors.go ``Error.Error``
     prints Model/Key), e.g. ``Name:bob``, not the UUID it resolves to."""
     await client.post("/machines", json={"Name": "bob"})
