@@ -271,3 +271,41 @@ async def test_filters_by_index_type_and_params(client: httpx.AsyncClient) -> No
     for option in ("filter", "raw", "group-by", "range-only", "exclude-self", "expand"):
         refused = await client.get("/machines", params={option: "x"})
         assert refused.status_code == 501 and option in refused.json()["Messages"][0]
+
+
+async def test_drp_wording(client: httpx.AsyncClient, fake: dict[str, Any]) -> None:
+    """DRP's words, not Python's (recorded, provision af452c8a~1):
+    TestPluginProviderCli/extended.5c9d4c569c536fdbe4545f7d3d5fc6ca ("Error in value:
+    Spotted: Invalid type. Expected: boolean, given: string"), TestMachineCli (action
+    "Invalid Parameter: incrementer/step: : (root): Invalid type. Expected: integer,
+    given: string"), TestProfileCli/profiles.params.john.c79821955caebca7a1384913728d3792
+    ("Patch failed to apply at line 0" / "Test op failed."),
+    TestPluginProviderCli/extended.b24ec2283fb58a58c22861abe39a4f40 ("POST:
+    /api/v3/freds: No route")."""
+    cow = await client.post("/fake-cows", json={"Id": "fred1", "Type": "fake-cows",
+                                                 "Spotted": "yes"})
+    assert cow.status_code == 422
+    assert cow.json()["Messages"] == [
+        "Error in value: Spotted: Invalid type. Expected: boolean, given: string"]
+    m1 = (await client.post("/machines", json={"Name": "w1"})).json()
+    bad = await client.post(f"/machines/{m1['Uuid']}/params/fake/step", json="x")
+    assert bad.json()["Messages"] == [
+        "Invalid Parameter: fake/step: : (root): Invalid type. Expected: integer, "
+        "given: string"]
+    await client.post("/profiles", json={"Name": "john", "Description": "d"})
+    failed = await client.patch("/profiles/john", json=[
+        {"op": "test", "path": "/Description", "value": "other"}])
+    assert failed.status_code == 409
+    assert (failed.json()["Type"], failed.json()["Messages"]) == (
+        "PATCH", ["Patch failed to apply at line 0", "Test op failed."])
+    second = await client.patch("/profiles/john", json=[
+        {"op": "test", "path": "/Description", "value": "d"},
+        {"op": "replace", "path": "/Params/none/x", "value": 1}])
+    assert second.json()["Messages"][0] == "Patch failed to apply at line 1"
+    not_json = await client.post("/profiles", content=b"{asdgasdg")
+    assert not_json.status_code == 400
+    assert not_json.json()["Messages"] == ["invalid character 'a' at offset 1"]
+    assert "Expecting" not in not_json.text
+    freds = await client.post("/freds", json={})
+    assert freds.status_code == 404
+    assert (freds.json()["Model"], freds.json()["Messages"]) == ("/api/v3/freds", ["No route"])

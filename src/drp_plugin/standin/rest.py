@@ -36,7 +36,7 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import files, query
+from . import files, query, wording
 from .auth import DEFAULT_TTL, Principal
 from .websocket import make_handler
 
@@ -72,8 +72,8 @@ async def _body(request: web.Request, model: str, key: str, empty: Any = ...) ->
         raise PluginError("Empty body", code=400, model=model, key=key, type=request.method)
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        raise PluginError(f"Invalid JSON: {exc}", code=400, model=model, key=key,
+    except ValueError as exc:  # in encoding/json's words, not Python's
+        raise PluginError(wording.json_error(raw, exc), code=400, model=model, key=key,
                           type=request.method) from None
 
 

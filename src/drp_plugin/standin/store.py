@@ -22,11 +22,24 @@ import jsonschema
 
 from ..errors import PluginError
 from ..models import make_event, now_rfc3339
+from . import wording
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
 Obj = dict[str, Any]
 GLOBAL_PROFILE = "global"
+#: Object types of a real DRP the stand-in does not serve (``GET /objects`` of v4).
+DRP_PREFIXES = frozenset({
+    "activities", "alerts", "batches", "blueprints", "bootenvs", "catalog_items",
+    "clusters", "contents", "contexts", "endpoints", "filters", "identity_providers",
+    "interfaces", "isos", "jobs", "leases", "pipelines", "pools", "prefs", "reservations",
+    "resource_brokers", "roles", "stages", "subnets", "tasks", "tenants", "trigger_providers",
+    "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
+    "whoami", "work_orders", "workflows", "zones",
+})
+
+
+_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 
 
 def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
@@ -34,14 +47,27 @@ def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
     if not isinstance(ops, list):
         raise PluginError("Patch must be a JSON array of operations", code=400,
                           model=model, key=key, type="PATCH")
-    try:
-        return jsonpatch.JsonPatch(ops).apply(doc)
-    except jsonpatch.InvalidJsonPatch as exc:
-        raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
-                          type="PATCH") from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise PluginError(f"Patch error: {exc}", code=409, model=model, key=key,
-                          type="PATCH") from None
+    for line, op in enumerate(ops):
+        if not isinstance(op, dict) or op.get("op") not in _PATCH_OPS \
+                or not isinstance(op.get("path"), str):
+            raise PluginError(f"Invalid patch: operation {line} needs an op of "
+                              f"{', '.join(sorted(_PATCH_OPS))} and a path", code=400,
+                              model=model, key=key, type="PATCH")
+    for line, op in enumerate(ops):  # DRP reports the failing op by its index
+        try:
+            doc = jsonpatch.JsonPatch([op]).apply(doc)
+        except jsonpatch.InvalidJsonPatch as exc:
+            raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
+                              type="PATCH") from None
+        except jsonpatch.JsonPatchTestFailed:
+            raise PluginError(f"Patch failed to apply at line {line}", "Test op failed.",
+                              code=409, model=model, key=key, type="PATCH") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+            target = str(op.get("path", "")).rsplit("/", 1)[-1] if isinstance(op, dict) else ""
+            raise PluginError(f"Patch failed to apply at line {line}",
+                              f"Selector {target} not a member of map[string]interface {{}}",
+                              code=409, model=model, key=key, type="PATCH") from None
+    return doc
 
 
 def valid_name(value: Any, *, first_digit: bool = False, extra: str = "-_. ") -> bool:
@@ -137,13 +163,19 @@ class Store:
             self.pending[prefix] = kept
 
     def otype(self, prefix: str, method: str = "GET") -> ObjectType:
+        """The served type ``prefix``: a DRP type the stand-in lacks is a 404 that says so;
+        any other name is DRP's "No route" (recorded: TestPluginProviderCli/extended.b24ec2283fb58a58c22861abe39a4f40, "POST:
+        /api/v3/freds: No route")."""
         try:
             return self.types[prefix]
         except KeyError:
-            raise PluginError(
-                f"No such object type: {prefix} (the DRP stand-in does not serve it)",
-                code=404, model=prefix, type=method,
-            ) from None
+            if prefix in DRP_PREFIXES:
+                raise PluginError(
+                    f"No such object type: {prefix} (the DRP stand-in does not serve it)",
+                    code=404, model=prefix, type=method,
+                ) from None
+            raise PluginError("No route", code=404, model=f"/api/v3/{prefix}",
+                              type=method) from None
 
     # ---- reads -------------------------------------------------------------------
 
@@ -272,7 +304,7 @@ class Store:
         if not isinstance(schema, dict) or not schema:
             return value, []
         validator = jsonschema.validators.validator_for(schema)(schema)
-        errors = [f"Param {name}: {e.message}" for e in validator.iter_errors(value)]
+        errors = wording.param_errors(name, list(validator.iter_errors(value)))
         return value, errors
 
     def _check_params(self, obj: Obj, errors: list[str]) -> None:
@@ -326,9 +358,7 @@ class Store:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
-            for err in validator.iter_errors(obj):
-                where = "/".join(str(p) for p in err.absolute_path) or prefix
-                errors.append(f"{where}: {err.message}")
+            errors.extend(wording.object_errors(list(validator.iter_errors(obj))))
 
     def _prepare(self, otype: ObjectType, body: Any, key_hint: str = "",
                  internal: bool = True, given: str | None = None) -> Obj:
