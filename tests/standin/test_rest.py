@@ -75,12 +75,12 @@ async def test_info_objects_and_unserved_routes(client: httpx.AsyncClient) -> No
     info = (await client.get("/info")).json()
     assert info["version"].startswith("v4") and info["id"] == "drp-standin"
     objects = (await client.get("/objects")).json()
-    assert {"machines", "params", "plugins", "plugin_providers", "profiles",
-            "templates"} <= set(objects)
-    for path in ("/bootenvs", "/subnets/x", "/workflows", "/machines/x/pubkey"):
+    assert {"machines", "params", "plugins", "plugin_providers", "profiles", "templates",
+            "tasks", "stages", "bootenvs", "workflows", "jobs"} <= set(objects)
+    for path in ("/subnets", "/subnets/x", "/leases", "/machines/x/pubkey"):
         resp = await client.get(path)
         assert resp.status_code == 404, path
-    assert "does not serve" in (await client.get("/bootenvs")).json()["Messages"][0]
+    assert "does not serve" in (await client.get("/subnets")).json()["Messages"][0]
     assert (await client.get("/../api/v4/machines")).status_code == 404
 
 

@@ -243,3 +243,27 @@ def test_long_poll_through_drppy(api: ApiClient, standin: StandInThread,
     finally:
         changer.join(30)
     assert changed.description == "x"
+
+
+def test_tasks_stages_bootenvs_workflows_jobs(api: ApiClient) -> None:
+    """Stored, validated objects (issue 13 item 11): drppy's Task, Stage and BootEnv
+    models mark Templates, RequiredParams, Kernel, Loaders... required."""
+    from drppy_client.api.boot_envs_api import BootEnvsApi
+    from drppy_client.api.jobs_api import JobsApi
+    from drppy_client.api.stages_api import StagesApi
+    from drppy_client.api.tasks_api import TasksApi
+    from drppy_client.api.workflows_api import WorkflowsApi
+
+    assert TasksApi(api).create_task({"Name": "drppy-task"}).name == "drppy-task"
+    assert any(t.name == "drppy-task" for t in TasksApi(api).list_tasks())
+    assert BootEnvsApi(api).create_boot_env({"Name": "drppy-env"}).kernel == ""
+    stage = StagesApi(api).create_stage({"Name": "drppy-stage", "Tasks": ["drppy-task"]})
+    assert stage.tasks == ["drppy-task"]
+    flow = WorkflowsApi(api).create_workflow({"Name": "drppy-flow", "Stages": ["drppy-stage"]})
+    assert flow.stages == ["drppy-stage"]
+    key = MachinesApi(api).create_machine({"Name": "drppy-jobs"}).uuid
+    job = JobsApi(api).create_job({"Machine": key, "Task": "drppy-task"})
+    assert job.state == "created" and JobsApi(api).get_job(job.uuid).machine == key
+    with pytest.raises(ApiException) as bad:
+        TasksApi(api).create_task({"Name": "{asdgasdg"})
+    assert bad.value.status == 422

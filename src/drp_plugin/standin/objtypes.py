@@ -201,6 +201,35 @@ def builtin_types() -> list[ObjectType]:
             writable=False,
         ),
         ObjectType("templates", "ID", {**COMMON, "Description": "", "Contents": "", **AUDIT}),
+        # Stored and validated, never run: enough for content packs and for providers
+        # that react to jobs.* events or task lists (fields with drppy's required ones).
+        ObjectType("tasks", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Templates": [],
+            "RequiredParams": [], "OptionalParams": [], "Prerequisites": [],
+        }),
+        ObjectType("stages", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "BootEnv": "",
+            "Templates": [], "RequiredParams": [], "OptionalParams": [], "Tasks": [],
+            "Params": {}, "Profiles": [], "Reboot": False, "RunnerWait": False,
+        }),
+        ObjectType("bootenvs", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "",
+            "OS": {"Name": "", "Family": "", "Codename": "", "Version": "", "IsoFile": "",
+                   "IsoSha256": "", "IsoUrl": "", "SupportedArchitectures": {}},
+            "Templates": [], "Kernel": "", "Initrds": [], "BootParams": "",
+            "RequiredParams": [], "OptionalParams": [], "OnlyUnknown": False,
+            "Loaders": {},
+        }),
+        ObjectType("workflows", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Stages": [],
+        }),
+        ObjectType("jobs", "Uuid", {
+            **COMMON, **AUDIT, "Machine": "", "Task": "", "Stage": "", "Workflow": "",
+            "BootEnv": "", "State": "created", "ExitState": "", "Current": True,
+            "CurrentIndex": 0, "NextIndex": 0, "Previous": "",
+            "StartTime": "0001-01-01T00:00:00Z",
+            "EndTime": "0001-01-01T00:00:00Z", "Archived": False, "ResultErrors": [],
+        }, factories={"Uuid": _uuid}),
     ]
 
 

@@ -30,12 +30,12 @@ Obj = dict[str, Any]
 GLOBAL_PROFILE = "global"
 #: Object types of a real DRP the stand-in does not serve (``GET /objects`` of v4).
 DRP_PREFIXES = frozenset({
-    "activities", "alerts", "batches", "blueprints", "bootenvs", "catalog_items",
+    "activities", "alerts", "batches", "blueprints", "catalog_items",
     "clusters", "contents", "contexts", "endpoints", "filters", "identity_providers",
-    "interfaces", "isos", "jobs", "leases", "pipelines", "pools", "prefs", "reservations",
-    "resource_brokers", "roles", "stages", "subnets", "tasks", "tenants", "trigger_providers",
+    "interfaces", "isos", "leases", "pipelines", "pools", "prefs", "reservations",
+    "resource_brokers", "roles", "subnets", "tenants", "trigger_providers",
     "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
-    "whoami", "work_orders", "workflows", "zones",
+    "whoami", "work_orders", "zones",
 })
 
 
@@ -108,6 +108,15 @@ def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
             need(valid_name(profile), "Invalid Profile", profile)
     elif prefix == "params":
         need(valid_name(name, extra=_PARAM_CHARS), "Invalid Name", name)
+    elif prefix in ("tasks", "stages", "bootenvs", "workflows"):
+        need(valid_name(name), "Invalid Name", name)  # models/task.go, stage.go, ...
+        for pname in [*(obj.get("RequiredParams") or []), *(obj.get("OptionalParams") or [])]:
+            need(valid_name(pname, extra=_PARAM_CHARS), "Invalid Param", pname)
+    elif prefix == "jobs":
+        if obj.get("Task"):
+            need(valid_name(obj.get("Task")), "Invalid Task", obj.get("Task"))
+        if obj.get("Stage"):
+            need(valid_name(obj.get("Stage")), "Invalid Stage", obj.get("Stage"))
     elif prefix in ("profiles", "plugins"):
         need(valid_name(name), "Invalid Name", name)
         if prefix == "plugins":
