@@ -130,7 +130,7 @@ class Subscriber:
 class EventHub:
     """Records events, fans them out to subscribers and wakes waiters."""
 
-    def __init__(self, max_events: int = 10_000, max_event_bytes: int = 64 * 1024 * 1024,
+    def __init__(self, max_events: int = 100_000, max_event_bytes: int = 64 * 1024 * 1024,
                  max_queue_bytes: int | None = 16 * 1024 * 1024) -> None:
         #: The newest recorded events, oldest first.
         self.events: list[Obj] = []

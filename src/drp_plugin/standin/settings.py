@@ -34,7 +34,7 @@ class Limits:
         default_factory=lambda: _env("DRP_PLUGIN_STANDIN_WS_QUEUE_BYTES", 16 * MIB))
     #: Recorded events kept (``StandIn.events``), by count and by JSON bytes.
     event_history: int = field(
-        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_EVENT_HISTORY", 10_000))
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_EVENT_HISTORY", 100_000))
     event_history_bytes: int = field(
         default_factory=lambda: _env("DRP_PLUGIN_STANDIN_EVENT_HISTORY_BYTES", 64 * MIB))
     #: Recorded provider log lines kept (``StandIn.logs``), by count and by bytes.
