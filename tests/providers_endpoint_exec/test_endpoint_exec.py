@@ -356,7 +356,7 @@ def test_bad_config_is_refused(drp_provider: Callable[..., ProviderUnderTest]) -
     for actions, message in [
         ({"a": {"BaseArgs": "x"}}, "Path must be a non-empty string"),
         ({"a": {"Path": "/bin/true", "BaseArgs": "'open"}}, "BaseArgs cannot be split"),
-        ({"a": "/bin/true"}, "is not of type 'object'"),  # the param schema
+        ({"a": "/bin/true"}, "Invalid type. Expected: object, given: string"),  # param schema
     ]:
         with pytest.raises(PluginError) as info:
             drp_provider(PROVIDER, params={"endpoint-exec/actions": actions})

@@ -68,9 +68,10 @@ async def test_filter_lists_and_escapes(drp: StandIn, client: httpx.AsyncClient,
                                         session: aiohttp.ClientSession) -> None:
     ws = await _connect(session, drp)
     await _register(ws, r"profiles.create, delete.a\1b,c\2d")
+    # "c,d" is not a valid profile Name (models/utils.go), so the events are posted
     for name in ("x", "a.b", "c,d"):
-        await client.post("/profiles", json={"Name": name})
-    await client.delete("/profiles/a.b")
+        await client.post("/events", json={"Type": "profiles", "Action": "create", "Key": name})
+    await client.post("/events", json={"Type": "profiles", "Action": "delete", "Key": "a.b"})
     keys = [(e["Action"], e["Key"]) for e in [await _next(ws) for _ in range(3)]]
     assert keys == [("create", "a.b"), ("create", "c,d"), ("delete", "a.b")]
     await ws.close()

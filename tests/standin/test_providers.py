@@ -48,7 +48,7 @@ async def test_upload_define_unpack_content(drp: StandIn, client: httpx.AsyncCli
     async with httpx.AsyncClient() as plain:
         unpacked = await plain.get(f"{drp.fileserver}/files/plugin_providers/fake/hello.txt")
     assert unpacked.text == "hello from fake\n"
-    assert any("content section tasks" in r.message for r in drp.logs)
+    assert drp.get("tasks", "t1")["ReadOnly"] is True   # tasks are stored content now
     assert any(r.source == "unpack" for r in drp.logs)
     # content is read-only; plugin-defined objects are validated
     assert (await client.put("/params/fake/step", json=step)).status_code == 403

@@ -314,7 +314,7 @@ class Operations:
     # -- files, providers, job logs ---------------------------------------------------------------
     @operation
     def upload_file(self, path: str, data: Data, *, explode: bool = False) -> Flow[Object]:
-        """``POST /files/<path>`` (octet-stream); returns ``{"path", "size"}``."""
+        """``POST /files/<path>`` (octet-stream); returns ``models.BlobInfo`` ``{"Path", "Size"}``."""
         response = yield bytes_request(
             "POST", "/files/" + subpath(path), _read(data), params=_flags(explode=explode),
             model="files", key=path,

@@ -3,7 +3,9 @@
 ``dev`` loads one provider (a ``.py`` file runs with this Python), seeds objects,
 starts its Plugin, then either runs one action and prints its JSON result, or
 stays up until Ctrl-C/SIGTERM and stops cleanly.  ``serve`` runs a bare stand-in
-(on DRP's default ports 8092/8091 unless told otherwise).
+(on DRP's default ports 8092/8091 unless told otherwise) and echoes the log lines
+of the providers uploaded to it; with ``--state-file`` it keeps objects and
+uploaded providers across restarts.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ def dev(provider: str, seed_file: str | None, command: str | None, target: str |
 @click.option("--token-ttl", type=float, help="lifetime of the printed token, in seconds")
 @click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
               help="a user (default rocketskates:r0cketsk8ts); the first is the superuser")
+@click.option("--quiet", is_flag=True, help="do not echo the providers' log lines")
 def serve(host: str, port: int, file_port: int, state_file: str | None,
-          token_ttl: float | None, users: tuple[str, ...]) -> None:
+          token_ttl: float | None, users: tuple[str, ...], quiet: bool) -> None:
     """Run a bare DRP stand-in until Ctrl-C/SIGTERM."""
     accounts = {}
     for item in users:
@@ -138,6 +141,8 @@ def serve(host: str, port: int, file_port: int, state_file: str | None,
         async with StandIn(token_ttl, accounts or None, state_file, host=host,
                            api_port=port, file_port=file_port) as drp:
             _announce(drp, to_stderr=False)
+            if not quiet:  # uploaded providers' lines, as ``dev`` shows them
+                drp.on_log(lambda record: click.echo(str(record), err=True))
             await _until_signalled("Ctrl-C stops it")
             click.echo("stopping", err=True)
 

@@ -11,7 +11,8 @@ from .._types import Obj
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Content sections the stand-in loads (besides plugin-defined prefixes), in load order.
-LOADED_SECTIONS = ("params", "profiles", "templates")
+LOADED_SECTIONS = ("params", "profiles", "templates", "tasks", "bootenvs", "stages",
+                   "workflows")
 
 
 def parse_bundle(text: Any) -> tuple[Obj, dict[str, dict[str, Obj]]]:

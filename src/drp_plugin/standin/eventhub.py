@@ -1,8 +1,12 @@
 """Event fan-out: every published event is recorded and sent to each matching subscriber.
 
-Delivery to a subscriber is lossless and ordered: events go into an unbounded
-queue per connection, and one writer task awaits each send in turn.  Filters
-match as in :mod:`drp_plugin.events.matching` (docs/protocol.md section 4).
+Delivery to a subscriber is ordered: events go into a queue per connection, and
+one writer task awaits each send in turn.  The queue is bounded in bytes
+(``max_queue_bytes``): a client that falls further behind is disconnected (close
+code 1008), so it sees a gap and reconnects, instead of the stand-in growing
+without bound.  The recorded history (``EventHub.events``) keeps the newest
+events within a count and a byte budget; ``dropped`` counts the ones let go.
+Filters match as in :mod:`drp_plugin.events.matching` (docs/protocol.md section 4).
 """
 
 from __future__ import annotations
@@ -42,14 +46,21 @@ class Subscriber:
 
     def __init__(self, send: Callable[[str], Awaitable[None]],
                  close: Callable[[], Awaitable[Any]], principal: str = "",
-                 accept: Callable[[Obj], bool] | None = None) -> None:
+                 accept: Callable[[Obj], bool] | None = None,
+                 max_queue_bytes: int | None = None) -> None:
         self.principal = principal
+        self.max_queue_bytes = max_queue_bytes
+        #: Bytes of the frames queued and not yet sent.
+        self.queued_bytes = 0
+        #: True once the subscriber was cut off for being too slow.
+        self.overflowed = False
         self.accept = accept
         self.filters: dict[str, Pattern | None] = {}
         self._send = send
         self._close = close
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write())
+        self._closer: asyncio.Task[Any] | None = None
 
     def register(self, text: str) -> None:
         try:
@@ -66,8 +77,28 @@ class Subscriber:
         return any(p is not None and p.matches(topic) for p in self.filters.values())
 
     def push(self, text: str) -> None:
-        """Queue one frame (never drops; the queue is unbounded)."""
+        """Queue one frame; past ``max_queue_bytes`` the connection is closed instead."""
+        if self.overflowed:
+            return
+        size = len(text)
+        if self.max_queue_bytes is not None and self.queued_bytes + size > self.max_queue_bytes:
+            self.overflowed = True
+            self._drain()
+            log.warning("event stream client %s is more than %d bytes behind: disconnected",
+                        self.principal or "?", self.max_queue_bytes)
+            self._closer = asyncio.create_task(self._close_slow())
+            return
+        self.queued_bytes += size
         self._queue.put_nowait(text)
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.queued_bytes = 0
+
+    async def _close_slow(self) -> None:
+        self._writer.cancel()
+        await self._close()
 
     def acknowledge(self, action: str, pattern: str) -> None:
         ack = make_event("websocket", action, pattern, None)
@@ -77,6 +108,7 @@ class Subscriber:
     async def _write(self) -> None:
         while True:
             text = await self._queue.get()
+            self.queued_bytes -= len(text)
             try:
                 await self._send(text)
             except (ConnectionError, RuntimeError) as exc:
@@ -92,22 +124,60 @@ class Subscriber:
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
+        self._drain()
 
 
 class EventHub:
     """Records events, fans them out to subscribers and wakes waiters."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_events: int = 100_000, max_event_bytes: int = 64 * 1024 * 1024,
+                 max_queue_bytes: int | None = 16 * 1024 * 1024) -> None:
+        #: The newest recorded events, oldest first.
         self.events: list[Obj] = []
+        #: How many recorded events were let go (the index of ``events[0]``).
+        self.dropped = 0
+        #: JSON bytes of the events in ``events``.
+        self.history_bytes = 0
+        self.max_events = max_events
+        self.max_event_bytes = max_event_bytes
+        #: Per-connection queue bound handed to :meth:`subscribe`.
+        self.max_queue_bytes = max_queue_bytes
+        self._sizes: list[int] = []
         self.subscribers: set[Subscriber] = set()
         self._waiters: list[tuple[Callable[[Obj], bool], asyncio.Future[Obj]]] = []
 
-    def publish(self, event: Obj) -> None:
+    @property
+    def next_index(self) -> int:
+        """The index the next published event gets (for ``wait_for(since=...)``)."""
+        return self.dropped + len(self.events)
+
+    def subscribe(self, send: Callable[[str], Awaitable[None]],
+                  close: Callable[[], Awaitable[Any]], principal: str = "") -> Subscriber:
+        """A new event-stream subscriber with this hub's queue bound."""
+        sub = Subscriber(send, close, principal, max_queue_bytes=self.max_queue_bytes)
+        self.subscribers.add(sub)
+        return sub
+
+    def _record(self, event: Obj, size: int) -> None:
         self.events.append(event)
-        text: str | None = None
+        self._sizes.append(size)
+        self.history_bytes += size
+        cut = 0
+        while cut < len(self.events) - 1 and (
+                len(self.events) - cut > self.max_events
+                or self.history_bytes > self.max_event_bytes):
+            self.history_bytes -= self._sizes[cut]
+            cut += 1
+        if cut:
+            del self.events[:cut]
+            del self._sizes[:cut]
+            self.dropped += cut
+
+    def publish(self, event: Obj) -> None:
+        text = json.dumps(event, default=str)
+        self._record(event, len(text))
         for sub in list(self.subscribers):
             if sub.wants(event):
-                text = text or json.dumps(event)
                 sub.push(text)
         for waiter in list(self._waiters):
             test, future = waiter
@@ -117,13 +187,17 @@ class EventHub:
 
     async def wait_for(self, pattern: str | Callable[[Obj], bool], timeout: float = 10.0,
                        since: int = 0) -> Obj:
-        """The first event at index >= ``since`` matching ``pattern`` (waits if needed)."""
+        """The first event at index >= ``since`` matching ``pattern`` (waits if needed).
+
+        Indexes count every event published (see :attr:`next_index`); events that left
+        the bounded history are not searched.
+        """
         if callable(pattern):
             test = pattern
         else:
             parsed = Pattern(pattern)
             test = lambda e: parsed.matches(_Topic(e))  # noqa: E731
-        for event in self.events[since:]:
+        for event in self.events[max(0, since - self.dropped):]:
             if test(event):
                 return event
         future: asyncio.Future[Obj] = asyncio.get_running_loop().create_future()

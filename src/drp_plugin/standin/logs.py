@@ -41,14 +41,38 @@ def parse_level(value: Any) -> str:
 
 
 class LogBook:
-    """The kept log records, plus listeners called for each new one."""
+    """The newest log records (bounded by count and bytes), plus listeners called for
+    each new one.  ``dropped`` counts the records let go."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int = 10_000, max_bytes: int = 16 * 1024 * 1024) -> None:
         self.records: list[LogRecord] = []
         self.listeners: list[Callable[[LogRecord], None]] = []
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        #: Bytes of the kept records (message and line).
+        self.bytes = 0
+        self.dropped = 0
+        self._sizes: list[int] = []
+
+    @staticmethod
+    def _size(record: LogRecord) -> int:
+        line = record.line
+        return len(record.message) + (sum(len(str(v)) for v in line.values()) if line else 0)
 
     def add(self, record: LogRecord) -> None:
+        size = self._size(record)
         self.records.append(record)
+        self._sizes.append(size)
+        self.bytes += size
+        cut = 0
+        while cut < len(self.records) - 1 and (
+                len(self.records) - cut > self.max_records or self.bytes > self.max_bytes):
+            self.bytes -= self._sizes[cut]
+            cut += 1
+        if cut:
+            del self.records[:cut]
+            del self._sizes[:cut]
+            self.dropped += cut
         for listener in list(self.listeners):
             listener(record)
 

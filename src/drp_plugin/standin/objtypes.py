@@ -25,6 +25,13 @@ COMMON: dict[str, Any] = {
     "Endpoint": "",
     "Bundle": "",
 }
+#: models.Audit (newer DRP; drppy's models carry them): set by the store on writes.
+AUDIT: dict[str, Any] = {
+    "CreatedAt": "0001-01-01T00:00:00Z",
+    "CreatedBy": "",
+    "LastModifiedAt": "0001-01-01T00:00:00Z",
+    "LastModifiedBy": "",
+}
 
 
 @dataclass
@@ -39,6 +46,12 @@ class ObjectType:
     schema: dict[str, Any] | None = None
     provider: str = ""
     writable: bool = True
+    #: Drop fields the type does not have, as Go's struct decoding does (plugin-defined
+    #: types are ``models.RawModel`` maps, which keep every field).
+    strict: bool = True
+    #: String fields whose empty value is replaced by the default (``Fill``: ``Arch``
+    #: "" becomes amd64).
+    empty_defaults: tuple[str, ...] = ()
 
     @property
     def has_params(self) -> bool:
@@ -49,6 +62,13 @@ class ObjectType:
     def indexes(self) -> tuple[str, ...]:
         """Fields usable in ``Field:value`` keys."""
         return (self.key, *self.unique)
+
+    def known(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` without the fields this type does not have (when ``strict``)."""
+        if not self.strict:
+            return obj
+        fields = self.fields | {"Secret"}
+        return {k: v for k, v in obj.items() if k in fields}
 
     @property
     def fields(self) -> set[str]:
@@ -63,6 +83,8 @@ class ObjectType:
         for name, value in self.defaults.items():
             if name not in obj or obj[name] is None and isinstance(value, (list, dict)):
                 obj[name] = copy.deepcopy(value)
+            elif name in self.empty_defaults and obj[name] == "":
+                obj[name] = value
         for name, factory in self.factories.items():
             if not obj.get(name):
                 obj[name] = factory()
@@ -116,9 +138,17 @@ def builtin_types() -> list[ObjectType]:
                 "PoolAllocated": False,
                 "PoolStatus": "Free",
                 "WorkflowComplete": True,
+                "JobState": "",
+                "JobExitState": "",
+                "JobResultErrors": [],
+                "PendingWorkOrders": 0,
+                "RunningWorkOrders": 0,
+                "WorkOrderMode": False,
+                **AUDIT,
             },
             factories={"Uuid": _uuid, "Secret": _machine_secret},
             unique=("Name",),
+            empty_defaults=("Arch", "BootEnv", "Stage", "Pool"),
         ),
         ObjectType(
             "profiles",
@@ -130,12 +160,14 @@ def builtin_types() -> list[ObjectType]:
                 "Documentation": "",
                 "Params": {},
                 "Profiles": [],
+                **AUDIT,
             },
         ),
         ObjectType(
             "params",
             "Name",
-            {**COMMON, "Description": "", "Documentation": "", "Secure": False, "Schema": {}},
+            {**COMMON, "Description": "", "Documentation": "", "Secure": False, "Schema": {},
+             **AUDIT},
         ),
         ObjectType(
             "plugins",
@@ -148,6 +180,7 @@ def builtin_types() -> list[ObjectType]:
                 "Params": {},
                 "Provider": "",
                 "PluginErrors": [],
+                **AUDIT,
             },
         ),
         ObjectType(
@@ -167,7 +200,36 @@ def builtin_types() -> list[ObjectType]:
             },
             writable=False,
         ),
-        ObjectType("templates", "ID", {**COMMON, "Description": "", "Contents": ""}),
+        ObjectType("templates", "ID", {**COMMON, "Description": "", "Contents": "", **AUDIT}),
+        # Stored and validated, never run: enough for content packs and for providers
+        # that react to jobs.* events or task lists (fields with drppy's required ones).
+        ObjectType("tasks", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Templates": [],
+            "RequiredParams": [], "OptionalParams": [], "Prerequisites": [],
+        }),
+        ObjectType("stages", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "BootEnv": "",
+            "Templates": [], "RequiredParams": [], "OptionalParams": [], "Tasks": [],
+            "Params": {}, "Profiles": [], "Reboot": False, "RunnerWait": False,
+        }),
+        ObjectType("bootenvs", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "",
+            "OS": {"Name": "", "Family": "", "Codename": "", "Version": "", "IsoFile": "",
+                   "IsoSha256": "", "IsoUrl": "", "SupportedArchitectures": {}},
+            "Templates": [], "Kernel": "", "Initrds": [], "BootParams": "",
+            "RequiredParams": [], "OptionalParams": [], "OnlyUnknown": False,
+            "Loaders": {},
+        }),
+        ObjectType("workflows", "Name", {
+            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Stages": [],
+        }),
+        ObjectType("jobs", "Uuid", {
+            **COMMON, **AUDIT, "Machine": "", "Task": "", "Stage": "", "Workflow": "",
+            "BootEnv": "", "State": "created", "ExitState": "", "Current": True,
+            "CurrentIndex": 0, "NextIndex": 0, "Previous": "",
+            "StartTime": "0001-01-01T00:00:00Z",
+            "EndTime": "0001-01-01T00:00:00Z", "Archived": False, "ResultErrors": [],
+        }, factories={"Uuid": _uuid}),
     ]
 
 
@@ -192,4 +254,4 @@ def store_object_type(prefix: str, fields: Any, provider: str) -> ObjectType:
     properties["Id"] = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
     schema = {"type": "object", "properties": properties, "required": required}
     defaults = {**COMMON, "Type": prefix, "Description": "", "Documentation": "", "Params": {}}
-    return ObjectType(prefix, "Id", defaults, schema=schema, provider=provider)
+    return ObjectType(prefix, "Id", defaults, schema=schema, provider=provider, strict=False)

@@ -20,9 +20,10 @@ import aiohttp
 from aiohttp import web
 
 from ..errors import PluginError
+from ..models import make_event
 from .eventhub import EventHub
 from .logs import LogBook, LogRecord
-from .plugin_socket import make_app
+from .plugin_socket import FromPlugin
 
 API = "http://unix/api-plugin/v4"
 
@@ -51,6 +52,24 @@ class PluginProcess:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _published(self, event: dict[str, Any]) -> None:
+        """``/publish``: recorded (newest ``hub.max_events`` kept) and broadcast."""
+        self.published.append(event)
+        if len(self.published) > self.hub.max_events:
+            del self.published[:len(self.published) - self.hub.max_events]
+        self.hub.publish(event)
+
+    def _logged(self, line: dict[str, Any], level: str) -> None:
+        """``/log``: one record, and a ``log`` event unless ``IgnorePublish``."""
+        message = line.get("Message")
+        self.logbook.add(LogRecord("log", self.provider, self.name, level,
+                                   message if isinstance(message, str) else json.dumps(message),
+                                   str(line.get("Service") or ""), line))
+        if not line.get("IgnorePublish"):
+            event = make_event("log", level, self.name, line)
+            event.update(Principal=f"plugin:{self.name}", Original=None)
+            self.hub.publish(event)
+
     def _log(self, source: str, text: str) -> None:
         self.logbook.add(LogRecord(source, self.provider, self.name, "info", text))
 
@@ -63,11 +82,8 @@ class PluginProcess:
         for path in (self.to_path, self.from_path):
             path.unlink(missing_ok=True)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._runner = web.AppRunner(
-            make_app(self.provider, self.name, self.hub, self.logbook, self.published,
-                     self.on_leaving),
-            access_log=None,
-        )
+        sink = FromPlugin(self._published, self._logged, self.on_leaving)
+        self._runner = web.AppRunner(sink.app(), access_log=None)
         await self._runner.setup()
         await web.UnixSite(self._runner, str(self.from_path)).start()
         try:

@@ -1,26 +1,47 @@
 """The from-plugin server: what a running plugin calls on ``/api-server-plugin/v4``.
 
-``/publish`` broadcasts the event, ``/log`` keeps one ``logger.Line`` (and
-publishes it as a ``log`` event unless ``IgnorePublish``), ``/leaving`` reports
-that the plugin is about to exit.  Anything else: 404 with ``Type`` = method and
-``Key`` = path, like the server (``/objects/<prefix>`` included).
+One application serves both the stand-in's plugins and
+:class:`drp_plugin.testing.PluginHost`: ``/publish`` hands the event on, ``/log``
+one ``logger.Line`` (its level checked), ``/leaving`` the plugin's ``models.Error``
+before it exits.  Anything else: 404 with ``Type`` = method and ``Key`` = path, like
+the server.  A :class:`LogSink` makes ``/log`` slow, failing or hanging up, for
+tests of a provider's log shipping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from ..errors import PluginError
-from ..models import make_event
-from .eventhub import EventHub
-from .logs import LogBook, LogRecord, parse_level
+from .logs import parse_level
 
 PREFIX = "/api-server-plugin/v4"
 OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
+#: Largest request body accepted from a plugin (a log line or an event).
+MAX_BODY = 64 * 1024 * 1024
+Obj = dict[str, Any]
+
+
+@dataclass
+class LogSink:
+    """How ``/log`` behaves: ``delay`` seconds, then ``status``.
+
+    ``hang_up=True`` closes the connection instead of answering.
+    """
+
+    delay: float = 0.0
+    status: int = 204
+    hang_up: bool = False
+
+
+#: A sink that accepts every line at once (what DRP does).
+ACCEPT_ALL = LogSink()
 
 
 def _error(status: int, message: str, request: web.Request) -> web.Response:
@@ -32,61 +53,73 @@ async def _json(request: web.Request) -> Any:
     return json.loads(await request.read())
 
 
-def make_app(provider: str, plugin: str, hub: EventHub, logbook: LogBook,
-             published: list[dict[str, Any]],
-             on_leaving: Callable[[PluginError], None]) -> web.Application:
-    """The aiohttp application served on one plugin's from-plugin socket.
+class FromPlugin:
+    """The handlers of one plugin's from-plugin socket.
 
-    Events the plugin publishes are also appended to ``published``.
+    ``on_publish(event)``, ``on_log(line, level)`` and ``on_leaving(error)`` receive
+    what the plugin sent, already decoded and checked; ``posts`` counts ``/log`` calls
+    (answered or not).
     """
 
-    async def publish(request: web.Request) -> web.Response:
+    def __init__(self, on_publish: Callable[[Obj], None],
+                 on_log: Callable[[Obj, str], None],
+                 on_leaving: Callable[[PluginError], None],
+                 sink: LogSink = ACCEPT_ALL, max_body: int = MAX_BODY) -> None:
+        self.on_publish = on_publish
+        self.on_log = on_log
+        self.on_leaving = on_leaving
+        self.sink = sink
+        self.max_body = max_body
+        self.log_posts = 0
+
+    async def publish(self, request: web.Request) -> web.Response:
         try:
             event = await _json(request)
         except ValueError as exc:
             return _error(409, f"Invalid event: {exc}", request)
         if not isinstance(event, dict):
             return _error(409, "Invalid event: not a JSON object", request)
-        published.append(event)
-        hub.publish(event)
+        self.on_publish(event)
         return web.json_response(OK)
 
-    async def log(request: web.Request) -> web.Response:
+    async def log(self, request: web.Request) -> web.Response:
+        self.log_posts += 1
+        body = await request.read()
+        sink = self.sink
+        if sink.delay:
+            await asyncio.sleep(sink.delay)
+        if sink.hang_up and request.transport is not None:
+            request.transport.close()
+            return web.Response(status=204)
+        if not 200 <= sink.status < 300:
+            return _error(sink.status, "log sink failing", request)
         try:
-            line = await _json(request)
+            line = json.loads(body)
             if not isinstance(line, dict):
                 raise ValueError("not a JSON object")
             level = parse_level(line.get("Level", "info"))
         except ValueError as exc:
             return _error(400, f"Invalid log line: {exc}", request)
-        message = line.get("Message")
-        record = LogRecord("log", provider, plugin, level,
-                           message if isinstance(message, str) else json.dumps(message),
-                           str(line.get("Service") or ""), line)
-        logbook.add(record)
-        if not line.get("IgnorePublish"):
-            event = make_event("log", level, plugin, line)
-            event.update(Principal=f"plugin:{plugin}", Original=None)
-            hub.publish(event)
-        return web.Response(status=204)
+        self.on_log(line, level)
+        return web.Response(status=sink.status)
 
-    async def leaving(request: web.Request) -> web.Response:
+    async def leaving(self, request: web.Request) -> web.Response:
         try:
             body = await _json(request)
         except ValueError as exc:
             return _error(400, f"Invalid error body: {exc}", request)
-        on_leaving(PluginError.from_dict(body, 500))
+        self.on_leaving(PluginError.from_dict(body, 500))
         return web.Response(status=204)
 
-    handlers = {"/publish": publish, "/log": log, "/leaving": leaving}
+    def app(self) -> web.Application:
+        """The aiohttp application to serve on the from-plugin unix socket."""
+        app = web.Application(client_max_size=self.max_body)
+        app.router.add_post(PREFIX + "/publish", self.publish)
+        app.router.add_post(PREFIX + "/log", self.log)
+        app.router.add_post(PREFIX + "/leaving", self.leaving)
 
-    async def dispatch(request: web.Request) -> web.StreamResponse:
-        path = request.path
-        handler = handlers.get(path[len(PREFIX):]) if path.startswith(PREFIX) else None
-        if handler is None or request.method != "POST":
-            return _error(404, f"No such call: {request.method} {path}", request)
-        return await handler(request)
+        async def unknown(request: web.Request) -> web.StreamResponse:
+            return _error(404, f"No such call: {request.method} {request.path}", request)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", dispatch)
-    return app
+        app.router.add_route("*", "/{tail:.*}", unknown)
+        return app

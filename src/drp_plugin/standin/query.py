@@ -1,20 +1,32 @@
 """List queries of ``GET /api/v3/<prefix>``: filters, sort, paging, slim, params.
 
-Filters: ``?<Field>=v`` (equality), or ``Eq|Ne|Lt|Lte|Gt|Gte|In|Nin|Re(v)`` and
-``Between|Except(a,b)``.  ``<Field>`` is a top-level field of the type or
-``Params.<name>``.  The filter text is converted to the type of the object's value
-(bool, number or string) before comparing, like DRP's typed indexes.
+Filters (api/client.go ``R.Filter``): ``?<Field>=v`` (equality), or
+``Eq|Ne|Lt|Lte|Gt|Gte|In|Nin|Re(v)`` and ``Between|Except(a,b)``.  ``<Field>`` is a
+top-level field of the type; any other name is a param filter (``?<param>=Eq(v)``,
+also written ``Params.<param>``).  Values are compared by the field's index type:
+``Address`` as an IP address, ``Uuid`` as a UUID, booleans and numbers as such
+(recorded drpcli errors: "Invalid UUID: false", "Invalid address: fred", "Runnable
+must be true or false", cli/test-data/output/TestMachineCli/machines.list.*).
+List options the stand-in does not implement (``filter``, ``raw``, ``group-by``,
+``range-only``, ``exclude-self``, ``expand``) answer 501 naming the option.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import PluginError
 
+#: List options of DRP the stand-in does not implement (answered 501, named).
+UNSUPPORTED = frozenset({"filter", "raw", "group-by", "range-only", "exclude-self", "expand"})
+#: Fields compared as IP addresses / UUIDs (DRP's index types).
+IP_FIELDS = frozenset({"Address"})
+UUID_FIELDS = frozenset({"Uuid", "CurrentJob", "Machine"})
 #: Query parameters that are not filters.
 RESERVED = frozenset(
     {"sort", "reverse", "limit", "offset", "slim", "params", "aggregate", "decode", "token",
@@ -27,7 +39,7 @@ Test = Callable[[dict[str, Any]], bool]
 
 
 def _lookup(obj: dict[str, Any], name: str) -> Any:
-    if name.startswith("Params."):
+    if name.startswith("Params.") and name not in obj:
         params = obj.get("Params")
         if isinstance(params, dict):
             return params.get(name[len("Params."):], _MISSING)
@@ -56,12 +68,91 @@ def _comparable(value: Any) -> Any:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _make_test(name: str, expr: str) -> Test:
+def _index_value(name: str, text: str, sample: Any, model: str) -> Any:
+    """``text`` as a value of index ``name`` (406 naming the index when it is not one)."""
+    if name in IP_FIELDS:
+        try:
+            return ipaddress.ip_address(text.strip())
+        except ValueError:
+            raise PluginError(f"Invalid address: {text}", code=406, model=model,
+                              type="GET") from None
+    if name in UUID_FIELDS:
+        try:
+            return uuid.UUID(text.strip())
+        except ValueError:
+            raise PluginError(f"Invalid UUID: {text}", code=406, model=model,
+                              type="GET") from None
+    if isinstance(sample, bool):
+        low = text.strip().lower()
+        if low not in ("true", "false"):
+            raise PluginError(f"{name} must be true or false", code=406, model=model,
+                              type="GET")
+        return low == "true"
+    if isinstance(sample, (int, float)):
+        try:
+            return float(text)
+        except ValueError:
+            raise PluginError(f"{name} must be a number", code=406, model=model,
+                              type="GET") from None
+    return text
+
+
+def _typed(name: str, value: Any) -> Any:
+    """An object's field value in its index type (IP, UUID) for comparing."""
+    try:
+        if name in IP_FIELDS and isinstance(value, str) and value:
+            return ipaddress.ip_address(value)
+        if name in UUID_FIELDS and isinstance(value, str) and value:
+            return uuid.UUID(value)
+    except ValueError:
+        return value
+    return _comparable(value)
+
+
+def _index_test(name: str, op: str, args: list[str], sample: Any, model: str) -> Test:
+    wanted = [_index_value(name, a, sample, model) for a in args]
+
+    def test(obj: dict[str, Any]) -> bool:
+        value = _lookup(obj, name)
+        if value is _MISSING:
+            return op in ("Ne", "Nin", "Except")
+        return _compare(op, _typed(name, value), wanted)
+
+    return test
+
+
+def _compare(op: str, have: Any, wanted: list[Any]) -> bool:
+    try:
+        if op == "Eq":
+            return bool(have == wanted[0])
+        if op == "Ne":
+            return bool(have != wanted[0])
+        if op == "In":
+            return have in wanted
+        if op == "Nin":
+            return have not in wanted
+        if op == "Lt":
+            return bool(have < wanted[0])
+        if op == "Lte":
+            return bool(have <= wanted[0])
+        if op == "Gt":
+            return bool(have > wanted[0])
+        if op == "Gte":
+            return bool(have >= wanted[0])
+        inside = bool(wanted[0] <= have <= wanted[1])
+        return inside if op == "Between" else not inside
+    except TypeError:  # e.g. an IPv4 against an IPv6 address, or an empty Address
+        return op in ("Ne", "Nin", "Except")
+
+
+def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "") -> Test:
     match = _OP.match(expr)
     op, arg = (match.group(1), match.group(2)) if match else ("Eq", expr)
     args = arg.split(",") if op in ("In", "Nin", "Between", "Except") else [arg]
     if op in ("Between", "Except") and len(args) != 2:
         raise PluginError(f"{op} needs two values: {expr}", code=406, type="GET")
+    if sample is not _MISSING and op != "Re":
+        return _index_test(name, op, args, sample, model)
     regex = None
     if op == "Re":
         try:
@@ -80,28 +171,7 @@ def _make_test(name: str, expr: str) -> Test:
             wanted = [_coerce(a, value) for a in args]
         except ValueError:
             return op in ("Ne", "Nin", "Except")
-        have = _comparable(value)
-        try:
-            if op == "Eq":
-                return have == wanted[0]
-            if op == "Ne":
-                return have != wanted[0]
-            if op == "In":
-                return have in wanted
-            if op == "Nin":
-                return have not in wanted
-            if op == "Lt":
-                return bool(have < wanted[0])
-            if op == "Lte":
-                return bool(have <= wanted[0])
-            if op == "Gt":
-                return bool(have > wanted[0])
-            if op == "Gte":
-                return bool(have >= wanted[0])
-            inside = bool(wanted[0] <= have <= wanted[1])
-            return inside if op == "Between" else not inside
-        except TypeError:
-            return False
+        return _compare(op, _comparable(value), wanted)
 
     return test
 
@@ -141,15 +211,27 @@ def select(
     fields: set[str],
     sort_args: list[str],
     model: str,
+    samples: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Filter, sort and page ``objects`` (already in key order) per ``query``."""
+    """Filter, sort and page ``objects`` (already in key order) per ``query``.
+
+    ``samples`` maps a field to a value of its type (the type's default), which makes
+    its filter an index filter compared by that type.
+    """
     tests: list[Test] = []
     for name, expr in query.items():
+        if name in UNSUPPORTED:
+            raise PluginError(f"The DRP stand-in does not implement the list option {name}",
+                              code=501, model=model, type="GET")
         if name in RESERVED:
             continue
-        if name not in fields and not name.startswith("Params."):
-            raise PluginError(f"Filter not found: {name}", code=406, model=model, type="GET")
-        tests.append(_make_test(name, expr))
+        if name in fields:
+            typed = name in IP_FIELDS or name in UUID_FIELDS
+            sample = (samples or {}).get(name, "" if typed else _MISSING)
+            tests.append(_make_test(name, expr, sample, model))
+        else:  # a param filter: ?<param>=Op(v), or ?Params.<param>=...
+            param = name if name.startswith("Params.") else f"Params.{name}"
+            tests.append(_make_test(param, expr))
     result = [o for o in objects if all(t(o) for t in tests)]
     for name in reversed(sort_args):
         if name not in fields and not name.startswith("Params."):

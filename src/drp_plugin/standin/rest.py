@@ -1,31 +1,42 @@
 """The REST API ``/api/v3`` of the stand-in (and the event stream ``/api/v3/ws``).
 
+Routes are declared in one table (:func:`routes`), one small handler each.
 Served: ``info``, ``objects``, ``events`` (POST), ``users/<u>/token``, ``files``,
-``system/actions``, ``plugin_providers`` (upload, list, get, delete, binary) and,
-for every stored type (machines, profiles, params, plugins, templates and
-plugin-defined types): ``GET/POST /<prefix>``, ``GET/HEAD/PUT/PATCH/DELETE
-/<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]`` and
-``/<prefix>/<key>/actions[/<cmd>]``.
+``system/actions``, ``plugin_providers`` (upload, list, get, delete, binary),
+``meta/<prefix>/<key>`` and, for every stored type (machines, profiles, params,
+plugins, templates and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
+``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
+``/<prefix>/<key>/pubkey`` and ``/<prefix>/<key>/actions[/<cmd>]``.
+
+What a real client relies on (each cited in ``docs/protocol/standin.md``): every 2xx
+reply but HEAD carries ``Content-Type: application/json`` (``api/client.go``
+``R.Do``); lists carry ``X-DRP-LIST-COUNT``, ``X-DRP-LIST-FILTER-COUNT`` and
+``X-DRP-LIST-TOTAL-COUNT`` (``cli/commandHelper.go`` ``count``); objects carry an
+``ETag`` and ``If-None-Match`` + ``Prefer: wait=<dur>`` long-polls (``R.Wait``);
+files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
+``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
 reservations), TFTP/ISOs, bootenvs, stages, tasks, workflows, jobs, contexts,
 pools, users other than their tokens, roles, tenants, contents, prefs, licenses,
-machine tokens and pubkeys, secure file server, HA and clustering.
+machine tokens, secure file server, HA and clustering.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import files, query
+from . import files, query, wording
 from .auth import DEFAULT_TTL, Principal
 from .websocket import make_handler
 
@@ -33,11 +44,23 @@ if TYPE_CHECKING:
     from .server import StandIn
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: A provider's Name must be usable as a file name: at most this many bytes (NAME_MAX).
+MAX_PROVIDER_NAME = 255
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+#: The longest ``Prefer: wait=`` honoured: "Maximum 10m" (cli/commandHelper.go ``show``).
+MAX_WAIT = 600.0
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)?")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() == "true"
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers)
 
 
 async def _body(request: web.Request, model: str, key: str, empty: Any = ...) -> Any:
@@ -49,73 +72,88 @@ async def _body(request: web.Request, model: str, key: str, empty: Any = ...) ->
         raise PluginError("Empty body", code=400, model=model, key=key, type=request.method)
     try:
         return json.loads(raw)
-    except ValueError as exc:
-        raise PluginError(f"Invalid JSON: {exc}", code=400, model=model, key=key,
+    except ValueError as exc:  # in encoding/json's words, not Python's
+        raise PluginError(wording.json_error(raw, exc), code=400, model=model, key=key,
                           type=request.method) from None
 
 
+def parse_wait(text: str) -> float:
+    """Seconds of a ``Prefer: wait=`` value: a Go duration (``1m30s``) or plain seconds."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty duration")
+    total, pos = 0.0, 0
+    while pos < len(text):
+        match = _DURATION.match(text, pos)
+        if match is None:
+            raise ValueError(f"invalid duration {text!r}")
+        unit = match.group(2) or "s"
+        if match.group(2) is None and match.end() != len(text):
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(match.group(1)) * _UNITS[unit]
+        pos = match.end()
+    return min(total, MAX_WAIT)
+
+
+def object_etag(obj: dict[str, Any]) -> str:
+    """The ``ETag`` of a stored object: the SHA-256 of its canonical JSON, quoted."""
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return '"' + hashlib.sha256(data).hexdigest() + '"'
+
+
 @web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        response: web.StreamResponse = await handler(request)
-        return response
+        return await handler(request)
     except PluginError as err:
         headers = {"WWW-Authenticate": "dr-provision"} if err.status == 401 else None
         return web.json_response(err.to_dict(), status=err.status, headers=headers)
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        where = f"{request.method} {request.path}"
+        message = (f"Method Not Allowed: {where}" if exc.status == 405 else
+                   f"Not Found: the DRP stand-in does not serve {where}"
+                   if exc.status == 404 else exc.reason)
+        failure = PluginError(message, code=exc.status, type=request.method)
+        return web.json_response(failure.to_dict(), status=exc.status)
     except Exception as exc:  # a bug of the stand-in: answer like DRP, keep the trace
         log.exception("stand-in failure on %s %s", request.method, request.path)
-        failure = PluginError(f"Internal error: {exc!r}", code=500, type=request.method)
-        return web.json_response(failure.to_dict(), status=500)
+        crash = PluginError(f"Internal error: {exc!r}", code=500, type=request.method)
+        return web.json_response(crash.to_dict(), status=500)
 
 
 class Api:
-    """Routes one ``/api/v3`` request to the stand-in."""
+    """The handlers of ``/api/v3``; :func:`routes` maps them to methods and paths."""
 
     def __init__(self, drp: StandIn) -> None:
         self.drp = drp
         self.store = drp.store
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    def principal(self, request: web.Request) -> Principal:
+        """Who sent ``request`` (401/403 otherwise); read-only tokens may only read."""
         principal = self.drp.auth.authenticate(request)
         if principal.readonly and request.method not in ("GET", "HEAD"):
             raise PluginError("This token may only read", code=403, type=request.method)
-        raw = request.rel_url.raw_path[len("/api/v3"):]
-        segs = [unquote(s) for s in raw.split("/") if s]
-        if not segs:
-            return self._missing(request, "")
-        head, rest = segs[0], segs[1:]
-        method = request.method
-        if head == "info" and not rest and method == "GET":
-            return web.json_response(self.drp.info())
-        if head == "objects" and not rest and method == "GET":
-            return web.json_response(sorted(self.store.types))
-        if head == "events" and not rest and method == "POST":
-            return await self._post_event(request, principal)
-        if head == "users" and len(rest) == 2 and rest[1] == "token" and method == "GET":
-            return self._user_token(request, principal, rest[0])
-        if head == "files":
-            return await files.handle(request, self.drp.webroot, "/".join(rest))
-        if head == "system" and rest[:1] == ["actions"]:
-            return await self._actions(request, "", "", rest[1:], principal)
-        if head == "plugin_providers" and len(rest) == 1 and method == "POST":
-            return await self._upload(request, rest[0])
-        if head == "plugin_providers" and len(rest) == 2 and rest[1] == "binary":
-            return self._binary(request, rest[0])
-        if head in self.store.types:
-            return await self._objects(request, head, rest, principal)
-        return self._missing(request, head)
+        return principal
 
-    def _missing(self, request: web.Request, model: str) -> web.StreamResponse:
-        raise PluginError(
-            f"Not Found: the DRP stand-in does not serve {request.method} {request.path}",
-            code=404, model=model, type=request.method,
-        )
+    def _prefix(self, request: web.Request) -> str:
+        prefix = request.match_info["prefix"]
+        self.store.otype(prefix, request.method)
+        return prefix
 
     # ---- misc --------------------------------------------------------------------
 
-    async def _post_event(self, request: web.Request, principal: Principal) -> web.Response:
+    async def info(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return _json(self.drp.info())
+
+    async def objects(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return _json(sorted(self.store.types))
+
+    async def post_event(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
         event = await _body(request, "events", "")
         if not isinstance(event, dict) or not event.get("Type"):
             raise PluginError("An event needs a Type", code=422, model="events",
@@ -123,9 +161,12 @@ class Api:
         event = {"Time": now_rfc3339(), "Action": "", "Key": "", "Principal": principal.user,
                  "Object": None, "Original": None, **event}
         self.drp.hub.publish(event)
-        return web.Response(status=204)
+        # api/client.go R.Do refuses a 2xx reply that is not application/json
+        return _json(event)
 
-    def _user_token(self, request: web.Request, principal: Principal, user: str) -> web.Response:
+    async def user_token(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        user = request.match_info["user"]
         auth = self.drp.auth
         if principal.readonly or principal.user not in (user, auth.superuser):
             raise PluginError("Forbidden", code=403, model="users", key=user, type="GET")
@@ -138,20 +179,34 @@ class Api:
             except ValueError:
                 raise PluginError("ttl must be a number of seconds", code=400, model="users",
                                   key=user, type="GET") from None
-        return web.json_response({"Token": auth.issue(user, ttl), "Info": self.drp.info()})
+        return _json({"Token": auth.issue(user, ttl), "Info": self.drp.info()})
 
-    async def _upload(self, request: web.Request, name: str) -> web.Response:
-        if not _PROVIDER_NAME.match(name):
-            raise PluginError(f"Invalid provider name {name!r}", code=400,
-                              model="plugin_providers", key=name, type="POST")
-        data = await request.read()
-        if not data:
+    async def files(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return await files.handle(request, self.drp.webroot,
+                                  request.match_info.get("path", ""), self.drp.limits)
+
+    async def upload(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        name = request.match_info["name"]
+        if len(name.encode()) > MAX_PROVIDER_NAME or not _PROVIDER_NAME.match(name):
+            # no recorded answer: 400 as for the other refused uploads, DRP's name wording
+            raise PluginError(f"Invalid Name `{name}`", code=400, model="plugin_providers",
+                              key=name, type="POST")
+        path, size = await files.receive(request, self.drp.upload_dir(),
+                                         self.drp.limits.max_upload, "plugin_providers", name)
+        if size == 0:
+            path.unlink(missing_ok=True)
             raise PluginError("Empty upload", code=400, model="plugin_providers", key=name,
                               type="POST")
-        await self.drp.install_binary(name, data, _flag(request, "replaceWritable"))
-        return web.json_response({"path": name, "size": len(data)}, status=201)
+        await self.drp.install_file(name, path, _flag(request, "replaceWritable"))
+        # models.PluginProviderUploadInfo, as recorded: cli/test-data/output/
+        # TestPluginProviderCli/plugin_providers.upload.incrementer.as.incrementer
+        return _json({"path": name, "size": size}, status=201)
 
-    def _binary(self, request: web.Request, name: str) -> web.StreamResponse:
+    async def binary(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        name = request.match_info["name"]
         provider = self.drp.providers.providers.get(name)
         if provider is None or provider.bindir is None:
             raise PluginError("Not Found", code=404, model="plugin_providers", key=name,
@@ -159,135 +214,298 @@ class Api:
         return web.FileResponse(provider.bindir / name,
                                 headers={"Content-Type": "application/octet-stream"})
 
-    # ---- objects -----------------------------------------------------------------
+    async def meta(self, request: web.Request) -> web.StreamResponse:
+        """``GET /meta/<prefix>/<key>``: the object's Meta (``drpcli <type> meta``)."""
+        self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        obj = self.store.get(prefix, key, request.method)
+        return _json(obj.get("Meta") or {})
 
-    async def _objects(self, request: web.Request, prefix: str, rest: list[str],
-                       principal: Principal) -> web.StreamResponse:
-        otype = self.store.types[prefix]
-        method = request.method
-        if not rest:
-            if method in ("GET", "HEAD"):
-                return self._list(request, prefix)
-            if method == "POST":
-                obj = await self.drp.service.create(prefix, await _body(request, prefix, ""),
-                                                    principal.user)
-                return web.json_response(obj, status=201)
-            return self._missing(request, prefix)
-        if otype.has_params:
-            key, sub = rest[0], rest[1:]
-        else:
-            key, sub = "/".join(rest), []
-        if not sub:
-            return await self._object(request, prefix, key, principal)
-        if sub[0] == "params":
-            return await self._params(request, prefix, key, sub[1:], principal)
-        if sub[0] == "actions":
-            return await self._actions(request, prefix, key, sub[1:], principal)
-        return self._missing(request, prefix)
+    # ---- system actions ----------------------------------------------------------
+
+    async def system_actions(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return _json(self.drp.actions.available("", request.query.get("plugin") or None))
+
+    async def system_action(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return self._one_action(request, "", "")
+
+    async def run_system_action(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return await self._run_action(request, "", "")
+
+    # ---- lists -------------------------------------------------------------------
+
+    async def list(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix = self._prefix(request)
+        objects = self.store.objects(prefix)
+        fields = self.store.types[prefix].fields
+        sort = request.query.getall("sort", [])
+        unfiltered = {k: v for k, v in request.query.items() if k in query.RESERVED
+                      and k not in ("limit", "offset")}
+        unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
+        samples = self.store.types[prefix].defaults
+        total = len(query.select(objects, unfiltered, fields, sort, prefix, samples))
+        filtered = len(query.select(objects, unpaged, fields, sort, prefix, samples))
+        chosen = query.select(objects, request.query, fields, sort, prefix, samples)
+        # cli/commandHelper.go "count" reads X-Drp-List-Filter-Count from a HEAD
+        headers = {"X-DRP-LIST-COUNT": str(len(chosen)),
+                   "X-DRP-LIST-FILTER-COUNT": str(filtered),
+                   "X-DRP-LIST-TOTAL-COUNT": str(total)}
+        if request.method == "HEAD":
+            return web.Response(status=200, headers=headers)
+        return _json([self._render(request, prefix, o) for o in chosen], headers=headers)
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix = self._prefix(request)
+        body = await _body(request, prefix, "")
+        obj = await self.drp.service.create(prefix, body, principal.user)
+        return _json(obj, status=201, headers=self._etag_header(prefix, obj))
+
+    # ---- one object --------------------------------------------------------------
 
     def _render(self, request: web.Request, prefix: str, obj: dict[str, Any]) -> dict[str, Any]:
         shown = self.store.render(prefix, obj, decode=_flag(request, "decode"),
                                   aggregate=_flag(request, "aggregate"))
         return query.slim(shown, request.query)
 
-    def _list(self, request: web.Request, prefix: str) -> web.StreamResponse:
-        objects = self.store.objects(prefix)
-        unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
-        fields = self.store.types[prefix].fields
-        sort = request.query.getall("sort", [])
-        total = len(query.select(objects, unpaged, fields, sort, prefix))
-        chosen = query.select(objects, request.query, fields, sort, prefix)
-        headers = {"X-DRP-LIST-COUNT": str(len(chosen)), "X-DRP-LIST-TOTAL-COUNT": str(total)}
+    def _etag_header(self, prefix: str, shown: dict[str, Any]) -> dict[str, str]:
+        key = shown.get(self.store.types[prefix].key) if prefix in self.store.types else None
+        stored = self.store.find(prefix, key) if isinstance(key, str) else None
+        return {"ETag": object_etag(stored)} if stored is not None else {}
+
+    async def _wait_change(self, request: web.Request, prefix: str, key: str) -> bool:
+        """Long-poll (api/client.go ``R.Wait``): ``True`` when the object's ETag differs
+        from ``If-None-Match`` now or before the ``Prefer: wait=`` time runs out."""
+        wanted = request.headers.get("If-None-Match")
+        prefer = request.headers.get("Prefer", "")
+        if not wanted or not prefer.strip().startswith("wait="):
+            return True
+        try:
+            seconds = parse_wait(prefer.strip()[len("wait="):])
+        except ValueError:
+            raise PluginError(f"Invalid Prefer header: {prefer}", code=400, model=prefix,
+                              key=key, type=request.method) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        real = self.store.resolve(prefix, key, request.method)
+        while object_etag(self.store.get(prefix, real, request.method)) == wanted.strip():
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await self.drp.hub.wait_for(
+                    lambda e: e.get("Type") == prefix and e.get("Key") == real, left,
+                    since=self.drp.hub.next_index)
+            except TimeoutError:
+                return False
+            if self.store.find(prefix, real) is None:
+                raise PluginError("Not Found", code=404, model=prefix, key=key,
+                                  type=request.method)
+        return True
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        changed = await self._wait_change(request, prefix, key)
+        obj = self.store.get(prefix, key, request.method)
+        headers = {"ETag": object_etag(obj)}
+        if not changed:
+            return web.Response(status=304, headers=headers)
         if request.method == "HEAD":
             return web.Response(status=200, headers=headers)
-        return web.json_response([self._render(request, prefix, o) for o in chosen],
-                                 headers=headers)
+        return _json(self._render(request, prefix, obj), headers=headers)
 
-    async def _object(self, request: web.Request, prefix: str, key: str,
-                      principal: Principal) -> web.StreamResponse:
-        method = request.method
-        service = self.drp.service
-        if method in ("GET", "HEAD"):
-            obj = self.store.get(prefix, key, method)
-            if method == "HEAD":
-                return web.Response(status=200)
-            return web.json_response(self._render(request, prefix, obj))
-        if method == "PUT":
-            body = await _body(request, prefix, key)
-            return web.json_response(await service.replace(prefix, key, body, principal.user))
-        if method == "PATCH":
-            ops = await _body(request, prefix, key)
-            return web.json_response(await service.patch(prefix, key, ops, principal.user))
-        if method == "DELETE":
-            return web.json_response(await service.remove(prefix, key, principal.user))
-        return self._missing(request, prefix)
+    async def put(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        body = await _body(request, prefix, key)
+        obj = await self.drp.service.replace(prefix, key, body, principal.user)
+        return _json(obj, headers=self._etag_header(prefix, obj))
 
-    async def _params(self, request: web.Request, prefix: str, key: str, name_parts: list[str],
-                      principal: Principal) -> web.StreamResponse:
-        method = request.method
-        service = self.drp.service
-        decode, aggregate = _flag(request, "decode"), _flag(request, "aggregate")
-        if not name_parts:
-            if method == "GET":
-                return web.json_response(
-                    self.store.params(prefix, key, aggregate=aggregate, decode=decode))
-            if method in ("POST", "PUT"):
-                body = await _body(request, prefix, key)
-                return web.json_response(
-                    await service.replace_params(prefix, key, body, principal.user))
-            if method == "PATCH":
-                body = await _body(request, prefix, key)
-                return web.json_response(
-                    await service.patch_params(prefix, key, body, principal.user))
-            return self._missing(request, prefix)
-        name = "/".join(name_parts)
-        if method == "GET":
-            return web.json_response(
-                self.store.param(prefix, key, name, aggregate=aggregate, decode=decode))
-        if method in ("POST", "PUT"):
-            value = await _body(request, prefix, key)
-            return web.json_response(
-                await service.set_param(prefix, key, name, value, principal.user))
-        if method == "DELETE":
-            return web.json_response(
-                await service.delete_param(prefix, key, name, principal.user))
-        return self._missing(request, prefix)
+    async def patch(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        ops = await _body(request, prefix, key)
+        obj = await self.drp.service.patch(prefix, key, ops, principal.user)
+        return _json(obj, headers=self._etag_header(prefix, obj))
 
-    async def _actions(self, request: web.Request, prefix: str, key: str, cmd: list[str],
-                       principal: Principal) -> web.StreamResponse:
-        method = request.method
-        plugin = request.query.get("plugin") or None
-        actions = self.drp.actions
-        if prefix:
-            self.store.get(prefix, key, method)
-        if not cmd and method == "GET":
-            return web.json_response(actions.available(prefix, plugin))
-        if len(cmd) != 1:
-            return self._missing(request, prefix)
-        if method == "GET":
-            for action in actions.available(prefix, plugin):
-                if action.get("Command") == cmd[0]:
-                    return web.json_response(action)
-            raise PluginError(f"Action {cmd[0]} not found", code=404,
-                              model=prefix or "system", key=key, type="GET")
-        if method == "POST":
-            params = await _body(request, prefix, key, empty={})
-            result = await actions.run(prefix, key, cmd[0], params, plugin)
-            return web.json_response(result)
-        return self._missing(request, prefix)
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        return _json(await self.drp.service.remove(prefix, key, principal.user))
+
+    async def pubkey(self, request: web.Request) -> web.StreamResponse:
+        """``GET /<prefix>/<key>/pubkey``: the key to seal secure params with, as Go's
+        ``[]byte`` encodes it (base64 string; cli/new_common.go ``maybeEncryptParam``)."""
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "pubkey")
+        self.store.get(prefix, key, request.method)
+        return _json(self.store.box_public_key())
+
+    # ---- params ------------------------------------------------------------------
+
+    def _params_target(self, request: web.Request) -> tuple[str | None, str]:
+        """``(prefix, key)`` of a params/actions/pubkey route; prefix ``None`` when the
+        type has no params (the path is then a key with slashes, like a Param Name)."""
+        prefix = self._prefix(request)
+        if not self.store.types[prefix].has_params:
+            return None, ""
+        return prefix, request.match_info["key"]
+
+    async def _slashed_key(self, request: web.Request, tail: str) -> web.StreamResponse:
+        """Re-route ``/<prefix>/<a>/<tail>...`` of a type without params as key ``a/tail...``."""
+        info = request.match_info
+        rest = "/".join(p for p in (info.get("name"), info.get("cmd")) if p)
+        key = "/".join(p for p in (info["key"], tail, rest) if p)
+        handler = {"GET": self.get, "HEAD": self.get, "PUT": self.put, "PATCH": self.patch,
+                   "DELETE": self.delete}.get(request.method)
+        if handler is None:
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD", "PUT", "PATCH",
+                                                            "DELETE"])
+        request.match_info["key"] = key
+        return await handler(request)
+
+    async def get_params(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        return _json(self.store.params(prefix, key, aggregate=_flag(request, "aggregate"),
+                                       decode=_flag(request, "decode")))
+
+    async def put_params(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        body = await _body(request, prefix, key)
+        return _json(await self.drp.service.replace_params(prefix, key, body, principal.user))
+
+    async def patch_params(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        body = await _body(request, prefix, key)
+        return _json(await self.drp.service.patch_params(prefix, key, body, principal.user))
+
+    async def get_param(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        return _json(self.store.param(prefix, key, request.match_info["name"],
+                                      aggregate=_flag(request, "aggregate"),
+                                      decode=_flag(request, "decode")))
+
+    async def set_param(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        value = await _body(request, prefix, key)
+        return _json(await self.drp.service.set_param(prefix, key, request.match_info["name"],
+                                                      value, principal.user))
+
+    async def delete_param(self, request: web.Request) -> web.StreamResponse:
+        principal = self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "params")
+        return _json(await self.drp.service.delete_param(prefix, key, request.match_info["name"],
+                                                         principal.user))
+
+    # ---- object actions ----------------------------------------------------------
+
+    async def actions(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "actions")
+        self.store.get(prefix, key, request.method)
+        return _json(self.drp.actions.available(prefix, request.query.get("plugin") or None))
+
+    async def action(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            return await self._slashed_key(request, "actions")
+        self.store.get(prefix, key, request.method)
+        return self._one_action(request, prefix, key)
+
+    async def run_action(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix is None:
+            raise web.HTTPMethodNotAllowed("POST", ["GET", "HEAD", "PUT", "PATCH", "DELETE"])
+        return await self._run_action(request, prefix, key)
+
+    def _one_action(self, request: web.Request, prefix: str, key: str) -> web.StreamResponse:
+        cmd = request.match_info["cmd"]
+        for action in self.drp.actions.available(prefix, request.query.get("plugin") or None):
+            if action.get("Command") == cmd:
+                return _json(action)
+        raise PluginError(f"Action {cmd} not found", code=404, model=prefix or "system",
+                          key=key, type="GET")
+
+    async def _run_action(self, request: web.Request, prefix: str,
+                          key: str) -> web.StreamResponse:
+        params = await _body(request, prefix, key, empty={})
+        result = await self.drp.actions.run(prefix, key, request.match_info["cmd"], params,
+                                            request.query.get("plugin") or None)
+        return _json(result)
+
+
+def routes(api: Api) -> list[web.RouteDef]:
+    """The route table of ``/api/v3``, most specific first (aiohttp tries them in order).
+
+    Every GET route also answers HEAD (aiohttp adds it).
+    """
+    v3 = "/api/v3"
+    obj = v3 + "/{prefix}/{key}"
+    table: list[tuple[tuple[str, ...], str, Handler]] = [
+        (("GET",), v3 + "/info", api.info),
+        (("GET",), v3 + "/objects", api.objects),
+        (("POST",), v3 + "/events", api.post_event),
+        (("GET",), v3 + "/users/{user}/token", api.user_token),
+        (("GET",), v3 + "/files", api.files),
+        (("GET", "POST", "DELETE"), v3 + "/files/{path:.+}", api.files),
+        (("GET",), v3 + "/system/actions", api.system_actions),
+        (("GET",), v3 + "/system/actions/{cmd}", api.system_action),
+        (("POST",), v3 + "/system/actions/{cmd}", api.run_system_action),
+        (("POST",), v3 + "/plugin_providers/{name}", api.upload),
+        (("GET",), v3 + "/plugin_providers/{name}/binary", api.binary),
+        (("GET",), v3 + "/meta/{prefix}/{key:.+}", api.meta),
+        (("GET",), v3 + "/{prefix}", api.list),
+        (("POST",), v3 + "/{prefix}", api.create),
+        (("GET",), obj + "/params", api.get_params),
+        (("POST", "PUT"), obj + "/params", api.put_params),
+        (("PATCH",), obj + "/params", api.patch_params),
+        (("GET",), obj + "/params/{name:.+}", api.get_param),
+        (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param),
+        (("DELETE",), obj + "/params/{name:.+}", api.delete_param),
+        (("GET",), obj + "/pubkey", api.pubkey),
+        (("GET",), obj + "/actions", api.actions),
+        (("GET",), obj + "/actions/{cmd}", api.action),
+        (("POST",), obj + "/actions/{cmd}", api.run_action),
+        (("GET",), v3 + "/{prefix}/{key:.+}", api.get),
+        (("PUT",), v3 + "/{prefix}/{key:.+}", api.put),
+        (("PATCH",), v3 + "/{prefix}/{key:.+}", api.patch),
+        (("DELETE",), v3 + "/{prefix}/{key:.+}", api.delete),
+    ]
+    return [web.route(method, path, handler) for methods, path, handler in table
+            for method in methods]
 
 
 def make_app(drp: StandIn) -> web.Application:
     """The HTTPS application: ``/api/v3`` and ``/api/v3/ws``."""
-    app = web.Application(middlewares=[_errors], client_max_size=1024 ** 3)
+    app = web.Application(middlewares=[_errors], client_max_size=drp.limits.max_body)
     app.router.add_get("/api/v3/ws", make_handler(drp.hub, drp.auth))
-    api = Api(drp)
-    app.router.add_route("*", "/api/v3", api.handle)
-    app.router.add_route("*", "/api/v3/{tail:.*}", api.handle)
-
-    async def elsewhere(request: web.Request) -> web.StreamResponse:
-        raise PluginError(f"Not Found: the DRP stand-in serves only /api/v3, not {request.path}",
-                          code=404, type=request.method)
-
-    app.router.add_route("*", "/{tail:.*}", elsewhere)
+    app.router.add_routes(routes(Api(drp)))
     return app

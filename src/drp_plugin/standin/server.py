@@ -18,6 +18,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -36,10 +37,13 @@ from .providers import Providers
 from .rest import make_app
 from .secure import SecureBox
 from .service import Service
+from .settings import Limits
 from .store import Store
 
 VERSION = "v4.8.0-standin"
 DEFAULT_USERS = {"rocketskates": "r0cketsk8ts"}
+#: Key of the installed providers in the state file (not an object prefix).
+PROVIDERS_KEY = "_providers"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -60,8 +64,12 @@ class StandIn:
     def __init__(self, token_ttl: float | None = None, users: dict[str, str] | None = None,
                  state_file: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1",
                  api_port: int = 0, file_port: int = 0,
-                 webroot: str | os.PathLike[str] | None = None) -> None:
+                 webroot: str | os.PathLike[str] | None = None,
+                 limits: Limits | None = None) -> None:
+        self.limits = limits if limits is not None else Limits()
         self.host = host
+        #: The endpoint's ``uuid`` in ``info`` (one per stand-in).
+        self.uuid = str(uuid.uuid4())
         self._ports = (api_port, file_port)
         self.state_file = Path(state_file) if state_file is not None else None
         self.root = Path(tempfile.mkdtemp(prefix="drp-standin-"))
@@ -70,8 +78,9 @@ class StandIn:
         (self.webroot / "files").mkdir(parents=True, exist_ok=True)
         self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
         self.token = self.auth.token
-        self.hub = EventHub()
-        self.logbook = LogBook()
+        self.hub = EventHub(self.limits.event_history, self.limits.event_history_bytes,
+                            self.limits.ws_queue_bytes)
+        self.logbook = LogBook(self.limits.log_history, self.limits.log_history_bytes)
         self.store = Store(SecureBox(), self.hub.publish)
         self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
                                    self._provider_env)
@@ -135,7 +144,11 @@ class StandIn:
             ],
             "features": ["secure-params", "drp-standin"],
             "scopes": {},
-            "License": {"Licenses": []},
+            # models.LicenseBundle and models.ClusterState with Go's zero values
+            "License": {"Contact": "", "ContactEmail": "", "ContactId": "", "Endpoints": [],
+                        "GenerationVersion": "", "Grantor": "", "GrantorEmail": "",
+                        "Licenses": [], "MaxDrpVersion": "", "Owner": "", "OwnerEmail": "",
+                        "OwnerId": "", "Version": ""},
             "errors": [],
             "ha_enabled": False,
             "ha_virtual_address": "",
@@ -143,7 +156,18 @@ class StandIn:
             "ha_status": "Up",
             "ha_active_id": "drp-standin",
             "ha_passive_state": [],
-            "ClusterState": {},
+            "ha_consensus_id": "",
+            "dns_enabled": False,
+            "dns_port": 0,
+            "uuid": self.uuid,
+            "extra_api_ports": [],
+            "extra_file_ports": [],
+            "extra_secure_file_ports": [],
+            "ClusterState": {"ActiveUri": self.endpoint, "ConsensusEnabled": False,
+                             "ConsensusJoin": "", "Enabled": False, "HaID": "drp-standin",
+                             "LoadBalanced": False, "Nodes": [], "Roots": [],
+                             "ServerHostname": "localhost", "Token": "", "Valid": False,
+                             "VirtAddr": ""},
         }
 
     def _provider_env(self, readonly: bool) -> dict[str, str]:
@@ -158,12 +182,11 @@ class StandIn:
 
     async def start(self) -> None:
         """Bind the ports, load the state file and serve."""
+        saved_providers: list[Obj] = []
         if self.state_file is not None and self.state_file.exists():
-            self.store.load(json.loads(self.state_file.read_text()))
-            for plugin in self.store.objects("plugins"):
-                self.store.data["plugins"][plugin["Name"]].update(
-                    PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
-                    Available=False)
+            state = json.loads(self.state_file.read_text())
+            saved_providers = state.pop(PROVIDERS_KEY, None) or []
+            self.store.load(state)
         cert, key = make_certificate(self.root, self.host)
         api_sock, file_sock = _bind(self.host, self._ports[0]), _bind(self.host, self._ports[1])
         self.api_port, self.file_port = api_sock.getsockname()[1], file_sock.getsockname()[1]
@@ -178,8 +201,58 @@ class StandIn:
             await runner.setup()
             self._runners.append(runner)
             await web.SockSite(runner, sock, ssl_context=ssl).start()
-        self.store.changed = self._schedule_save
         self._started = True
+        await self._restore_providers(saved_providers)
+        for plugin in self.store.objects("plugins"):
+            if plugin.get("Provider") not in self.providers.providers:
+                self.store.data["plugins"][plugin["Name"]].update(
+                    PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
+                    Available=False)
+        self.store.changed = self._schedule_save
+
+    # ---- the state file ----------------------------------------------------------
+
+    def _binaries_dir(self) -> Path:
+        assert self.state_file is not None
+        return self.state_file.with_name(self.state_file.name + ".providers")
+
+    async def _restore_providers(self, saved: list[Obj]) -> None:
+        """Install again the providers a state file lists (uploaded binaries are kept
+        next to it, in ``<state file>.providers/``)."""
+        for record in saved:
+            name = record.get("Name")
+            try:
+                if record.get("File"):
+                    kept = self._binaries_dir() / str(record["File"])
+                    await self.upload_provider(name, kept)
+                elif isinstance(record.get("Argv"), list):
+                    await self.add_provider_from_command(name, [str(a) for a in record["Argv"]])
+            except (PluginError, OSError) as exc:
+                self.logbook.note(str(name), "", "error",
+                                  f"provider {name} from the state file not restored: {exc}")
+
+    def _saved_providers(self) -> list[Obj]:
+        """The installed providers, as the state file records them (binaries copied)."""
+        out: list[Obj] = []
+        for name, provider in sorted(self.providers.providers.items()):
+            if provider.bindir is None:
+                out.append({"Name": name, "Argv": list(provider.argv)})
+                continue
+            source = Path(provider.argv[0])
+            kept = self._binaries_dir() / name
+            try:
+                stat = source.stat()
+                if not kept.exists() or kept.stat().st_size != stat.st_size \
+                        or kept.stat().st_mtime != stat.st_mtime:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = kept.with_name(f".{name}.tmp")
+                    shutil.copy2(source, tmp)
+                    os.replace(tmp, kept)
+            except OSError as exc:
+                self.logbook.note(name, "", "error", f"provider {name} not kept: {exc}")
+                continue
+            out.append({"Name": name, "File": name})
+        return out
 
     async def stop(self) -> None:
         """Stop plugins (``/stop`` with ``null``), close connections, save, clean up."""
@@ -227,8 +300,10 @@ class StandIn:
         """Write the state file now (no-op without one)."""
         if self.state_file is None:
             return
+        state: dict[str, Any] = dict(self.store.dump())
+        state[PROVIDERS_KEY] = self._saved_providers()
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(self.store.dump(), indent=1, sort_keys=True))
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         os.replace(tmp, self.state_file)
 
     # ---- Python API --------------------------------------------------------------
@@ -237,24 +312,45 @@ class StandIn:
         """Close every event-stream connection (clients should reconnect)."""
         await self.hub.close_all()
 
-    async def install_binary(self, name: str | None, data: bytes, replace_writable: bool = False,
-                             filename: str = "") -> Obj:
-        """Store an uploaded provider executable (mode 0755) and install it.
+    def upload_dir(self) -> Path:
+        """Where uploads are streamed before they are installed (same file system)."""
+        return self.root / "uploads"
+
+    async def install_file(self, name: str | None, upload: Path,
+                           replace_writable: bool = False, filename: str = "") -> Obj:
+        """Install a provider executable from ``upload`` (moved, made mode 0755).
 
         ``name`` ``None`` takes the Name ``define`` gives.
         """
         bindir = self.root / "providers" / str(next(self._uploads))
         bindir.mkdir(parents=True)
         path = bindir / (name or filename or "provider")
-        path.write_bytes(data)
+        try:
+            shutil.move(str(upload), path)
+        except BaseException:
+            shutil.rmtree(bindir, ignore_errors=True)
+            raise
         path.chmod(0o755)
         return await self.providers.install(name, [str(path)], bindir, replace_writable)
+
+    async def install_binary(self, name: str | None, data: bytes, replace_writable: bool = False,
+                             filename: str = "") -> Obj:
+        """Store provider executable bytes and install them (see :meth:`install_file`)."""
+        self.upload_dir().mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.upload_dir(), prefix=".upload-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return await self.install_file(name, Path(tmp), replace_writable, filename)
 
     async def upload_provider(self, name: str | None, path: str | os.PathLike[str],
                               replace_writable: bool = False) -> Obj:
         """Install a built provider file, as ``POST /plugin_providers/<name>`` does."""
         path = Path(path)
-        return await self.install_binary(name, path.read_bytes(), replace_writable, path.name)
+        self.upload_dir().mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.upload_dir(), prefix=".upload-")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        return await self.install_file(name, Path(tmp), replace_writable, path.name)
 
     async def add_provider_from_command(self, name: str | None, argv: list[str],
                                         replace_writable: bool = False) -> Obj:

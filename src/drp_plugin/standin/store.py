@@ -9,6 +9,7 @@ Secure params are kept in clear and rendered as envelopes (see ``secure``).
 
 from __future__ import annotations
 
+import base64
 import copy
 import ipaddress
 import uuid
@@ -21,11 +22,24 @@ import jsonschema
 
 from .._types import Obj
 from ..errors import PluginError
-from ..models import make_event
+from ..models import make_event, now_rfc3339
+from . import wording
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
 GLOBAL_PROFILE = "global"
+#: Object types of a real DRP the stand-in does not serve (``GET /objects`` of v4).
+DRP_PREFIXES = frozenset({
+    "activities", "alerts", "batches", "blueprints", "catalog_items",
+    "clusters", "contents", "contexts", "endpoints", "filters", "identity_providers",
+    "interfaces", "isos", "leases", "pipelines", "pools", "prefs", "reservations",
+    "resource_brokers", "roles", "subnets", "tenants", "trigger_providers",
+    "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
+    "whoami", "work_orders", "zones",
+})
+
+
+_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 
 
 def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
@@ -33,14 +47,91 @@ def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
     if not isinstance(ops, list):
         raise PluginError("Patch must be a JSON array of operations", code=400,
                           model=model, key=key, type="PATCH")
-    try:
-        return jsonpatch.JsonPatch(ops).apply(doc)
-    except jsonpatch.InvalidJsonPatch as exc:
-        raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
-                          type="PATCH") from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise PluginError(f"Patch error: {exc}", code=409, model=model, key=key,
-                          type="PATCH") from None
+    for line, op in enumerate(ops):
+        if not isinstance(op, dict) or op.get("op") not in _PATCH_OPS \
+                or not isinstance(op.get("path"), str):
+            raise PluginError(f"Invalid patch: operation {line} needs an op of "
+                              f"{', '.join(sorted(_PATCH_OPS))} and a path", code=400,
+                              model=model, key=key, type="PATCH")
+    for line, op in enumerate(ops):  # DRP reports the failing op by its index
+        try:
+            doc = jsonpatch.JsonPatch([op]).apply(doc)
+        except jsonpatch.InvalidJsonPatch as exc:
+            raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
+                              type="PATCH") from None
+        except jsonpatch.JsonPatchTestFailed:
+            raise PluginError(f"Patch failed to apply at line {line}", "Test op failed.",
+                              code=409, model=model, key=key, type="PATCH") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+            target = str(op.get("path", "")).rsplit("/", 1)[-1] if isinstance(op, dict) else ""
+            raise PluginError(f"Patch failed to apply at line {line}",
+                              f"Selector {target} not a member of map[string]interface {{}}",
+                              code=409, model=model, key=key, type="PATCH") from None
+    return doc
+
+
+def valid_name(value: Any, *, first_digit: bool = False, extra: str = "-_. ") -> bool:
+    """DRP's name rules (models/utils.go ``validName`` and kin: ``^\\pL+([- _.]+|\\pN+|
+    \\pL+)+$``): a letter (or, for machines, a digit) first, then letters, digits and
+    ``extra``.  Written without a regex: Python's backtracking engine is exponential on
+    that pattern, Go's RE2 is not.  One deviation: a one-character name is accepted
+    (DRP's patterns need two), so that short test names keep working.
+    """
+    if not isinstance(value, str) or not value:
+        return False
+    first = value[0]
+    if not (first.isalpha() or (first_digit and first.isalnum())):
+        return False
+    return all(c.isalnum() or c in extra for c in value[1:])
+
+
+_PARAM_CHARS = "-_. /"
+
+
+def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
+    """The ``Validate()`` name checks of models/machine.go, profile.go, param.go and
+    plugin.go, with their messages ("Invalid Name `{asdgasdg`", as recorded in
+    cli/test-data/output/TestParamCli and others)."""
+
+    def need(ok: bool, label: str, value: Any) -> None:
+        if not ok:
+            errors.append(f"{label} `{value if isinstance(value, str) else ''}`")
+
+    name = obj.get("Name")
+    if prefix == "machines":
+        need(valid_name(name, first_digit=True), "Invalid Name", name)
+        for field, label in (("Stage", "Invalid Stage"), ("BootEnv", "Invalid BootEnv")):
+            need(valid_name(obj.get(field)), label, obj.get(field))
+        if obj.get("Workflow"):
+            need(valid_name(obj.get("Workflow")), "Invalid Workflow", obj.get("Workflow"))
+        for profile in obj.get("Profiles") or []:
+            need(valid_name(profile), "Invalid Profile", profile)
+    elif prefix == "params":
+        need(valid_name(name, extra=_PARAM_CHARS), "Invalid Name", name)
+    elif prefix in ("tasks", "stages", "bootenvs", "workflows"):
+        need(valid_name(name), "Invalid Name", name)  # models/task.go, stage.go, ...
+        for pname in [*(obj.get("RequiredParams") or []), *(obj.get("OptionalParams") or [])]:
+            need(valid_name(pname, extra=_PARAM_CHARS), "Invalid Param", pname)
+    elif prefix == "jobs":
+        if obj.get("Task"):
+            need(valid_name(obj.get("Task")), "Invalid Task", obj.get("Task"))
+        if obj.get("Stage"):
+            need(valid_name(obj.get("Stage")), "Invalid Stage", obj.get("Stage"))
+    elif prefix in ("profiles", "plugins"):
+        need(valid_name(name), "Invalid Name", name)
+        if prefix == "plugins":
+            need(valid_name(obj.get("Provider")), "Invalid Provider", obj.get("Provider"))
+        # Deviation: DRP also checks the Params keys of profiles and plugins ("Invalid
+        # Param Name"); the stand-in does not, so that clients' tests may store any key.
+        if prefix == "profiles":
+            for profile in obj.get("Profiles") or []:
+                need(valid_name(profile), "Invalid Profile Name", profile)
+
+
+def locked(model: str, key: str, method: str) -> PluginError:
+    """A change to a ``Locked`` machine (recorded: TestMachineLocked, "PATCH:
+    machines/<uuid>: Locked" and "DELETE: machines/<uuid>: Locked")."""
+    return PluginError("Locked", code=423, model=model, key=key, type=method)
 
 
 def not_found(model: str, key: str, method: str = "GET") -> PluginError:
@@ -58,8 +149,12 @@ class Store:
         self.data: dict[str, dict[str, Obj]] = {p: {} for p in self.types}
         self.pending: dict[str, dict[str, Obj]] = {}
         self.changed: Callable[[], None] = lambda: None
+        # as recorded (cli/test-data/output/TestProfileCli/profiles.list): Bundle
+        # "BackingStore", this Description and Meta
         self.data["profiles"][GLOBAL_PROFILE] = self.types["profiles"].fill(
-            {"Name": GLOBAL_PROFILE, "Description": "Global profile"}
+            {"Name": GLOBAL_PROFILE, "Bundle": "BackingStore",
+             "Description": "Global profile attached automatically to all machines.",
+             "Meta": {"color": "blue", "icon": "world", "title": "Digital Rebar Provision"}}
         )
 
     # ---- types -------------------------------------------------------------------
@@ -77,13 +172,19 @@ class Store:
             self.pending[prefix] = kept
 
     def otype(self, prefix: str, method: str = "GET") -> ObjectType:
+        """The served type ``prefix``: a DRP type the stand-in lacks is a 404 that says so;
+        any other name is DRP's "No route" (recorded: TestPluginProviderCli/extended.b24ec2283fb58a58c22861abe39a4f40, "POST:
+        /api/v3/freds: No route")."""
         try:
             return self.types[prefix]
         except KeyError:
-            raise PluginError(
-                f"No such object type: {prefix} (not served by the DRP stand-in)",
-                code=404, model=prefix, type=method,
-            ) from None
+            if prefix in DRP_PREFIXES:
+                raise PluginError(
+                    f"No such object type: {prefix} (the DRP stand-in does not serve it)",
+                    code=404, model=prefix, type=method,
+                ) from None
+            raise PluginError("No route", code=404, model=f"/api/v3/{prefix}",
+                              type=method) from None
 
     # ---- reads -------------------------------------------------------------------
 
@@ -114,6 +215,10 @@ class Store:
     def objects(self, prefix: str) -> list[Obj]:
         self.otype(prefix)
         return [self.data[prefix][k] for k in sorted(self.data[prefix])]
+
+    def box_public_key(self) -> str:
+        """The public key secure values are sealed to, base64 as Go encodes ``[]byte``."""
+        return base64.b64encode(self.box.public_key).decode("ascii")
 
     def param_def(self, name: str) -> Obj | None:
         return self.data["params"].get(name)
@@ -208,7 +313,7 @@ class Store:
         if not isinstance(schema, dict) or not schema:
             return value, []
         validator = jsonschema.validators.validator_for(schema)(schema)
-        errors = [f"Param {name}: {e.message}" for e in validator.iter_errors(value)]
+        errors = wording.param_errors(name, list(validator.iter_errors(value)))
         return value, errors
 
     def _check_params(self, obj: Obj, errors: list[str]) -> None:
@@ -223,53 +328,49 @@ class Store:
     def _check_profiles(self, prefix: str, key: str, obj: Obj, errors: list[str]) -> None:
         profiles = obj.get("Profiles")
         if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
-            errors.append(f"{key}: Profiles must be a list of names")
+            errors.append("Profiles must be a list of names")
             return
         seen: dict[str, int] = {}
         for i, name in enumerate(profiles):
             if name in seen:
-                errors.append(f"{key}: Duplicate profile {name}: at {seen[name]} and {i}")
+                errors.append(f"Duplicate profile {name}: at {seen[name]} and {i}")
             seen.setdefault(name, i)
             if prefix == "profiles" and name == key:
-                errors.append(f"{key}: Profile {name} (at {i}) cannot include itself")
+                errors.append(f"Profile {name} (at {i}) cannot include itself")
             elif name not in self.data["profiles"]:
-                errors.append(f"{key}: Profile {name} (at {i}) does not exist")
+                errors.append(f"Profile {name} (at {i}) does not exist")
 
     def _check_type(self, otype: ObjectType, key: str, obj: Obj, errors: list[str]) -> None:
         prefix = otype.prefix
         if prefix == "machines":
-            name = obj.get("Name")
-            if not isinstance(name, str) or not name or "/" in name or "\\" in name:
-                errors.append(f"{key}: Invalid Name `{name if isinstance(name, str) else ''}`")
             try:
                 uuid.UUID(str(obj.get("Uuid")))
             except ValueError:
-                errors.append(f"{key}: Invalid Uuid `{obj.get('Uuid')}`")
+                errors.append(f"Invalid Uuid `{obj.get('Uuid')}`")
             address = obj.get("Address") or ""
             try:
                 if address:
                     ipaddress.ip_address(address)
             except ValueError:
-                errors.append(f"{key}: Invalid Address `{address}`")
+                errors.append(f"Invalid Address `{address}`")
         if prefix == "params":
             schema = obj.get("Schema")
             if schema is not None and not isinstance(schema, (dict, bool)):
-                errors.append(f"{key}: Schema must be a JSON schema object")
+                errors.append("Schema must be a JSON schema object")
             elif isinstance(schema, dict):
                 try:
                     jsonschema.validators.validator_for(schema).check_schema(schema)
                 except jsonschema.SchemaError as exc:
-                    errors.append(f"{key}: Invalid Schema: {exc.message}")
+                    errors.append(f"Invalid Schema: {exc.message}")
+        check_names(prefix, obj, errors)
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
-            for err in validator.iter_errors(obj):
-                where = "/".join(str(p) for p in err.absolute_path) or prefix
-                errors.append(f"{key}: {where}: {err.message}")
+            errors.extend(wording.object_errors(list(validator.iter_errors(obj))))
 
     def _prepare(self, otype: ObjectType, body: Any, key_hint: str = "",
-                 internal: bool = True) -> Obj:
+                 internal: bool = True, given: str | None = None) -> Obj:
         """A filled, validated copy of ``body`` (422 ValidationError on failure).
 
         Only the stand-in itself (``internal``) makes objects read-only.
@@ -277,7 +378,7 @@ class Store:
         if not isinstance(body, dict):
             raise PluginError("Body must be a JSON object", code=400, model=otype.prefix,
                               key=key_hint, type="ValidationError")
-        obj = otype.fill(copy.deepcopy(body))
+        obj = otype.fill(otype.known(copy.deepcopy(body)))
         if not internal and "ReadOnly" in obj:
             obj["ReadOnly"] = False
         key = obj.get(otype.key)
@@ -286,16 +387,29 @@ class Store:
             errors.append(f"{otype.key} must be a non-empty string")
             key = key_hint
         elif otype.has_params and "/" in key:
-            errors.append(f"{key}: Invalid {otype.key} `{key}`")
+            errors.append(f"Invalid {otype.key} `{key}`")
         self._check_type(otype, str(key), obj, errors)
         if otype.has_params:
             self._check_params(obj, errors)
         if errors:
-            raise PluginError(*errors, code=422, model=otype.prefix, key=str(key),
+            raise PluginError(*errors, code=422, model=otype.prefix,
+                              key=given if given is not None else str(key),
                               type="ValidationError")
         if "Validated" in otype.defaults:
             obj.update(Validated=True, Available=True, Errors=[])
         return obj
+
+    @staticmethod
+    def _audit(otype: ObjectType, obj: Obj, principal: str, old: Obj | None) -> None:
+        """``models.Audit``: created at/by kept from ``old``, last modified now."""
+        if "CreatedAt" not in otype.defaults:
+            return
+        now = now_rfc3339()
+        if old is not None and old.get("CreatedBy"):
+            obj["CreatedAt"], obj["CreatedBy"] = old.get("CreatedAt"), old.get("CreatedBy")
+        else:
+            obj["CreatedAt"], obj["CreatedBy"] = now, principal or "system"
+        obj["LastModifiedAt"], obj["LastModifiedBy"] = now, principal or "system"
 
     def _check_unique(self, otype: ObjectType, obj: Obj, own_key: str | None) -> None:
         for index in otype.unique:
@@ -341,6 +455,7 @@ class Store:
             raise PluginError("already exists", code=409, model=prefix, key=key,
                               type="CREATE")
         self._check_unique(otype, obj, key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][key] = obj
         if old is None:
             self._emit("create", prefix, key, obj, principal)
@@ -349,33 +464,43 @@ class Store:
         return obj
 
     def replace(self, prefix: str, key: str, body: Any, principal: str = "", *,
-                internal: bool = False) -> tuple[Obj, Obj]:
-        """PUT: replace the whole object; returns ``(old, new)``."""
-        key = self.resolve(prefix, key, "PUT")
-        otype = self._writable(prefix, key, "PUT", internal)
+                internal: bool = False, method: str = "PUT") -> tuple[Obj, Obj]:
+        """PUT: replace the whole object; returns ``(old, new)``.
+
+        Errors name the object by ``key`` as given (``Name:bob``), as DRP does.
+        """
+        given = key
+        key = self.resolve(prefix, key, method)
+        otype = self._writable(prefix, key, method, internal)
         if isinstance(body, dict) and not body.get(otype.key):
             body = {**body, otype.key: key}
-        obj = self._prepare(otype, body, key, internal)
+        obj = self._prepare(otype, body, given, internal, given=given)
         if obj[otype.key] != key:
             raise PluginError(f"Key change from {key} to {obj[otype.key]} not allowed",
-                              code=422, model=prefix, key=key, type="ValidationError")
-        self._check_unique(otype, obj, key)
+                              code=422, model=prefix, key=given, type="ValidationError")
         old = self.data[prefix][key]
+        if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
+            raise locked(prefix, given, method)
+        self._check_unique(otype, obj, key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj
 
     def patch(self, prefix: str, key: str, ops: Any, principal: str = "") -> tuple[Obj, Obj]:
         """PATCH with RFC 6902 ops applied to the object as rendered."""
-        key = self.resolve(prefix, key, "PATCH")
-        self._writable(prefix, key, "PATCH", False)
-        doc = apply_patch(self.render(prefix, self.data[prefix][key]), ops, prefix, key)
-        return self.replace(prefix, key, doc, principal)
+        real = self.resolve(prefix, key, "PATCH")
+        self._writable(prefix, real, "PATCH", False)
+        doc = apply_patch(self.render(prefix, self.data[prefix][real]), ops, prefix, key)
+        return self.replace(prefix, key, doc, principal, method="PATCH")
 
     def remove(self, prefix: str, key: str, principal: str = "", *,
                internal: bool = False) -> Obj:
+        given = key
         key = self.resolve(prefix, key, "DELETE")
         self._writable(prefix, key, "DELETE", internal)
+        if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
+            raise locked(prefix, given, "DELETE")
         if prefix == "profiles":
             self._check_profile_unused(key)
         obj = self.data[prefix].pop(key)
@@ -419,7 +544,10 @@ class Store:
         real = self.resolve(prefix, key, "PUT")
         otype = self._writable(prefix, real, "PUT", False)
         old = self.data[prefix][real]
-        obj = self._prepare(otype, {**old, "Params": params}, real)
+        if old.get("Locked") and prefix == "machines":
+            raise locked(prefix, key, "PUT")
+        obj = self._prepare(otype, {**old, "Params": params}, key, given=key)
+        self._audit(otype, obj, principal, old)
         self.data[prefix][real] = obj
         self._emit("save", prefix, real, obj, principal)
         return old, obj

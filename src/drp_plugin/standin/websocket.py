@@ -22,8 +22,14 @@ def make_handler(
         principal = auth.authenticate(request)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        sub = Subscriber(ws.send_str, lambda: ws.close(code=1001), principal.user)
-        hub.subscribers.add(sub)
+        sub: Subscriber
+
+        async def close() -> bool:
+            if sub.overflowed:  # too far behind: 1008, the client sees a gap and reconnects
+                return await ws.close(code=1008, message=b"event queue limit reached")
+            return await ws.close(code=1001)
+
+        sub = hub.subscribe(ws.send_str, close, principal.user)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:

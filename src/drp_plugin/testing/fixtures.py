@@ -1,7 +1,8 @@
-"""What the pytest fixtures hand to tests: a small REST client and a loaded provider.
+"""What the pytest fixtures hand to tests: a REST client and a loaded provider.
 
 Both talk to a :class:`~drp_plugin.standin.StandInThread` the way a provider's
-users would: over the real HTTPS API.
+users would: over the real HTTPS API, through drp-plugin's own API client
+(:class:`drp_plugin.api.Client`), so a test exercises the client providers use.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from .._types import Obj
-from ..errors import PluginError
+from ..api import UNSET, Client
+from ..api.core import segment, subpath
 from ..standin.targets import parse_target
 
 if TYPE_CHECKING:
@@ -24,17 +24,33 @@ if TYPE_CHECKING:
 _NO_BODY = object()
 
 
+def _query(query: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for name, value in (query or {}).items():
+        if isinstance(value, bool):
+            value = str(value).lower()
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            out.append((name, str(item)))
+    return tuple(out)
+
+
 class DRPTestClient:
-    """A synchronous client of the stand-in's REST API; errors raise ``PluginError``."""
+    """A blocking client of the stand-in's REST API for tests; errors raise
+    :class:`~drp_plugin.api.APIError` (a ``PluginError``).
+
+    Built on :class:`drp_plugin.api.Client` (``.api``: every API method is there too),
+    with shortcuts for what tests do most: ``create_machine``, ``param``, ``action``.
+    """
 
     def __init__(self, drp: StandInThread, timeout: float = 60.0) -> None:
         self.drp = drp
-        self.http = httpx.Client(base_url=drp.endpoint + "/api/v3", verify=False,
-                                 headers={"Authorization": f"Bearer {drp.token}"},
-                                 timeout=timeout)
+        #: The underlying API client (the stand-in's certificate is self-signed).
+        self.api = Client(drp.endpoint, drp.token, verify=False, local_proxy=None,
+                          timeout=timeout)
 
     def close(self) -> None:
-        self.http.close()
+        """Close the connections."""
+        self.api.close()
 
     def __enter__(self) -> DRPTestClient:
         return self
@@ -45,58 +61,48 @@ class DRPTestClient:
 
     def request(self, method: str, path: str, body: Any = _NO_BODY,
                 params: dict[str, Any] | None = None) -> Any:
-        """Send one request; the decoded JSON reply (``None`` when empty)."""
-        kwargs: dict[str, Any] = {"params": params}
-        if body is not _NO_BODY:
-            kwargs["json"] = body
-        resp = self.http.request(method, path, **kwargs)
-        try:
-            data = resp.json() if resp.content else None
-        except ValueError:
-            data = resp.text
-        if resp.status_code >= 400:
-            raise PluginError.from_dict(data, resp.status_code)
-        return data
+        """Send one request (``path`` below ``/api/v3``, not escaped); the decoded JSON
+        reply (``None`` when empty)."""
+        escaped = "/" + subpath(path)
+        return self.api.request(method, escaped, params=_query(params),
+                                json=UNSET if body is _NO_BODY else body)
 
     # ---- objects -----------------------------------------------------------------
 
     def list_objects(self, prefix: str, **query: Any) -> list[Obj]:
-        result: list[Obj] = self.request("GET", f"/{prefix}", params=query or None)
+        """``GET /<prefix>`` with raw query parameters (filters, ``sort``, ``limit``)."""
+        result: list[Obj] = self.api.request("GET", "/" + segment(prefix),
+                                             params=_query(query)) or []
         return result
 
     def get(self, prefix: str, key: str, **query: Any) -> Obj:
-        result: Obj = self.request("GET", f"/{prefix}/{key}", params=query or None)
+        """One object; ``key`` may be ``Index:value``."""
+        result: Obj = self.api.request("GET", f"/{segment(prefix)}/{segment(key)}",
+                                       params=_query(query))
         return result
 
     def create(self, prefix: str, obj: Obj) -> Obj:
-        result: Obj = self.request("POST", f"/{prefix}", obj)
-        return result
+        return self.api.create(prefix, obj)
 
     def update(self, prefix: str, key: str, obj: Obj) -> Obj:
-        result: Obj = self.request("PUT", f"/{prefix}/{key}", obj)
-        return result
+        return self.api.put(prefix, key, obj)
 
     def patch(self, prefix: str, key: str, ops: list[Obj]) -> Obj:
-        result: Obj = self.request("PATCH", f"/{prefix}/{key}", ops)
-        return result
+        return self.api.patch(prefix, key, ops)
 
     def delete(self, prefix: str, key: str) -> Obj:
-        result: Obj = self.request("DELETE", f"/{prefix}/{key}")
-        return result
+        return self.api.delete(prefix, key)
 
     def params(self, prefix: str, key: str, aggregate: bool = False,
                decode: bool = False) -> Obj:
-        query = {"aggregate": str(aggregate).lower(), "decode": str(decode).lower()}
-        result: Obj = self.request("GET", f"/{prefix}/{key}/params", params=query)
-        return result
+        return self.api.get_params(prefix, key, aggregate=aggregate, decode=decode)
 
     def param(self, prefix: str, key: str, name: str, aggregate: bool = False,
               decode: bool = False) -> Any:
-        query = {"aggregate": str(aggregate).lower(), "decode": str(decode).lower()}
-        return self.request("GET", f"/{prefix}/{key}/params/{name}", params=query)
+        return self.api.get_param(prefix, key, name, aggregate=aggregate, decode=decode)
 
     def set_param(self, prefix: str, key: str, name: str, value: Any) -> Any:
-        return self.request("POST", f"/{prefix}/{key}/params/{name}", value)
+        return self.api.set_param(prefix, key, name, value)
 
     def create_machine(self, name: str, params: Obj | None = None,
                        profiles: list[str] | None = None, **fields: Any) -> Obj:
@@ -117,16 +123,16 @@ class DRPTestClient:
                plugin: str | None = None) -> Any:
         """Run an action: ``on`` is ``None`` (system), ``prefix/key``, a machine name or dict."""
         prefix, key = parse_target(on)
-        path = f"/{prefix}/{key}/actions/{command}" if prefix else f"/system/actions/{command}"
-        return self.request("POST", path, params or {},
-                            params={"plugin": plugin} if plugin else None)
+        if prefix:
+            return self.api.run_action(prefix, key, command, params or {}, plugin=plugin)
+        return self.api.run_system_action(command, params or {}, plugin=plugin)
 
     def actions(self, on: Any = None) -> list[Obj]:
         """The actions available on ``on`` (``None``: system actions)."""
         prefix, key = parse_target(on)
-        result: list[Obj] = self.request(
-            "GET", f"/{prefix}/{key}/actions" if prefix else "/system/actions")
-        return result
+        if prefix:
+            return self.api.list_actions(prefix, key)
+        return self.api.list_system_actions()
 
 
 class ProviderUnderTest:

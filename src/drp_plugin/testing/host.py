@@ -14,6 +14,10 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from ..standin.plugin_socket import ACCEPT_ALL, FromPlugin, LogSink
+
+__all__ = ["ACCEPT_ALL", "LogSink", "PluginHost", "Reply", "provider_argv"]
+
 
 class Reply:
     """A reply from the provider: status, raw body, and the body decoded as JSON."""
@@ -30,26 +34,13 @@ class Reply:
         return f"Reply({self.status}, {self.body[:200]!r})"
 
 
-class LogSink:
-    """How the host's ``/log`` behaves: ``delay`` seconds, then ``status``.
-
-    ``hang_up=True`` closes the connection instead of answering.
-    """
-
-    def __init__(self, delay: float = 0.0, status: int = 204, hang_up: bool = False) -> None:
-        self.delay = delay
-        self.status = status
-        self.hang_up = hang_up
-
-
-#: A sink that accepts every line at once.
-ACCEPT_ALL = LogSink()
-
-
 class PluginHost:
     """Run ``argv + ["listen", to, from]`` and speak docs/protocol.md to it.
 
-    ``sink=None`` means no from-plugin socket at all (DRP gone).
+    The from-plugin socket is the stand-in's own application
+    (:class:`drp_plugin.standin.plugin_socket.FromPlugin`), recording what arrives;
+    ``sink`` shapes how ``/log`` answers, and ``sink=None`` means no from-plugin
+    socket at all (DRP gone).
     """
 
     def __init__(
@@ -74,7 +65,10 @@ class PluginHost:
         self.logs: list[dict[str, Any]] = []
         self.published: list[dict[str, Any]] = []
         self.leaving: list[dict[str, Any]] = []
-        self.log_posts = 0
+        self._from_plugin = FromPlugin(self.published.append,
+                                       lambda line, level: self.logs.append(line),
+                                       lambda err: self.leaving.append(err.to_dict()),
+                                       sink if sink is not None else ACCEPT_ALL)
         self.process: asyncio.subprocess.Process | None = None
         self.stdout_lines: list[str] = []
         self.stderr = b""
@@ -84,34 +78,13 @@ class PluginHost:
         self._stderr_task: asyncio.Task[None] | None = None
 
     # -- the from-plugin socket ------------------------------------------------------------
-    async def _log(self, request: web.Request) -> web.Response:
-        self.log_posts += 1
-        body = await request.read()
-        if self.sink is not None and self.sink.delay:
-            await asyncio.sleep(self.sink.delay)
-        if self.sink is not None and self.sink.hang_up and request.transport is not None:
-            request.transport.close()
-            return web.Response(status=204)
-        status = self.sink.status if self.sink is not None else 204
-        if 200 <= status < 300:
-            self.logs.append(json.loads(body))
-            return web.Response(status=status)
-        return web.json_response({"Code": status, "Messages": ["log sink failing"]}, status=status)
-
-    async def _publish(self, request: web.Request) -> web.Response:
-        self.published.append(await request.json())
-        return web.Response(status=200)
-
-    async def _leaving(self, request: web.Request) -> web.Response:
-        self.leaving.append(await request.json())
-        return web.Response(status=204)
+    @property
+    def log_posts(self) -> int:
+        """``/log`` requests received (answered or not)."""
+        return self._from_plugin.log_posts
 
     async def _serve_from_socket(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/api-server-plugin/v4/log", self._log)
-        app.router.add_post("/api-server-plugin/v4/publish", self._publish)
-        app.router.add_post("/api-server-plugin/v4/leaving", self._leaving)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(self._from_plugin.app(), access_log=None)
         await self._runner.setup()
         await web.UnixSite(self._runner, self.from_path).start()
 

@@ -1,0 +1,134 @@
+"""``drp-plugin plugins create`` and ``drp-plugin machines runaction``: drpcli's
+commands for a plugin author, against any endpoint (the stand-in or a real DRP).
+
+They go through :class:`drp_plugin.api.Client`, with drpcli's connection options
+(``-E/-T/-U/-P``, defaults from ``RS_ENDPOINT``, ``RS_TOKEN``, ``RS_USERNAME`` /
+``RS_PASSWORD`` or ``RS_KEY=user:pass``).  Replies print as JSON, errors as drpcli
+prints a ``models.Error`` (``Type: Model/Key: Message``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..errors import PluginError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not K=V", param_hint=what)
+        out[key] = _value(text)
+    return out
+
+
+def _connection(fn: F) -> F:
+    for option in reversed([
+        click.option("-E", "--endpoint", help="DRP API URL [env RS_ENDPOINT; "
+                                               "https://127.0.0.1:8092]."),
+        click.option("-T", "--token", help="Bearer token [env RS_TOKEN]."),
+        click.option("-U", "--username", help="User [env RS_USERNAME or RS_KEY=user:pass]."),
+        click.option("-P", "--password", help="Password [env RS_PASSWORD or RS_KEY]."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def client(endpoint: str | None, token: str | None, username: str | None,
+           password: str | None) -> Any:
+    """A blocking API client from drpcli-style options and the environment."""
+    from ..api import Client
+
+    key_user, _, key_password = os.environ.get("RS_KEY", "").partition(":")
+    username = username or os.environ.get("RS_USERNAME") or None
+    password = password or os.environ.get("RS_PASSWORD") or None
+    if token is None and username is None and not os.environ.get("RS_TOKEN"):
+        username = key_user or "rocketskates"
+        password = password or key_password or "r0cketsk8ts"
+    try:
+        if username is not None:
+            return Client(endpoint, username=username, password=password or "")
+        return Client(endpoint, token)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PluginError as err:
+            where = "/".join(p for p in (err.model, err.key) if p)
+            head = f"{err.type}: {where}" if where else str(err.type)
+            messages = list(err.messages)
+            text = head + (": " + messages[0] if len(messages) == 1 else
+                           "".join("\n  " + m for m in messages))
+            raise click.ClickException(text) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group("plugins")
+def plugins() -> None:
+    """Plugins (running instances of providers) on a DRP endpoint."""
+
+
+@plugins.command("create")
+@click.argument("name")
+@click.option("--provider", help="the plugin provider [default: NAME]")
+@click.option("--param", "params", multiple=True, metavar="K=V",
+              help="a param of the Plugin (V is JSON when it parses, else a string)")
+@click.option("--description", default="", help="the Plugin's Description")
+@_connection
+@_errors
+def create_plugin(name: str, provider: str | None, params: tuple[str, ...], description: str,
+                  endpoint: str | None, token: str | None, username: str | None,
+                  password: str | None) -> None:
+    """Create the Plugin NAME (like ``drpcli plugins create``); prints it."""
+    body = {"Name": name, "Provider": provider or name, "Description": description,
+            "Params": _pairs(params, "--param")}
+    with client(endpoint, token, username, password) as api:
+        click.echo(json.dumps(api.create("plugins", body), indent=2))
+
+
+@click.group("machines")
+def machines() -> None:
+    """Machines on a DRP endpoint."""
+
+
+@machines.command("runaction")
+@click.argument("key")
+@click.argument("command")
+@click.argument("params", nargs=-1)
+@click.option("--plugin", help="run the action of this Plugin")
+@_connection
+@_errors
+def runaction(key: str, command: str, params: tuple[str, ...], plugin: str | None,
+              endpoint: str | None, token: str | None, username: str | None,
+              password: str | None) -> None:
+    """Run COMMAND on machine KEY (``Name:m1`` or a UUID) with PARAMS given as
+    ``name value`` pairs, like ``drpcli machines runaction KEY COMMAND [name value]...``."""
+    if len(params) % 2:
+        raise click.UsageError("PARAMS are name value pairs")
+    values = {params[i]: _value(params[i + 1]) for i in range(0, len(params), 2)}
+    with client(endpoint, token, username, password) as api:
+        result = api.run_action("machines", key, command, values, plugin=plugin)
+    click.echo(json.dumps(result, indent=2))
