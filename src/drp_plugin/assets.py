@@ -63,15 +63,20 @@ def _write(directory: Path, rel: str, mode: int, data: bytes) -> None:
         cur.mkdir(exist_ok=True)
     if target.is_symlink():
         raise AssetError(f"{target} is a link: refusing to overwrite it")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    # A fresh name made with O_EXCL in the target's own folder: nothing planted there (a
+    # hard link to another file, a FIFO) can be written through or block the unpack.
+    import tempfile
+
+    fd, tmp_name = tempfile.mkstemp(prefix=".drp-asset-", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, mode & 0o777 or 0o644)
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():
+            tmp.unlink()
         raise
 
 

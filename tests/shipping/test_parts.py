@@ -123,8 +123,12 @@ def test_build_command_errors_are_clean(tmp_path: Path) -> None:
     (tmp_path / "json.py").write_text("x = 1\n")
     result = CliRunner().invoke(cli, ["build", str(tmp_path / "json.py")])
     assert result.exit_code == 1 and "standard module name" in result.stderr
-    result = CliRunner().invoke(cli, ["build", str(INCREMENTER), "--python", "python3"])
+    result = CliRunner().invoke(cli, ["build", str(INCREMENTER), "--shebang", "python3"])
     assert result.exit_code == 1 and "absolute interpreter path" in result.stderr
+    result = CliRunner().invoke(cli, ["build", str(INCREMENTER), "--python", "python3"])
+    assert result.exit_code == 1 and "give the oldest host Python as '>=3.N'" in result.stderr
+    result = CliRunner().invoke(cli, ["build", str(INCREMENTER), "--python", ">=3.7"])
+    assert result.exit_code == 1 and "support 3.9 to 3.13" in result.stderr
     broken = tmp_path / "broken-project"
     broken.mkdir()
     (broken / "pyproject.toml").write_text("[project\n")

@@ -12,7 +12,7 @@ import json
 import ssl
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
@@ -22,7 +22,12 @@ from .patch import UNSET
 
 API_PATH = "/api/v3"
 
-P = ParamSpec("P")
+if TYPE_CHECKING:
+    from typing import Concatenate, ParamSpec
+
+    P = ParamSpec("P")
+else:
+    P = TypeVar("P")  # ParamSpec is 3.10+; at run time only Generic needs a type variable
 T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -38,7 +43,7 @@ def subpath(value: str) -> str:
     return quote(value.lstrip("/"), safe=":@/")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Request:
     """One API request, relative to ``/api/v3``; ``path`` is already escaped."""
 
@@ -205,7 +210,7 @@ def _refused_certificate(exc: BaseException) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Retry:
     """Bounded exponential backoff for transport failures.
 

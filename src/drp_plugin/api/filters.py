@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Union
 
 __all__ = [
     "Between",
@@ -116,7 +116,7 @@ def Except(lower: Any, upper: Any) -> Filter:
 
 #: What one index may be filtered with: an operation, a plain value (equality),
 #: or several of them (each becomes its own query parameter).
-FilterValue = Filter | str | int | float | bool | Iterable[Filter]
+FilterValue = Union[Filter, str, int, float, bool, Iterable[Filter]]  # noqa: UP007 - runs on 3.9
 
 
 def _names(value: str | Iterable[str]) -> str:

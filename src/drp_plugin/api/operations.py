@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import IO, Any, cast
+from typing import IO, Any, Union, cast
 
 from . import filters as _filters
 from . import patch as _patch
@@ -18,7 +18,7 @@ from .patch import UNSET
 Object = dict[str, Any]
 ObjectList = builtins.list[Object]
 PatchOps = Sequence[Mapping[str, Any]]
-Data = bytes | str | IO[bytes]
+Data = Union[bytes, str, IO[bytes]]  # noqa: UP007 - runs on 3.9
 
 
 def _object_path(prefix: str, key: str, *rest: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .zipapp import DEFAULT_PYTHON
+from .zipapp import DEFAULT_SHEBANG
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,20 +34,34 @@ def _size(n: int) -> str:
               help="The file to write [default: <project>/dist/<provider name>].")
 @click.option("--module", metavar="FILE.py",
               help="The provider module, when SOURCE is a folder holding several.")
-@click.option("--python", "python", default=DEFAULT_PYTHON, show_default=True,
+@click.option("--python", "python", metavar="'>=3.N'",
+              help="The oldest host Python (3.9 to 3.13) [default: the oldest every "
+                   "requirement allows].")
+@click.option("--native", is_flag=True,
+              help="Carry compiled packages as manylinux wheels (x86_64 and aarch64), "
+                   "unpacked once into a cache on the host.")
+@click.option("--deps-from", type=click.Choice(["pip", "env"]), default="pip", show_default=True,
+              help="Resolve the packages with pip for the hosts, or take the ones installed "
+                   "here (offline; the floor is then this Python).")
+@click.option("--pyc-python", "pythons", multiple=True, metavar="PATH",
+              help="An interpreter to compile byte code with (repeatable; python3.N on PATH "
+                   "and pyenv's are found by themselves).")
+@click.option("--shebang", default=DEFAULT_SHEBANG, show_default=True,
               help="The interpreter of the #! line.")
 @click.option("--version", "version", metavar="V",
               help="The version to stamp [default: pyproject version, else git describe].")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run `define` of the built file (isolated Python) before finishing.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the path of the built file.")
-def build(source: str, output: str | None, module: str | None, python: str,
+def build(source: str, output: str | None, module: str | None, python: str | None,
+          native: bool, deps_from: str, pythons: tuple[str, ...], shebang: str,
           version: str | None, check: bool, quiet: bool) -> None:
     """Build the provider SOURCE (a project folder or its .py) into ONE executable file.
 
-    The file is a zip application for python3 >= 3.11 holding the provider, its
-    content bundle and assets, drp-plugin and every pure-Python package they
-    need, taken from this environment.  Upload it with `drp-plugin upload`.
+    The file is a zip application for CPython 3.9-3.13 (or from --python on) on
+    x86_64 and aarch64, holding the provider, its content bundle and assets,
+    drp-plugin and the packages they need, resolved by pip for those hosts.
+    Upload it with `drp-plugin upload`.
     """
     from .zipapp import BuildError
     from .zipapp import build as build_provider
@@ -57,8 +71,9 @@ def build(source: str, output: str | None, module: str | None, python: str,
             click.echo(message, err=True)
 
     try:
-        result = build_provider(source, output, module=module, python=python, version=version,
-                                check=check, log=log)
+        result = build_provider(source, output, module=module, shebang=shebang, python=python,
+                                version=version, check=check, native=native,
+                                deps_from=deps_from, pythons=pythons, log=log)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     if quiet:
@@ -66,6 +81,10 @@ def build(source: str, output: str | None, module: str | None, python: str,
         return
     packages = ", ".join(f"{p.name} {p.version}" for p in result.packages)
     click.echo(f"packages: {packages}", err=True)
+    compiled = ", ".join(f"{m[0]}.{m[1]}" for m in result.compiled_for) or "none"
+    click.echo(f"python >= {result.floor[0]}.{result.floor[1]}; byte code for {compiled}"
+               + (f"; compiled wheels: {', '.join(result.native_wheels)}"
+                  if result.native_wheels else ""), err=True)
     click.echo(f"built {result.path}: {result.name} {result.version} "
                f"(version from {result.version_source}), {_size(result.size)}, "
                f"sha256 {result.sha256}")

@@ -1,30 +1,81 @@
 """Read a provider module's :class:`~drp_plugin.Provider` in a child process.
 
-``python -m drp_plugin.shipping.probe MODULE.py OUT.json`` imports the module (not as
-``__main__``, so its ``provider.main()`` guard does not fire; an unguarded
-``provider.main()`` call is intercepted) and writes what the build needs as JSON:
-the provider's name, ``content``, ``assets``, ``base_dir`` and explicit
-``version``, and the modules it imported from its own folder (helpers that must
-go into the built file too).
+``python -m drp_plugin.shipping.probe MODULE.py OUT.json`` imports the module and
+writes a :class:`ProbeResult` as JSON: the provider's name, ``content``,
+``assets``, ``base_dir``, explicit ``version``, whether it has a ``validate``
+handler, and the modules it imported from its own folder (helpers that must go
+into the built file too).
 
-It runs in a child so that importing the author's code cannot disturb the build
-(and sees the same interpreter and installed packages as the built file will).
+The module runs under the name ``__drp_build__``, so a ``provider.main()`` behind
+``if __name__ == "__main__"`` does not fire.  An unguarded ``provider.main()``
+runs as DRP would first run it, ``define`` with ``RS_TOKEN=catalog``: its output
+is swallowed and the module goes on.  The provider is the module-level
+:class:`~drp_plugin.Provider` (``provider`` or ``app`` when there are several),
+else the only one alive.  Nothing of drp_plugin is patched.
+
+It runs in a child so that importing the author's code cannot disturb the build.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import runpy
 import sys
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class _MainCalled(BaseException):
-    """Raised by the intercepted ``Provider.main`` to stop the module there."""
+@dataclass(frozen=True)
+class LocalModule:
+    """A module the provider imported from its own folder."""
+
+    name: str
+    path: str
+    package: bool
 
 
-def _local_modules(folder: str, skip: set[str]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the build needs to know about the provider (JSON between the processes)."""
+
+    name: str
+    class_name: str
+    content: str | None
+    assets: list[str]
+    base_dir: str
+    version: str | None
+    module_file: str
+    has_validate: bool = False
+    local_modules: list[LocalModule] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        """The JSON text of this result."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProbeResult:
+        """Read what :meth:`to_json` wrote (a ``ValueError`` for anything else)."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the probe result is not an object")
+        try:
+            return cls(
+                name=str(data["name"]), class_name=str(data["class_name"]),
+                content=None if data["content"] is None else str(data["content"]),
+                assets=[str(a) for a in data["assets"]], base_dir=str(data["base_dir"]),
+                version=None if data["version"] is None else str(data["version"]),
+                module_file=str(data["module_file"]), has_validate=bool(data["has_validate"]),
+                local_modules=[LocalModule(str(m["name"]), str(m["path"]), bool(m["package"]))
+                               for m in data["local_modules"]],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"the probe result lacks {exc}") from None
+
+
+def _local_modules(folder: str, skip: set[str]) -> list[LocalModule]:
     """Top-level modules loaded from ``folder`` (a file ``x.py`` or a package ``x/``)."""
     found = []
     real = os.path.realpath(folder)
@@ -38,68 +89,70 @@ def _local_modules(folder: str, skip: set[str]) -> list[dict[str, Any]]:
         if os.path.dirname(path) == real and path.endswith(".py"):
             if os.path.basename(path) == "__init__.py":
                 continue
-            found.append({"name": name, "path": path, "package": False})
+            found.append(LocalModule(name, path, False))
         elif os.path.basename(path) == "__init__.py" and os.path.dirname(os.path.dirname(path)) == real:
-            found.append({"name": name, "path": os.path.dirname(path), "package": True})
+            found.append(LocalModule(name, os.path.dirname(path), True))
     return found
 
 
-def probe(module_path: str) -> dict[str, Any]:
-    """Import ``module_path`` and describe its provider."""
+def _choose(namespace: dict[str, Any], module_path: str) -> Any:
     from drp_plugin.provider import Provider
 
+    providers = {id(v): v for v in namespace.values() if isinstance(v, Provider)}
+    if not providers:
+        import gc
+
+        providers = {id(o): o for o in gc.get_objects() if isinstance(o, Provider)}
+    if not providers:
+        raise SystemExit(f"{module_path} creates no drp_plugin.Provider (or App)")
+    if len(providers) == 1:
+        return next(iter(providers.values()))
+    named = [namespace[n] for n in ("provider", "app") if isinstance(namespace.get(n), Provider)]
+    if not named:
+        raise SystemExit(f"{module_path} creates {len(providers)} providers; "
+                         "name the one to build `provider`")
+    return named[0]
+
+
+def probe(module_path: str) -> ProbeResult:
+    """Import ``module_path`` and describe its provider."""
     module_path = os.path.abspath(module_path)
     folder = os.path.dirname(module_path)
-    called: list[Provider] = []
-
-    def intercepted_main(self: Provider, argv: Any = None) -> None:
-        called.append(self)
-        raise _MainCalled
-
-    Provider.main = intercepted_main  # type: ignore[method-assign]
-    sys.argv = [module_path]
+    sys.argv = [module_path, "define"]
+    os.environ["RS_TOKEN"] = "catalog"
     sys.path.insert(0, folder)
     before = set(sys.modules)
-    namespace: dict[str, Any] = {}
-    try:
-        namespace = runpy.run_path(module_path, run_name="__drp_build__")
-    except _MainCalled:
-        pass
-    if called:
-        provider = called[0]
-    else:
-        providers = {id(v): v for v in namespace.values() if isinstance(v, Provider)}
-        if not providers:
-            raise SystemExit(f"{module_path} creates no drp_plugin.Provider (or App) at module level")
-        if len(providers) > 1:
-            named = [namespace[n] for n in ("provider", "app") if isinstance(namespace.get(n), Provider)]
-            if not named:
-                raise SystemExit(f"{module_path} creates {len(providers)} providers; "
-                                 "name the one to build `provider`")
-            provider = named[0]
-        else:
-            provider = next(iter(providers.values()))
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            namespace = runpy.run_path(module_path, run_name="__drp_build__")
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise
+            namespace = {}
+    provider = _choose(namespace, module_path)
     loaded = set(sys.modules) - before
     content = provider.content
-    return {
-        "name": provider.name,
-        "class": f"{type(provider).__module__}.{type(provider).__qualname__}",
-        "content": os.fspath(content) if content is not None else None,
-        "assets": [os.fspath(a) for a in provider.assets],
-        "base_dir": os.path.abspath(provider.base_dir),
-        "version": provider._version,
-        "module_file": module_path,
-        "local_modules": _local_modules(folder, skip={n for n in sys.modules if n not in loaded}),
-    }
+    return ProbeResult(
+        name=provider.name,
+        class_name=f"{type(provider).__module__}.{type(provider).__qualname__}",
+        content=os.fspath(content) if content is not None else None,
+        assets=[os.fspath(a) for a in provider.assets],
+        base_dir=os.path.abspath(provider.base_dir),
+        version=provider._version,
+        module_file=module_path,
+        has_validate=getattr(provider, "validate_handler", None) is not None,
+        local_modules=_local_modules(folder, skip={n for n in sys.modules if n not in loaded}),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m drp_plugin.shipping.probe MODULE.py OUT.json``."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         raise SystemExit("usage: python -m drp_plugin.shipping.probe MODULE.py OUT.json")
-    info = probe(args[0])
+    result = probe(args[0])
     with open(args[1], "w", encoding="utf-8") as fh:
-        json.dump(info, fh, indent=2, sort_keys=True)
+        fh.write(result.to_json())
 
 
 if __name__ == "__main__":

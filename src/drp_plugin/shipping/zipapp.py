@@ -1,52 +1,45 @@
 """``drp-plugin build``: a provider turned into ONE executable file.
 
-DRP stores a plugin provider as a single file and runs it directly
-(docs/protocol.md section 1), so a Python provider ships as a zip application: a
-``#!/usr/bin/env python3`` line followed by a zip archive that Python runs
-through its ``__main__.py``.  The archive holds
+DRP stores a plugin provider as a single file and runs it directly (docs/protocol.md
+section 1), so a Python provider ships as a zip application: a
+``#!/usr/bin/env python3`` line followed by a zip archive that Python runs through its ``__main__.py``.  The archive holds
 
 - the provider module (run as ``__main__``) and the helper modules it imports
   from its own folder;
-- the framework (:mod:`drp_plugin` without its stand-in, test helpers and build
-  tool) and its runtime dependencies: h11, httpx (httpcore, anyio, idna,
-  certifi, ...), websockets, PyYAML's ``yaml``, click, jsonpatch, jsonpointer;
-- the dependencies of the provider project (``[project].dependencies`` of its
-  ``pyproject.toml``), followed transitively;
-- ``_drp_bootstrap.py`` and a generated ``__main__.py`` that stamp the version,
-  the content bundle (bundled at build time) and the asset list into
-  :mod:`drp_plugin.stamp`;
-- the assets under ``_drp_assets/``, read with :mod:`zipfile` only when
-  ``unpack`` runs.
+- the framework (:mod:`drp_plugin` without its stand-in, test helpers and
+  shipping tool) and the third-party packages it and the provider project need,
+  resolved by pip for the oldest host Python (:mod:`.wheels`);
+- ``_drp_pyc/cpython-3N``: every module compiled by each supported CPython minor
+  found on the build machine (:func:`find_interpreters`), one entry per minor;
+- ``_drp_stamp`` (version, content bundles computed at build time, the asset
+  index, the compiled wheels), ``_drp_assets.pack`` (every asset, one entry),
+  ``_drp_define.json`` (the ``define`` answer, when no validate handler can
+  change it), ``_drp_build.json`` (the manifest);
+- with ``--native``, ``_drp_native/*.whl``: the manylinux wheels of the compiled
+  packages for x86_64 and aarch64 and each minor (or abi3).
 
-**Pure Python only.**  The server's ``python3`` runs the file, on whatever CPU
-the server has (x86_64 or aarch64), so the file carries no compiled code:
-extension modules (``.so``) are left out, and every package that had some is
-imported from the built archive at build time to prove that it falls back to
-Python (websockets without its ``speedups``, PyYAML without ``_yaml``).  A
-package that cannot work without its compiled code fails the build, naming it.
-The result runs on CPython >= 3.11 on x86_64 and aarch64 alike (sources are
-text, pycs are marshal data, which has no byte order or word size, zip is
-portable; nothing depends on the build machine's CPU); ``__main__`` refuses
-older versions with a clear message.  The ``#!`` line finds ``python3`` on the
-server's ``PATH`` (``--python`` picks another interpreter line).
+**Hosts.**  CPython from the floor (``--python '>=3.9'``; default: the oldest
+minor pip can resolve every requirement for) to 3.13, x86_64 and aarch64.
+``__main__`` refuses an older Python with one line naming both versions.
 
-**Start-up time.**  Next to every ``.py`` source the archive holds its ``.pyc``,
-compiled by the build interpreter as an *unchecked hash-based* pyc (PEP 552), so
-``zipimport`` neither compiles nor compares timestamps at start.  On another
-Python minor version the magic number does not match and ``zipimport`` compiles
-the sources instead (correct, only slower: compilation is not cached in a zip).
+**Start-up time.**  ``define`` is answered by ``__main__`` from
+``_drp_define.json`` without importing anything; the other commands load their
+modules from the per-minor byte code (:func:`.bootstrap.install_pycs`), so no
+minor compiles at start.  The zip holds sources and data files once, plus a
+handful of entries, because zipimport reads the whole central directory at
+every start.
 
-**Reproducible.**  The same tree gives the same bytes: entries are sorted, every
-entry has the timestamp 1980-01-01 00:00:00, mode 0644 (0755 for directories)
-and Unix as creator; pycs are compiled in a fresh interpreter with
-``PYTHONHASHSEED=0`` (set and frozenset constants are marshalled in hash order)
-and name their source by its path inside the archive, not the build machine's.
-A content folder given as an absolute path under the provider's folder is
-stamped by its relative path, so the build folder does not leak into the file.
-Assets keep their file modes (stored in ``__main__``).  What can still change
-the bytes: a different build interpreter (pyc format), different installed
-package versions, a different zlib (the deflate stream), and the version
-string (``git describe`` says ``-dirty`` for uncommitted changes).
+**Reproducible.**  The same tree and the same resolved packages give the same
+bytes: entries are sorted, every entry has the timestamp 1980-01-01 00:00:00,
+mode 0644 (0755 for directories) and Unix as creator; byte code is compiled in
+fresh interpreters with ``PYTHONHASHSEED=0`` and names its source by its path
+inside the archive.  What can change the bytes: other package versions on the
+index (pin them in the project), other interpreters, a different zlib, the
+version string.
+
+**Failures.**  Every failure is a :class:`BuildError` saying what to fix; the
+output path is written only by renaming a file that passed its ``define``
+check, so a failed build writes nothing there.
 """
 
 from __future__ import annotations
@@ -54,28 +47,63 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import marshal
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError as BuildError  # re-exported: the tree lives in errors
 from . import bootstrap
-from .deps import DependencyError, Package, is_native, project_requirements, resolve
+from .deps import (
+    FRAMEWORK,
+    RUNTIME_REQUIREMENTS,
+    DependencyError,
+    Package,
+    framework_package,
+    is_native,
+    normalize,
+    parse_requirement,
+    project_requirements,
+    resolve,
+)
+from .probe import ProbeResult
 from .version import ProjectError, pyproject_data, resolve_version
+from .wheels import (
+    ARCHES,
+    SUPPORTED_MINORS,
+    UnpackedWheel,
+    WheelName,
+    compiled_error,
+    minor_text,
+    parse_python_spec,
+    pip_download,
+    resolve_floor,
+    unpack_wheel,
+)
 
-DEFAULT_PYTHON = "/usr/bin/env python3"
+DEFAULT_SHEBANG = "/usr/bin/env python3"
+DEFAULT_PYTHON = DEFAULT_SHEBANG  # the #! line (kept name for callers)
 #: Zip entries carry this timestamp (the earliest a zip can store).
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 BOOTSTRAP_MODULE = "_drp_bootstrap"
-ASSET_PREFIX = bootstrap.ASSET_PREFIX
+ASSET_PACK = bootstrap.ASSET_PACK
 MANIFEST = bootstrap.MANIFEST
+NATIVE_PREFIX = "_drp_native/"
+#: zipimport reads no ZIP64 before 3.13: at most this many entries.
+MAX_ENTRIES = 65535
+#: Longest asset file or folder name, in bytes (Linux NAME_MAX).
+MAX_ASSET_NAME = 255
+#: Longest asset path below the unpack folder, in bytes (leaves room in PATH_MAX 4096
+#: for the unpack folder DRP chooses).
+MAX_ASSET_PATH = 1024
 _FILE_ATTR = (stat.S_IFREG | 0o644) << 16
 _DIR_ATTR = (stat.S_IFDIR | 0o755) << 16 | 0x10  # 0x10: MS-DOS directory flag
 _SKIP_SOURCE_NAMES = {"setup.py", "conftest.py", "noxfile.py"}
@@ -96,6 +124,28 @@ class BuildResult:
     packages: list[Package] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     entries: int = 0
+    #: the oldest CPython minor the file runs on
+    floor: tuple[int, int] = (3, 9)
+    #: the minors whose byte code the file carries
+    compiled_for: list[tuple[int, int]] = field(default_factory=list)
+    #: carried compiled wheels (file names)
+    native_wheels: list[str] = field(default_factory=list)
+    #: whether define is answered from the build-time definition
+    static_define: bool = False
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The knobs of one build (see :func:`build`)."""
+
+    module: str | None = None
+    shebang: str = DEFAULT_SHEBANG
+    python: str | None = None
+    version: str | None = None
+    check: bool = True
+    native: bool = False
+    deps_from: str = "pip"
+    pythons: tuple[str, ...] = ()
 
 
 Log = Callable[[str], None]
@@ -105,7 +155,7 @@ def _quiet(_: str) -> None:
     return None
 
 
-# -- the provider ---------------------------------------------------------------------------------
+# -- stage 1: the provider ------------------------------------------------------------------------
 
 def _module_from_pyproject(project_dir: Path) -> Path | None:
     data = pyproject_data(project_dir / "pyproject.toml")
@@ -172,23 +222,241 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def probe_provider(module_file: Path, python: str | None = None) -> dict[str, Any]:
-    """Import ``module_file`` in a child process and describe its provider (JSON)."""
+def probe_provider(module_file: Path, python: str | None = None) -> ProbeResult:
+    """Import ``module_file`` in a child process and describe its provider."""
     with tempfile.TemporaryDirectory(prefix="drp-build-") as tmp:
         out = Path(tmp, "probe.json")
         result = subprocess.run(  # noqa: S603 - our interpreter, our module
-            [python or sys.executable, "-m", "drp_plugin.shipping.probe", str(module_file), str(out)],
+            [python or sys.executable, "-m", "drp_plugin.shipping.probe", str(module_file),
+             str(out)],
             capture_output=True, text=True, cwd=module_file.parent, env=_child_env(),
             stdin=subprocess.DEVNULL, timeout=120, check=False,
         )
         if result.returncode != 0 or not out.is_file():
             detail = (result.stderr or result.stdout).strip().splitlines()[-15:]
             raise BuildError(f"cannot load the provider from {module_file}:\n  " + "\n  ".join(detail))
-        info: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-        return info
+        try:
+            return ProbeResult.from_json(out.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise BuildError(f"the provider probe of {module_file} answered nonsense: {exc}") from exc
 
 
-# -- the archive ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Project:
+    """Stage 1: the provider module, its folder and what it declares."""
+
+    folder: Path
+    module_file: Path
+    module_name: str
+    probe: ProbeResult
+    version: str
+    version_source: str
+
+    @property
+    def name(self) -> str:
+        return self.probe.name
+
+
+def load_project(source: str | os.PathLike[str], options: BuildOptions, log: Log) -> Project:
+    """Find the provider module, check its name and the options, probe it."""
+    project_dir, module_file = find_module(source, options.module)
+    module_name = module_file.stem
+    if not module_name.isidentifier() or module_file.suffix != ".py":
+        raise BuildError(f"{module_file.name}: the provider module must be NAME.py with NAME an identifier")
+    if module_name in sys.stdlib_module_names or module_name in ("__main__", BOOTSTRAP_MODULE):
+        raise BuildError(f"{module_file.name}: rename the module, {module_name} is a standard module name")
+    shebang = options.shebang
+    if not shebang.strip() or "\n" in shebang or not shebang.strip().startswith("/"):
+        raise BuildError(f"invalid --shebang {shebang!r}: an absolute interpreter path, "
+                         "e.g. '/usr/bin/env python3'")
+    if len(shebang.strip().encode()) > 125:
+        raise BuildError("--shebang is too long for a #! line (Linux reads 127 bytes)")
+    log(f"loading {module_file}")
+    info = probe_provider(module_file)
+    chosen, version_source = resolve_version(options.version, project_dir, info.version)
+    return Project(project_dir, module_file, module_name, info, chosen, version_source)
+
+
+# -- stage 2: content and assets ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stamp:
+    """Stage 2: what the build computes once for the runtime (``_drp_stamp``)."""
+
+    content: dict[str, str]
+    archive_content: dict[str, str]
+    assets: list[tuple[str, int, bytes]]
+
+
+def make_content(project: Project) -> tuple[dict[str, str], dict[str, str]]:
+    """The content bundle, made now: a built provider does not parse YAML on define."""
+    from drp_plugin.content import ContentError, bundle
+
+    content: dict[str, str] = {}
+    archive_content: dict[str, str] = {}
+    key = project.probe.content
+    if key is None:
+        return content, archive_content
+    try:
+        text = bundle(os.path.join(project.probe.base_dir, key), version=project.version)
+    except ContentError as exc:
+        raise BuildError(f"content: {exc}") from exc
+    rel = os.path.relpath(key, project.module_file.parent) if os.path.isabs(key) else ""
+    if rel and not rel.startswith(".."):
+        # Computed from __file__: in the built file it is under the file's own path
+        # (and the build folder must not leak into the file).
+        archive_content[rel.replace(os.sep, "/")] = text
+    else:
+        content[key] = text
+    return content, archive_content
+
+
+def check_asset_name(rel: str) -> None:
+    """Refuse an asset path that ``unpack`` could not write (:class:`BuildError`)."""
+    from drp_plugin.assets import AssetError, safe_relpath
+
+    try:
+        safe_relpath(rel)
+    except AssetError as exc:
+        raise BuildError(f"assets: {exc}") from exc
+    if "\\" in rel or any(ord(c) < 32 for c in rel):
+        raise BuildError(f"assets: refusing the file name {rel!r}")
+    for part in rel.split("/"):
+        if len(os.fsencode(part)) > MAX_ASSET_NAME:
+            raise BuildError(f"assets: the name {part[:40]!r}... is {len(os.fsencode(part))} "
+                             f"bytes; unpack can write names of at most {MAX_ASSET_NAME} bytes")
+    if len(os.fsencode(rel)) > MAX_ASSET_PATH:
+        raise BuildError(f"assets: the path {rel[:40]!r}... is {len(os.fsencode(rel))} bytes; "
+                         f"asset paths are limited to {MAX_ASSET_PATH} bytes")
+
+
+def collect_assets(probe: ProbeResult) -> list[tuple[str, int, bytes]]:
+    """``(path, mode, data)`` of every asset, sorted; names checked for ``unpack``."""
+    from drp_plugin.assets import AssetError, collect
+
+    try:
+        found = list(collect(Path(probe.base_dir), probe.assets))
+    except (AssetError, OSError) as exc:
+        raise BuildError(f"assets: {exc}") from exc
+    seen: dict[str, int] = {}
+    for rel, mode, _ in found:
+        check_asset_name(rel)
+        if rel in seen:
+            raise BuildError(f"assets: two files would be unpacked as {rel}")
+        seen[rel] = mode
+    return sorted(((rel, mode & 0o777, data) for rel, mode, data in found), key=lambda t: t[0])
+
+
+def pack_assets(assets: Sequence[tuple[str, int, bytes]]) -> tuple[bytes, dict[str, tuple[int, int, int]]]:
+    """One blob of every asset and its index ``path -> (mode, offset, length)``."""
+    blob = io.BytesIO()
+    index: dict[str, tuple[int, int, int]] = {}
+    for rel, mode, data in assets:
+        index[rel] = (mode, blob.tell(), len(data))
+        blob.write(data)
+    return blob.getvalue(), index
+
+
+# -- stage 3: packages ----------------------------------------------------------------------------
+
+@dataclass
+class Resolution:
+    """Stage 3: the packages to carry, the floor, and the compiled wheels."""
+
+    floor: tuple[int, int]
+    packages: list[Package]
+    unpacked: list[UnpackedWheel] = field(default_factory=list)
+    native: list[dict[str, Any]] = field(default_factory=list)
+    native_files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _requirements(project: Project) -> list[tuple[str, str]]:
+    requirements = [(r, FRAMEWORK) for r in RUNTIME_REQUIREMENTS]
+    pyproject = project.folder / "pyproject.toml"
+    if pyproject.is_file():
+        for text in project_requirements(pyproject):
+            if parse_requirement(text).key != normalize(FRAMEWORK):
+                requirements.append((text, f"{project.name} ({pyproject})"))
+    return requirements
+
+
+def _required_by(unpacked: list[UnpackedWheel], requirements: list[tuple[str, str]]) -> None:
+    direct = {parse_requirement(r).key: why for r, why in requirements}
+    parents: dict[str, str] = {}
+    for u in unpacked:
+        for text in u.requires:
+            parents.setdefault(parse_requirement(text).key, u.package.name)
+    for u in unpacked:
+        u.package.required_by = direct.get(u.name.key) or parents.get(u.name.key, "a dependency")
+
+
+def download_native(unpacked: UnpackedWheel, floor: tuple[int, int], dest: Path,
+                    log: Log) -> list[tuple[WheelName, Path]]:
+    """The wheels of a compiled package for every CPU and every minor from ``floor``."""
+    pkg = unpacked.package
+    found: dict[str, Path] = {}
+    for arch in ARCHES:
+        for minor in [m for m in SUPPORTED_MINORS if m >= floor]:
+            if any(_fits(WheelName.parse(f), minor, arch) for f in found):
+                continue  # an abi3 wheel already covers it
+            target = dest / f"{arch}-{minor_text(minor)}"
+            target.mkdir(parents=True, exist_ok=True)
+            log(f"fetching {pkg.name} {pkg.version} for CPython {minor_text(minor)} on {arch}")
+            result = pip_download([f"{pkg.name}=={pkg.version}"], target, minor, arch, no_deps=True)
+            wheels = sorted(target.glob("*.whl"))
+            if result.returncode != 0 or not wheels:
+                raise BuildError(
+                    f"--native: {pkg.name} {pkg.version} has no manylinux wheel for CPython "
+                    f"{minor_text(minor)} on {arch}; pin a version that has, or raise the "
+                    f"floor with --python")
+            for wheel in wheels:
+                found.setdefault(wheel.name, wheel)
+    return [(WheelName.parse(name), path) for name, path in sorted(found.items())]
+
+
+def _fits(name: WheelName, minor: tuple[int, int], arch: str) -> bool:
+    return any(bootstrap.tag_rank(tag, minor, arch, (2, 28)) is not None for tag in name.tags)
+
+
+def resolve_packages(project: Project, options: BuildOptions, tmp: Path, log: Log) -> Resolution:
+    """Stage 3: resolve the carried packages (pip for the floor, or this environment)."""
+    requirements = _requirements(project)
+    if options.deps_from == "env":
+        floor = (sys.version_info[0], sys.version_info[1])
+        packages = resolve([("drp-plugin", project.name)]
+                           + [r for r in requirements if r[1] != FRAMEWORK])
+        return Resolution(floor, packages)
+    floor_wanted = parse_python_spec(options.python)
+    downloads = tmp / "wheels"
+    downloads.mkdir()
+    floor, wheel_files = resolve_floor([r for r, _ in requirements], downloads, floor_wanted, log)
+    site = tmp / "site"
+    unpacked = [unpack_wheel(w, site, "") for w in wheel_files]
+    _required_by(unpacked, requirements)
+    resolution = Resolution(floor, [framework_package()], unpacked)
+    message = compiled_error(unpacked)
+    natives = [u for u in unpacked if u.compiled_only]
+    if message is not None and not options.native:
+        raise BuildError(message)
+    for u in unpacked:
+        if u in natives:
+            wheels = download_native(u, floor, tmp / "native" / u.name.key, log)
+            entries = []
+            for name, path in wheels:
+                data = path.read_bytes()
+                entry = NATIVE_PREFIX + name.file
+                resolution.native_files[entry] = data
+                entries.append({"entry": entry, "sha256": hashlib.sha256(data).hexdigest(),
+                                "tags": [list(t) for t in name.tags]})
+            resolution.native.append({"name": u.package.name, "version": u.package.version,
+                                      "wheels": entries})
+        else:
+            resolution.packages.append(u.package)
+    resolution.packages.sort(key=lambda p: p.key)
+    return resolution
+
+
+# -- stage 4: the archive entries -----------------------------------------------------------------
 
 class Entries:
     """Archive name -> bytes, refusing two different files under one name."""
@@ -229,8 +497,14 @@ def _zipinfo(name: str, is_dir: bool = False) -> zipfile.ZipInfo:
     return info
 
 
-def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool = True) -> bytes:
-    """A zip of ``entries`` (sorted, fixed metadata), after a ``#!`` line if given."""
+def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool = True,
+                  stored: Sequence[str] = ()) -> bytes:
+    """A zip of ``entries`` (sorted, fixed metadata), after a ``#!`` line if given.
+
+    ``stored`` names entries kept uncompressed (wheels are compressed already).
+    More than :data:`MAX_ENTRIES` entries is a :class:`BuildError`: zipimport reads
+    no ZIP64 before Python 3.13.
+    """
     buf = io.BytesIO()
     if shebang:
         buf.write(b"#!" + shebang.encode("utf-8") + b"\n")
@@ -239,65 +513,22 @@ def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             dirs.add("/".join(parts[:i]) + "/")
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in sorted(set(entries) | dirs):
+    names = sorted(set(entries) | dirs)
+    if len(names) > MAX_ENTRIES:
+        raise BuildError(
+            f"the file would hold {len(names)} zip entries; Python's zip importer reads at "
+            f"most {MAX_ENTRIES} (no ZIP64 before 3.13). Carry fewer modules or data files.")
+    with zipfile.ZipFile(buf, "w", allowZip64=False) as zf:
+        for name in names:
             if name in dirs:
                 zf.writestr(_zipinfo(name, is_dir=True), b"")
                 continue
             info = _zipinfo(name)
-            if not compress:
+            if not compress or name in stored:
                 info.compress_type = zipfile.ZIP_STORED
-            zf.writestr(info, entries[name], compresslevel=6 if compress else None)
+            zf.writestr(info, entries[name],
+                        compresslevel=6 if info.compress_type == zipfile.ZIP_DEFLATED else None)
     return buf.getvalue()
-
-
-_COMPILE_SCRIPT = r"""
-import importlib.util, json, marshal, sys
-with open(sys.argv[1], encoding="utf-8") as fh:
-    jobs = json.load(fh)
-out = {}
-for name, path in jobs:
-    with open(path, "rb") as fh:
-        source = fh.read()
-    try:
-        code = compile(source, name, "exec", dont_inherit=True, optimize=0)
-    except (SyntaxError, ValueError):
-        continue  # left to zipimport (an import of it fails the same way)
-    header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little")  # hash-based, unchecked
-    out[name] = header + importlib.util.source_hash(source) + marshal.dumps(code)
-with open(sys.argv[2], "wb") as fh:
-    marshal.dump(out, fh)
-"""
-
-
-def compile_pycs(sources: dict[str, bytes], tmp: Path) -> dict[str, bytes]:
-    """Unchecked hash-based pycs of ``sources`` (archive name -> source), reproducibly.
-
-    Compiled in a fresh interpreter with ``PYTHONHASHSEED=0``, in sorted order,
-    so that the marshalled bytes do not depend on this process.
-    """
-    src_dir = tmp / "src"
-    jobs = []
-    for i, name in enumerate(sorted(sources)):
-        path = src_dir / f"{i}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(sources[name])
-        jobs.append((name, str(path)))
-    jobs_file, out_file = tmp / "jobs.json", tmp / "pycs.marshal"
-    jobs_file.write_text(json.dumps(jobs), encoding="utf-8")
-    env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    result = subprocess.run(  # noqa: S603 - our interpreter, our script
-        [sys.executable, "-S", "-s", "-W", "ignore", "-X", "utf8", "-c", _COMPILE_SCRIPT,
-         str(jobs_file), str(out_file)],
-        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BuildError(f"compiling the byte code failed:\n{result.stderr.strip()}")
-    import marshal
-
-    pycs: dict[str, bytes] = marshal.loads(out_file.read_bytes())
-    return pycs
 
 
 _IMPORT_CHECK = r"""
@@ -317,7 +548,7 @@ with open(out, "w", encoding="utf-8") as fh:
 
 
 def check_pure(entries: Entries, packages: list[Package], tmp: Path, log: Log) -> list[str]:
-    """Import every package that had compiled files from a staging archive.
+    """Import every package whose compiled files were left out, from a staging archive.
 
     A top-level module that fails to import while another one of the same package
     works is left out (PyYAML's ``_yaml`` shim); a package none of whose modules
@@ -354,8 +585,8 @@ def check_pure(entries: Entries, packages: list[Package], tmp: Path, log: Log) -
             detail = "; ".join(f"import {n}: {e}" for n, e in sorted(failed.items()))
             raise BuildError(
                 f"{pkg.name} {pkg.version} (required by {pkg.required_by}) needs its compiled "
-                f"code ({', '.join(pkg.native)}), which a built provider cannot carry: it must "
-                f"run on any CPU with pure Python. {detail}"
+                f"code ({', '.join(pkg.native)}), which a built provider carries only with "
+                f"--native. {detail}"
             )
         for top in sorted(failed):
             entries.drop_top_level(top)
@@ -365,91 +596,235 @@ def check_pure(entries: Entries, packages: list[Package], tmp: Path, log: Log) -
     return left_out
 
 
-def _main_source(name: str, version: str, module: str, content: dict[str, str],
-                 archive_content: dict[str, str], assets: dict[str, int], framework: str) -> str:
-    def literal(value: Any) -> str:
-        return repr(value)
-
-    return (
-        f"# The DRP plugin provider {name} {version}, built by drp-plugin {framework}.\n"
-        "# Run by dr-provision as: <file> define | unpack <dir> | listen <to> <from>\n"
-        "import sys\n"
-        "\n"
-        "if sys.version_info < (3, 11):\n"
-        "    sys.stderr.write('%s needs Python >= 3.11, this is %s\\n'\n"
-        "                     % (sys.argv[0], sys.version.split()[0]))\n"
-        "    sys.exit(1)\n"
-        "\n"
-        f"from {BOOTSTRAP_MODULE} import run\n"
-        "\n"
-        "run(\n"
-        "    __loader__,\n"
-        "    __file__,\n"
-        f"    module={literal(module)},\n"
-        f"    version={literal(version)},\n"
-        f"    content={literal(dict(sorted(content.items())))},\n"
-        f"    archive_content={literal(dict(sorted(archive_content.items())))},\n"
-        f"    assets={literal(dict(sorted(assets.items())))},\n"
-        ")\n"
-    )
-
-
-def _collect_assets(info: dict[str, Any]) -> list[tuple[str, int, bytes]]:
-    from drp_plugin.assets import AssetError, collect, safe_relpath
-
-    try:
-        found = list(collect(Path(info["base_dir"]), info["assets"]))
-    except (AssetError, OSError) as exc:
-        raise BuildError(f"assets: {exc}") from exc
-    seen: dict[str, int] = {}
-    for rel, mode, _ in found:
-        try:
-            safe_relpath(rel)
-        except AssetError as exc:
-            raise BuildError(f"assets: {exc}") from exc
-        if "\\" in rel or any(ord(c) < 32 for c in rel):
-            raise BuildError(f"assets: refusing the file name {rel!r}")
-        if rel in seen:
-            raise BuildError(f"assets: two files would be unpacked as {rel}")
-        seen[rel] = mode
-    return sorted(((rel, mode & 0o777, data) for rel, mode, data in found), key=lambda t: t[0])
-
-
-def _add_local_modules(entries: Entries, info: dict[str, Any]) -> list[str]:
+def _add_local_modules(entries: Entries, probe: ProbeResult) -> list[str]:
     names = []
-    for local in info.get("local_modules") or []:
-        name, path = local["name"], Path(local["path"])
-        owner = f"the provider's module {name}"
-        if local["package"]:
+    for local in probe.local_modules:
+        path = Path(local.path)
+        owner = f"the provider's module {local.name}"
+        if local.package:
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
                 for fname in sorted(filenames):
                     file = Path(dirpath, fname)
-                    rel = f"{name}/{file.relative_to(path).as_posix()}"
+                    rel = f"{local.name}/{file.relative_to(path).as_posix()}"
                     if is_native(rel):
                         raise BuildError(f"{rel}: compiled modules cannot go into a built provider")
                     if fname.endswith((".pyc", ".pyo")) or file.is_symlink():
                         continue
                     entries.add(rel, file.read_bytes(), owner)
         else:
-            entries.add(f"{name}.py", path.read_bytes(), owner)
-        names.append(name)
+            entries.add(f"{local.name}.py", path.read_bytes(), owner)
+        names.append(local.name)
     return names
 
 
-def _check_define(path: Path, name: str, version: str) -> None:
-    """Run ``define`` of the built file with an isolated interpreter, no site-packages."""
-    with tempfile.TemporaryDirectory(prefix="drp-build-check-") as cwd:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"}
-        result = subprocess.run(  # noqa: S603 - our interpreter, the file we just built
+_MAIN = '''\
+# -*- coding: utf-8 -*-
+# The DRP plugin provider {name} {version}, built by drp-plugin {framework}.
+# Run by dr-provision as: <file> define | unpack <dir> | listen <to> <from>
+import sys
+
+if sys.version_info < {floor!r}:
+    sys.stderr.write("%s: this provider needs Python >= {floor_text}, this host's python3 is %s\\n"
+                     % (sys.argv[0], sys.version.split()[0]))
+    sys.exit(1)
+if {static_define!r} and sys.argv[1:] == ["define"]:
+    # The definition computed at build time: nothing to import.
+    _out = getattr(sys.stdout, "buffer", sys.stdout)
+    _out.write(__loader__.get_data(__loader__.archive + "/{define}"))
+    _out.flush()
+    sys.exit(0)
+import marshal
+
+try:
+    _pycs = marshal.loads(__loader__.get_data(
+        __loader__.archive + "/{pyc_prefix}" + str(sys.implementation.cache_tag)))
+except (OSError, ValueError, EOFError, TypeError):
+    _pycs = {{}}  # a minor without byte code here: zipimport compiles the sources
+_boot = type(sys)("{bootstrap}")
+_boot.__file__ = __loader__.archive + "/{bootstrap}.py"
+_boot.__loader__ = __loader__
+sys.modules["{bootstrap}"] = _boot
+_code = _pycs.get("{bootstrap}.py")
+exec(marshal.loads(_code) if _code else __loader__.get_code("{bootstrap}"), _boot.__dict__)
+_boot.install_pycs(__loader__.archive, _pycs)
+del _code, _pycs
+_boot.run(__loader__, __file__, {module!r})
+'''
+
+
+def main_source(name: str, version: str, module: str, floor: tuple[int, int],
+                static_define: bool, framework: str) -> str:
+    """The generated ``__main__.py`` (parseable by old Pythons, to refuse them clearly)."""
+    return _MAIN.format(
+        name=name, version=version, framework=framework, floor=tuple(floor),
+        floor_text=minor_text(floor), static_define=static_define, define=bootstrap.DEFINE,
+        pyc_prefix=bootstrap.PYC_PREFIX, bootstrap=BOOTSTRAP_MODULE, module=module,
+    )
+
+
+def assemble(project: Project, resolution: Resolution, stamp: Stamp, tmp: Path,
+             log: Log) -> tuple[Entries, list[str]]:
+    """Stage 4: every archive entry but the byte code and the define answer."""
+    from drp_plugin import __version__ as framework_version
+
+    entries = Entries()
+    for pkg in resolution.packages:
+        for rel, file in sorted(pkg.files.items()):
+            entries.add(rel, file.read_bytes(), f"{pkg.name} {pkg.version}")
+    package_tops = entries.top_levels()
+    native_tops = {t for u in resolution.unpacked if u.compiled_only for t in u.package.top_level}
+    local_names = _add_local_modules(entries, project.probe)
+    for local in [project.module_name, *local_names]:
+        owner = package_tops.get(local) or (f"a compiled package ({local})"
+                                            if local in native_tops else None)
+        if owner is not None:
+            raise BuildError(f"the provider's module {local} has the same name as a module of {owner}")
+    entries.add(f"{project.module_name}.py", project.module_file.read_bytes(), "the provider")
+    entries.add(f"{BOOTSTRAP_MODULE}.py", Path(bootstrap.__file__).read_bytes(), "drp-plugin build")
+    pack, index = pack_assets(stamp.assets)
+    if stamp.assets:
+        entries.add(ASSET_PACK, pack, "the provider's assets")
+    entries.add(bootstrap.STAMP, marshal.dumps({
+        "version": project.version,
+        "content": dict(sorted(stamp.content.items())),
+        "archive_content": dict(sorted(stamp.archive_content.items())),
+        "assets": index,
+        "native": resolution.native,
+    }, 4), "drp-plugin build")
+    for entry, data in sorted(resolution.native_files.items()):
+        entries.add(entry, data, "a compiled wheel")
+    manifest = {
+        "name": project.name,
+        "version": project.version,
+        "module": project.module_name,
+        "built_by": f"drp-plugin {framework_version}",
+        "python": f">={minor_text(resolution.floor)}",
+        "packages": {p.name: p.version for p in resolution.packages},
+        "native": {n["name"]: [w["entry"][len(NATIVE_PREFIX):] for w in n["wheels"]]
+                   for n in resolution.native},
+    }
+    entries.add(MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
+                "drp-plugin build")
+    log("checking that every package works without its optional compiled code")
+    left_out = check_pure(entries, resolution.packages, tmp, log)
+    return entries, left_out
+
+
+# -- stage 5: byte code per minor -----------------------------------------------------------------
+
+_COMPILE_SCRIPT = r"""
+import json, marshal, sys
+with open(sys.argv[1], encoding="utf-8") as fh:
+    jobs = json.load(fh)
+out = {}
+for name, path in jobs:
+    with open(path, "rb") as fh:
+        source = fh.read()
+    try:
+        code = compile(source, name, "exec", dont_inherit=True, optimize=0)
+    except (SyntaxError, ValueError):
+        continue  # left to zipimport (an import of it fails the same way)
+    out[name] = marshal.dumps(code)
+with open(sys.argv[2], "wb") as fh:
+    marshal.dump(out, fh, 4)
+"""
+
+
+def find_interpreters(minors: Sequence[tuple[int, int]],
+                      extra: Sequence[str] = ()) -> dict[tuple[int, int], str]:
+    """A CPython for each of ``minors`` on this machine: ``extra`` (``--pyc-python``,
+    ``DRP_PLUGIN_PYTHONS``), this interpreter, ``python3.N`` on ``PATH``, pyenv's."""
+    candidates = [*extra, *os.environ.get("DRP_PLUGIN_PYTHONS", "").split(os.pathsep), sys.executable]
+    for minor in minors:
+        candidates.append(shutil.which(f"python{minor_text(minor)}") or "")
+        pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+        candidates += sorted((str(p) for p in pyenv.glob(f"{minor_text(minor)}.*/bin/python3")),
+                             reverse=True)
+    found: dict[tuple[int, int], str] = {}
+    for candidate in candidates:
+        if not candidate or not os.access(candidate, os.X_OK):
+            continue
+        probe = subprocess.run(  # noqa: S603 - an interpreter we were told about or found
+            [candidate, "-I", "-c", "import sys; print(sys.implementation.name, *sys.version_info[:2])"],
+            capture_output=True, text=True, check=False, timeout=60, stdin=subprocess.DEVNULL)
+        parts = probe.stdout.split()
+        if probe.returncode == 0 and len(parts) == 3 and parts[0] == "cpython":
+            minor = (int(parts[1]), int(parts[2]))
+            if minor in minors:
+                found.setdefault(minor, candidate)
+    return found
+
+
+def compile_pycs(sources: dict[str, bytes], tmp: Path, python: str | None = None) -> dict[str, bytes]:
+    """``archive name -> marshalled code`` of ``sources`` compiled by ``python``.
+
+    Compiled in a fresh interpreter with ``PYTHONHASHSEED=0``, in sorted order,
+    so that the marshalled bytes do not depend on this process.
+    """
+    src_dir = tmp / "src"
+    src_dir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for i, name in enumerate(sorted(sources)):
+        path = src_dir / f"{i}.py"
+        path.write_bytes(sources[name])
+        jobs.append((name, str(path)))
+    jobs_file, out_file = tmp / "jobs.json", tmp / "pycs.marshal"
+    jobs_file.write_text(json.dumps(jobs), encoding="utf-8")
+    env = {"PYTHONHASHSEED": "0", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    result = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [python or sys.executable, "-S", "-s", "-W", "ignore", "-X", "utf8", "-c",
+         _COMPILE_SCRIPT, str(jobs_file), str(out_file)],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BuildError(f"compiling the byte code with {python} failed:\n{result.stderr.strip()}")
+    pycs: dict[str, bytes] = marshal.loads(out_file.read_bytes())
+    return pycs
+
+
+def add_pycs(entries: Entries, floor: tuple[int, int], options: BuildOptions, tmp: Path,
+             log: Log) -> list[tuple[int, int]]:
+    """Stage 5: one byte code table per supported minor with an interpreter here."""
+    minors = [m for m in SUPPORTED_MINORS if m >= floor]
+    pythons = find_interpreters(minors, options.pythons)
+    sources = {n: d for n, d in entries.data.items()
+               if n.endswith(".py") and ".dist-info/" not in n}
+    missing = [minor_text(m) for m in minors if m not in pythons]
+    if missing:
+        log(f"no interpreter here for Python {', '.join(missing)}: hosts with it compile the "
+            "modules at every start (give one with --pyc-python)")
+    done = []
+    for minor, python in sorted(pythons.items()):
+        log(f"compiling {len(sources)} modules with {python}")
+        work = tmp / f"pyc-{minor_text(minor)}"
+        table = compile_pycs(sources, work, python)
+        entries.add(f"{bootstrap.PYC_PREFIX}cpython-{minor[0]}{minor[1]}",
+                    marshal.dumps(dict(sorted(table.items())), 4), "drp-plugin build")
+        done.append(minor)
+    return done
+
+
+# -- stage 6: write, check, define ----------------------------------------------------------------
+
+def _run_define(path: Path, tmp: Path) -> subprocess.CompletedProcess[bytes]:
+    with tempfile.TemporaryDirectory(prefix="drp-build-check-", dir=tmp) as cwd:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog",
+               "DRP_PLUGIN_CACHE_DIR": str(tmp / "cache")}
+        return subprocess.run(  # noqa: S603 - our interpreter, the file we just built
             [sys.executable, "-I", "-S", str(path), "define"],
-            capture_output=True, text=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            capture_output=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
             timeout=120, check=False,
         )
-    if result.returncode != 0 or result.stderr:
-        raise BuildError(
-            f"the built file fails `define` (exit {result.returncode}):\n{result.stderr.strip()}"
-        )
+
+
+def check_define(path: Path, name: str, version: str, tmp: Path) -> bytes:
+    """Run ``define`` of the built file (isolated interpreter, no site-packages); its output."""
+    result = _run_define(path, tmp)
+    stderr = result.stderr.decode("utf-8", "replace").strip()
+    if result.returncode != 0 or stderr:
+        raise BuildError(f"the built file fails `define` (exit {result.returncode}):\n{stderr}")
     try:
         definition = json.loads(result.stdout)
     except ValueError as exc:
@@ -459,6 +834,20 @@ def _check_define(path: Path, name: str, version: str) -> None:
             f"the built file defines {definition.get('Name')} {definition.get('Version')}, "
             f"expected {name} {version}"
         )
+    return result.stdout
+
+
+def _write_file(out: Path, blob: bytes) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{out.name[:100]}.", suffix=".partial", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.chmod(partial, 0o755)
+    except OSError as exc:
+        os.unlink(partial)
+        raise BuildError(f"cannot write {out}: {exc}") from exc
+    return Path(partial)
 
 
 def build(
@@ -466,19 +855,32 @@ def build(
     output: str | os.PathLike[str] | None = None,
     *,
     module: str | None = None,
-    python: str = DEFAULT_PYTHON,
+    shebang: str = DEFAULT_SHEBANG,
+    python: str | None = None,
     version: str | None = None,
     check: bool = True,
+    native: bool = False,
+    deps_from: str = "pip",
+    pythons: Sequence[str] = (),
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the provider at ``source`` (a project folder or its ``.py``) into one file.
 
-    The output defaults to ``<project>/dist/<provider name>``.  ``python`` is the
-    interpreter of the ``#!`` line; ``check`` runs the built file's ``define``.
-    Every failure is a :class:`BuildError` saying what to fix.
+    The output defaults to ``<project>/dist/<provider name>``.  ``shebang`` is the
+    interpreter of the ``#!`` line; ``python`` the oldest host Python (``">=3.9"``;
+    None: the oldest the requirements allow); ``native`` carries compiled packages
+    as manylinux wheels; ``deps_from="env"`` takes the packages installed here
+    instead of resolving them with pip (the floor is then this Python);
+    ``pythons`` are interpreters to compile byte code with; ``check`` runs the
+    built file's ``define`` (the static define answer needs it).  Every failure is
+    a :class:`BuildError` saying what to fix, and leaves nothing at the output.
     """
+    options = BuildOptions(module=module, shebang=shebang, python=python, version=version,
+                           check=check, native=native, deps_from=deps_from, pythons=tuple(pythons))
+    if deps_from not in ("pip", "env"):
+        raise BuildError(f"deps_from={deps_from!r}: 'pip' or 'env'")
     try:
-        return _build(source, output, module, python, version, check, log)
+        return _build(source, output, options, log)
     except (DependencyError, ProjectError) as exc:
         raise BuildError(str(exc)) from exc
     except OSError as exc:
@@ -486,108 +888,54 @@ def build(
 
 
 def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None,
-           module: str | None, python: str, version: str | None, check: bool,
-           log: Log) -> BuildResult:
+           options: BuildOptions, log: Log) -> BuildResult:
     from drp_plugin import __version__ as framework_version
-    from drp_plugin.content import ContentError, bundle
 
-    project_dir, module_file = find_module(source, module)
-    module_name = module_file.stem
-    if not module_name.isidentifier() or module_file.suffix != ".py":
-        raise BuildError(f"{module_file.name}: the provider module must be NAME.py with NAME an identifier")
-    if module_name in sys.stdlib_module_names or module_name in ("__main__", BOOTSTRAP_MODULE):
-        raise BuildError(f"{module_file.name}: rename the module, {module_name} is a standard module name")
-    if not python.strip() or "\n" in python or not python.strip().startswith("/"):
-        raise BuildError(f"invalid --python {python!r}: an absolute interpreter path, "
-                         "e.g. '/usr/bin/env python3'")
-    if len(python.strip().encode()) > 125:
-        raise BuildError("--python is too long for a #! line (Linux reads 127 bytes)")
-
-    log(f"loading {module_file}")
-    info = probe_provider(module_file)
-    name = str(info["name"])
-    chosen, version_source = resolve_version(version, project_dir, info.get("version"))
-    out = Path(output) if output is not None else project_dir / "dist" / name
-
-    entries = Entries()
-    # The content bundle, made now: a built provider does not parse YAML on define.
-    content: dict[str, str] = {}
-    archive_content: dict[str, str] = {}
-    if info.get("content") is not None:
-        key = str(info["content"])
-        try:
-            text = bundle(os.path.join(info["base_dir"], key), version=chosen)
-        except ContentError as exc:
-            raise BuildError(f"content: {exc}") from exc
-        rel = os.path.relpath(key, module_file.parent) if os.path.isabs(key) else ""
-        if rel and not rel.startswith(".."):
-            # Computed from __file__: in the built file it is under the file's own path
-            # (and the build folder must not leak into the file).
-            archive_content[rel.replace(os.sep, "/")] = text
-        else:
-            content[key] = text
-    assets = _collect_assets(info)
-    for rel, _, data in assets:
-        entries.add(ASSET_PREFIX + rel, data, "the provider's assets")
-
-    requirements = [("drp-plugin", name)]
-    pyproject = project_dir / "pyproject.toml"
-    if pyproject.is_file():
-        requirements.extend((r, f"{name} ({pyproject})") for r in project_requirements(pyproject))
-    packages = resolve(requirements)
-    for pkg in packages:
-        for rel, file in sorted(pkg.files.items()):
-            entries.add(rel, file.read_bytes(), f"{pkg.name} {pkg.version}")
-    package_tops = entries.top_levels()
-    local_names = _add_local_modules(entries, info)
-    for local in [module_name, *local_names]:
-        owner = package_tops.get(local)
-        if owner is not None:
-            raise BuildError(f"the provider's module {local} has the same name as a module of {owner}")
-    entries.add(f"{module_name}.py", module_file.read_bytes(), "the provider")
-    entries.add(f"{BOOTSTRAP_MODULE}.py", Path(bootstrap.__file__).read_bytes(), "drp-plugin build")
-    manifest = {
-        "name": name,
-        "version": chosen,
-        "module": module_name,
-        "built_by": f"drp-plugin {framework_version}",
-        "python": f">=3.11 (byte code for {sys.implementation.cache_tag})",
-        "packages": {p.name: p.version for p in packages},
-    }
-    entries.add(MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
-                "drp-plugin build")
-    entries.add("__main__.py", _main_source(
-        name, chosen, module_name, content, archive_content,
-        {rel: mode for rel, mode, _ in assets}, framework_version,
-    ).encode("utf-8"), "drp-plugin build")
-
+    project = load_project(source, options, log)
+    out = Path(output) if output is not None else project.folder / "dist" / project.name
+    content, archive_content = make_content(project)
+    stamp = Stamp(content, archive_content, collect_assets(project.probe))
     with tempfile.TemporaryDirectory(prefix="drp-build-") as tmp_name:
         tmp = Path(tmp_name)
-        log("checking that every package works without compiled code")
-        left_out = check_pure(entries, packages, tmp, log)
-        sources = {
-            n: d for n, d in entries.data.items()
-            if n.endswith(".py") and not n.startswith(ASSET_PREFIX) and ".dist-info/" not in n
-        }
-        log(f"compiling {len(sources)} modules")
-        for pyc_name, pyc in compile_pycs(sources, tmp).items():
-            entries.add(pyc_name[:-3] + ".pyc", pyc, entries.owner[pyc_name])
-        blob = write_archive(entries.data, python.strip())
+        resolution = resolve_packages(project, options, tmp, log)
+        entries, left_out = assemble(project, resolution, stamp, tmp, log)
+        compiled_for = add_pycs(entries, resolution.floor, options, tmp, log)
+        stored = list(resolution.native_files)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    try:
-        partial.write_bytes(blob)
-        os.chmod(partial, 0o755)
-        os.replace(partial, out)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BuildError(f"cannot write {out}: {exc}") from exc
-    if check:
-        log("checking `define` of the built file")
-        _check_define(out, name, chosen)
+        def file_with(static: bool) -> bytes:
+            entries.data.pop("__main__.py", None)
+            entries.owner.pop("__main__.py", None)
+            entries.add("__main__.py", main_source(
+                project.name, project.version, project.module_name, resolution.floor, static,
+                framework_version).encode("utf-8"), "drp-plugin build")
+            return write_archive(entries.data, options.shebang.strip(), stored=stored)
+
+        blob = file_with(False)
+        partial = _write_file(out, blob)
+        try:
+            static = False
+            if options.check:
+                log("checking `define` of the built file")
+                answer = check_define(partial, project.name, project.version, tmp)
+                if not project.probe.has_validate:
+                    entries.add(bootstrap.DEFINE, answer, "drp-plugin build")
+                    blob = file_with(True)
+                    partial.unlink()
+                    partial = _write_file(out, blob)
+                    if check_define(partial, project.name, project.version, tmp) != answer:
+                        raise BuildError("the stored define answer differs from the computed one")
+                    static = True
+            os.replace(partial, out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return BuildResult(
-        path=out, name=name, version=chosen, version_source=version_source, size=len(blob),
-        sha256=hashlib.sha256(blob).hexdigest(), packages=packages, left_out=left_out,
-        entries=len(entries.data),
+        path=out, name=project.name, version=project.version,
+        version_source=project.version_source, size=len(blob),
+        sha256=hashlib.sha256(blob).hexdigest(), packages=resolution.packages,
+        left_out=left_out, entries=len(entries.data), floor=resolution.floor,
+        compiled_for=compiled_for,
+        native_wheels=[w["entry"][len(NATIVE_PREFIX):] for n in resolution.native
+                       for w in n["wheels"]],
+        static_define=static,
     )
