@@ -81,11 +81,11 @@ def run_unpack(provider: Provider, directory: str) -> None:
 def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
     """``listen <to> <from>``: serve DRP until ``/stop`` or SIGTERM; exits with the run's code."""
     from .protocol.runtime import run
-    from .protocol.settings import Settings, SettingsError
+    from .protocol.settings import ListenSettings, SettingsError
 
     # Every DRP_PLUGIN_* setting is checked before READY!: one line naming the bad one.
     try:
-        settings = Settings.from_env(os.environ, provider)
+        settings = ListenSettings.from_env(os.environ, provider)
     except SettingsError as exc:
         print("Failed", flush=True)
         _fail(str(exc))

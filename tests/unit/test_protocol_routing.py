@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from drp_plugin import Action, App, Context, Event, PluginError, Provider, SyncContext
-from drp_plugin.protocol.settings import Settings
+from drp_plugin.protocol.settings import ListenSettings
 from drp_plugin.testing.inprocess import InProcessReply, TestClient
 
 OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
@@ -120,7 +120,7 @@ def test_actions(client: TestClient) -> None:
 
 
 def test_action_timeout_answers_504() -> None:
-    with TestClient(make_provider(), settings=Settings(action_timeout=0.05)) as c:
+    with TestClient(make_provider(), settings=ListenSettings(action_timeout=0.05)) as c:
         reply = c.action("sleep", {"seconds": 30})
         assert (reply.status, reply.messages) == (504, ["action sleep timed out after 0.05s"])
         assert c.action("sleep", {"seconds": 0}).body == "slept"
@@ -213,7 +213,7 @@ def test_stops_join_one_drain_and_in_flight_actions_finish() -> None:
 
 def test_actions_past_the_stop_timeout_are_answered_503() -> None:
     provider = make_provider()
-    with TestClient(provider, settings=Settings(stop_timeout=0.2)) as c:
+    with TestClient(provider, settings=ListenSettings(stop_timeout=0.2)) as c:
         out: list[InProcessReply] = []
         t = threading.Thread(target=lambda: out.append(c.action("sleep", {"seconds": 3600})))
         t.start()

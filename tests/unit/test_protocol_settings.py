@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from drp_plugin import Provider
-from drp_plugin.protocol.settings import DEFAULT_MAX_BODY, VARIABLES, Settings, SettingsError
+from drp_plugin.protocol.settings import DEFAULT_MAX_BODY, VARIABLES, ListenSettings, SettingsError
 
 
 def test_defaults_without_any_variable() -> None:
-    s = Settings.from_env({})
-    assert s == Settings()
+    s = ListenSettings.from_env({})
+    assert s == ListenSettings()
     assert (s.max_body, s.action_timeout, s.drp_gone_grace, s.drp_probe_interval,
             s.stop_timeout, s.log_flush_timeout, s.exit_grace) == (
         DEFAULT_MAX_BODY, None, 30.0, 1.0, 10.0, 2.0, 5.0)
@@ -23,7 +23,7 @@ def test_every_variable_is_read() -> None:
            "DRP_PLUGIN_STOP_TIMEOUT": "3", "DRP_PLUGIN_LOG_FLUSH": "0.5",
            "DRP_PLUGIN_EXIT_GRACE": "4"}
     assert set(env) == set(VARIABLES)
-    assert Settings.from_env(env) == Settings(max_body=1024, action_timeout=2.5,
+    assert ListenSettings.from_env(env) == ListenSettings(max_body=1024, action_timeout=2.5,
                                               drp_gone_grace=7.0, drp_probe_interval=0.25,
                                               stop_timeout=3.0, log_flush_timeout=0.5,
                                               exit_grace=4.0)
@@ -31,10 +31,10 @@ def test_every_variable_is_read() -> None:
 
 def test_the_provider_gives_the_action_timeout_default_and_the_variable_wins() -> None:
     provider = Provider("p", action_timeout=9.0, base_dir=".")
-    assert Settings.from_env({}, provider).action_timeout == 9.0
-    assert Settings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": "1"}, provider).action_timeout == 1.0
-    assert Settings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": "none"}, provider).action_timeout is None
-    assert Settings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": " "}, provider).action_timeout == 9.0
+    assert ListenSettings.from_env({}, provider).action_timeout == 9.0
+    assert ListenSettings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": "1"}, provider).action_timeout == 1.0
+    assert ListenSettings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": "none"}, provider).action_timeout is None
+    assert ListenSettings.from_env({"DRP_PLUGIN_ACTION_TIMEOUT": " "}, provider).action_timeout == 9.0
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
@@ -49,7 +49,7 @@ def test_the_provider_gives_the_action_timeout_default_and_the_variable_wins() -
 ])
 def test_a_bad_value_names_its_variable_on_one_line(name: str, value: str, reason: str) -> None:
     with pytest.raises(SettingsError) as info:
-        Settings.from_env({name: value})
+        ListenSettings.from_env({name: value})
     text = str(info.value)
     assert text.startswith(f"{name}={value!r} is not valid: ")
     assert reason in text
@@ -59,10 +59,10 @@ def test_a_bad_value_names_its_variable_on_one_line(name: str, value: str, reaso
 
 
 def test_other_variables_are_left_alone() -> None:
-    assert Settings.from_env({"DRP_PLUGIN_SOMETHING_ELSE": "x", "PATH": "/bin"}) == Settings()
+    assert ListenSettings.from_env({"DRP_PLUGIN_SOMETHING_ELSE": "x", "PATH": "/bin"}) == ListenSettings()
 
 
 def test_describe_lists_every_field() -> None:
-    described = Settings().describe()
+    described = ListenSettings().describe()
     assert described["exit_grace"] == 5.0
     assert len(described) == len(VARIABLES)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..provider import Provider
     from .lifecycle import Lifecycle
     from .services import Services
-    from .settings import Settings
+    from .settings import ListenSettings
 
     class EventsPort(Protocol):
         """Where config opens the provider's event selections."""
@@ -51,7 +51,7 @@ class Router:
     """DRP's calls to one provider: config, actions, publish and stop."""
 
     def __init__(self, provider: Provider, services: Services, lifecycle: Lifecycle,
-                 settings: Settings, events: EventsPort | None = None, *,
+                 settings: ListenSettings, events: EventsPort | None = None, *,
                  environ: Mapping[str, str] | None = None) -> None:
         self.provider = provider
         self.services = services

@@ -37,7 +37,7 @@ from .lifecycle import Lifecycle, bounded
 from .logship import LogShipper
 from .routing import OK, PREFIX, Router
 from .services import Services
-from .settings import Settings
+from .settings import ListenSettings
 from .stdio import StdioShield
 from .watchdog import DrpWatchdog
 
@@ -106,14 +106,14 @@ class Runtime:
         from_path: str,
         *,
         debug: bool = False,
-        settings: Settings | None = None,
+        settings: ListenSettings | None = None,
         exit_guard: ExitGuard | None = None,
     ) -> None:
         self.provider = provider
         self.to_path = to_path
         self.from_path = from_path
         self.debug = debug
-        self.settings = settings if settings is not None else Settings.from_env(provider=provider)
+        self.settings = settings if settings is not None else ListenSettings.from_env(provider=provider)
         self.exit_guard = exit_guard
         self.loop = asyncio.get_running_loop()
         self.backchannel = BackChannel(from_path)
@@ -185,14 +185,14 @@ class Runtime:
 
 
 async def _listen(provider: Provider, to_path: str, from_path: str, debug: bool,
-                  settings: Settings | None, guard: ExitGuard) -> int:
+                  settings: ListenSettings | None, guard: ExitGuard) -> int:
     runtime = Runtime(provider, to_path, from_path, debug=debug, settings=settings,
                       exit_guard=guard)
     return await runtime.serve()
 
 
 def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False,
-        settings: Settings | None = None) -> int:
+        settings: ListenSettings | None = None) -> int:
     """Serve until ``/stop``, SIGTERM or DRP gone; returns the exit code.
 
     Unlike ``asyncio.run`` this does not wait for the worker threads of sync

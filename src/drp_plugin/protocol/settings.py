@@ -1,6 +1,6 @@
 """The settings of ``listen``: every ``DRP_PLUGIN_*`` variable, parsed and checked in one place.
 
-:meth:`Settings.from_env` reads them all before ``READY!``; a bad value raises
+:meth:`ListenSettings.from_env` reads them all before ``READY!``; a bad value raises
 :class:`SettingsError`, whose text is one line naming the variable (``listen``
 prints it and exits 1, the way DRP reads a failed start).  Sizes are bytes, times
 are seconds.  The defaults, and why:
@@ -55,7 +55,7 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class ListenSettings:
     """What ``listen`` runs with; see the module docstring for each field's variable."""
 
     #: Largest request body, bytes.
@@ -75,7 +75,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
-                 provider: Provider | None = None) -> Settings:
+                 provider: Provider | None = None) -> ListenSettings:
         """Every ``DRP_PLUGIN_*`` variable of ``environ`` (default ``os.environ``), checked.
 
         Unset or empty variables keep the default; ``provider.action_timeout`` is the

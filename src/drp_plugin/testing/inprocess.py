@@ -38,7 +38,7 @@ from ..protocol.httpserver import WireRequest
 from ..protocol.lifecycle import Lifecycle
 from ..protocol.routing import PREFIX, Router
 from ..protocol.services import Services
-from ..protocol.settings import Settings
+from ..protocol.settings import ListenSettings
 
 if TYPE_CHECKING:
     from ..api import AsyncClient, Client
@@ -105,7 +105,7 @@ class _Records(logging.Handler):
 class TestClient:
     """Run ``provider``'s routes in-process; use as a context manager.
 
-    ``settings`` default to :class:`~drp_plugin.protocol.settings.Settings` with the
+    ``settings`` default to :class:`~drp_plugin.protocol.settings.ListenSettings` with the
     provider's action timeout (the environment is not read).  ``environ`` is what
     config checks ``RS_TOKEN`` in (default: a test token).  ``timeout`` bounds each
     call, in seconds.
@@ -117,14 +117,14 @@ class TestClient:
         self,
         provider: Provider,
         *,
-        settings: Settings | None = None,
+        settings: ListenSettings | None = None,
         environ: Mapping[str, str] | None = None,
         api: Callable[[], AsyncClient] | None = None,
         sync_api: Callable[[], Client] | None = None,
         timeout: float = 60.0,
     ) -> None:
         self.provider = provider
-        self.settings = settings if settings is not None else Settings(
+        self.settings = settings if settings is not None else ListenSettings(
             action_timeout=provider.action_timeout)
         self.environ = dict(environ) if environ is not None else {"RS_TOKEN": "test-token"}
         self.timeout = timeout
