@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import KITCHEN, run_args
+from tests.helpers import KITCHEN, run_args
 
 
 @pytest.mark.parametrize(("name", "value"), [

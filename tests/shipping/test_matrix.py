@@ -22,8 +22,8 @@ import pytest
 
 from drp_plugin.shipping import BuildResult, build
 from drp_plugin.testing import PluginHost
-from tests.conftest import INCREMENTER
-from tests.shipping.conftest import clean_env
+from tests.helpers import INCREMENTER
+from tests.shipping.helpers import clean_env
 
 COURIER = Path(__file__).parent / "providers" / "courier" / "courier.py"
 MINORS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
