@@ -36,7 +36,7 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import files, query, wording
+from . import claims, files, query, wording
 from .auth import DEFAULT_TTL, Principal
 from .websocket import make_handler
 
@@ -101,6 +101,43 @@ def object_etag(obj: dict[str, Any]) -> str:
     return '"' + hashlib.sha256(data).hexdigest() + '"'
 
 
+_CLAIM_ACTIONS = {"GET": "get", "HEAD": "get", "POST": "update", "PUT": "update",
+                  "PATCH": "update", "DELETE": "delete"}
+
+
+def claim_of(request: web.Request) -> tuple[str, str, str]:
+    """The ``(scope, action, specific)`` a request needs (models/role.go names)."""
+    info = request.match_info
+    route = info.route.resource.canonical if info.route.resource is not None else ""
+    method = request.method
+    tail = route[len("/api/v3"):]
+    if tail in ("/info", "/objects"):
+        return tail[1:], "get" if tail == "/info" else "list", ""
+    if tail == "/events":
+        return "events", "post", ""
+    if tail == "/users/{user}/token":
+        return "users", "token", info["user"]
+    if tail.startswith("/files"):
+        verb = {"GET": "get", "HEAD": "get", "POST": "post", "DELETE": "delete"}[method]
+        return "files", "list" if tail == "/files" else verb, info.get("path", "")
+    if tail.startswith("/system/actions"):
+        return "system", f"action:{info['cmd']}" if "cmd" in info else "actions", ""
+    if tail.startswith("/plugin_providers/{name}"):
+        return "plugin_providers", "create" if method == "POST" else "get", info["name"]
+    prefix, key = info.get("prefix", ""), info.get("key", "")
+    secure = request.query.get("decode", "").lower() == "true"
+    if tail == "/{prefix}":
+        return prefix, "create" if method == "POST" else "getSecure" if secure else "list", ""
+    if tail.endswith("/actions/{cmd}"):
+        return prefix, f"action:{info['cmd']}" if method == "POST" else "actions", key
+    if tail.endswith("/actions"):
+        return prefix, "actions", key
+    action = _CLAIM_ACTIONS.get(method, "get")
+    if action == "get" and secure:
+        action = "getSecure"
+    return prefix, action, key
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -131,11 +168,21 @@ class Api:
         self.store = drp.store
 
     def principal(self, request: web.Request) -> Principal:
-        """Who sent ``request`` (401/403 otherwise); read-only tokens may only read."""
+        """Who sent ``request`` (401/403 otherwise); read-only tokens may only read, and
+        the token's claims must allow what the request does (see ``claims``)."""
         principal = self.drp.auth.authenticate(request)
         if principal.readonly and request.method not in ("GET", "HEAD"):
             raise PluginError("This token may only read", code=403, type=request.method)
+        if principal.claims is not claims.EVERYTHING:
+            self.require(request, principal, *claim_of(request))
         return principal
+
+    @staticmethod
+    def require(request: web.Request, principal: Principal, scope: str, action: str,
+                specific: str) -> None:
+        """403 (DRP's AUTH answer) unless the token's claims allow the request."""
+        if not claims.allowed(principal.claims, scope, action, specific):
+            raise claims.refuse(str(request.rel_url), scope, action, specific)
 
     def _prefix(self, request: web.Request) -> str:
         prefix = request.match_info["prefix"]
@@ -179,7 +226,12 @@ class Api:
             except ValueError:
                 raise PluginError("ttl must be a number of seconds", code=400, model="users",
                                   key=user, type="GET") from None
-        return _json({"Token": auth.issue(user, ttl), "Info": self.drp.info()})
+        wanted = claims.Claim(request.query.get("scope", "*"), request.query.get("action", "*"),
+                              request.query.get("specific", "*"))
+        # a restricted token never gets a wider one (DRP checks Claims.Contains)
+        unrestricted = principal.claims is claims.EVERYTHING
+        granted = (wanted,) if unrestricted and wanted != claims.Claim() else principal.claims
+        return _json({"Token": auth.issue(user, ttl, claims=granted), "Info": self.drp.info()})
 
     async def files(self, request: web.Request) -> web.StreamResponse:
         self.principal(request)
@@ -409,6 +461,9 @@ class Api:
         prefix, key = self._params_target(request)
         if prefix is None:
             return await self._slashed_key(request, "params")
+        if principal.claims is not claims.EVERYTHING \
+                and self.store.is_secure(request.match_info["name"]):
+            self.require(request, principal, prefix, "updateSecure", key)
         value = await _body(request, prefix, key)
         return _json(await self.drp.service.set_param(prefix, key, request.match_info["name"],
                                                       value, principal.user))
