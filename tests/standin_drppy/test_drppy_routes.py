@@ -27,6 +27,7 @@ from drppy_client.api.plugins_api import PluginsApi
 from drppy_client.api.profiles_api import ProfilesApi
 from drppy_client.api.raw_model_api import RawModelApi
 from drppy_client.api.system_api import SystemApi
+from drppy_client.api.users_api import UsersApi
 from drppy_client.api.templates_api import TemplatesApi
 from drppy_client.api_client import ApiClient
 from drppy_client.models.info import Info
@@ -267,3 +268,41 @@ def test_tasks_stages_bootenvs_workflows_jobs(api: ApiClient) -> None:
     with pytest.raises(ApiException) as bad:
         TasksApi(api).create_task({"Name": "{asdgasdg"})
     assert bad.value.status == 422
+
+
+def test_users_prefs_machine_token(api: ApiClient, standin: StandInThread,
+                                   client_factory: Callable[..., ApiClient]) -> None:
+    """``users`` list/show/create/password, ``prefs``, ``/machines/<id>/token`` (issue 13
+    item 11), deserialized by drppy (User needs Name; UserToken an Info)."""
+    from drppy_client.api.prefs_api import PrefsApi
+    from drppy_client.models.user import User
+
+    users = UsersApi(api)
+    assert [u.name for u in users.list_users()] == ["rocketskates"]
+    made = users.create_user({"Name": "fred"})
+    assert isinstance(made, User) and users.get_user("fred").name == "fred"
+    with pytest.raises(ApiException) as early:   # no password yet: no login
+        ObjectsApi(client_factory(standin, basic=("fred", ""))).list_objects()
+    assert early.value.status == 401
+    api.call_api("/users/{name}/password", "PUT", path_params={"name": "fred"},
+                 body={"Password": "fred"}, header_params={"Content-Type": "application/json"},
+                 auth_settings=["Bearer"], _return_http_data_only=True)
+    assert ObjectsApi(client_factory(standin, basic=("fred", "fred"))).list_objects()
+    with pytest.raises(ApiException) as bad:
+        users.create_user({"Name": "{asdgasdg"})
+    assert bad.value.status == 422
+
+    prefs = PrefsApi(api)
+    assert prefs.list_prefs()["defaultStage"] == "none"
+    assert prefs.set_prefs(body={"drppy": "yes"})["drppy"] == "yes"
+
+    machines = MachinesApi(api)
+    key = machines.create_machine({"Name": "drppy-token"}).uuid
+    token = machines.get_machine_token(key)
+    assert isinstance(token, UserToken) and isinstance(token.info, Info)
+    as_machine = MachinesApi(client_factory(standin, token.token))
+    assert as_machine.get_machine(key).name == "drppy-token"
+    other = machines.create_machine({"Name": "drppy-other"}).uuid
+    with pytest.raises(ApiException) as refused:
+        as_machine.get_machine(other)
+    assert refused.value.status == 403

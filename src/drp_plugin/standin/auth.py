@@ -74,7 +74,7 @@ class Auth:
 
     def check_password(self, user: str, password: str) -> Principal:
         known = self.users.get(user)
-        if known is None or not secrets.compare_digest(known, password):
+        if not known or not secrets.compare_digest(known, password):  # "": no password yet
             raise _unauthorized("Invalid username or password")
         return Principal(user)
 

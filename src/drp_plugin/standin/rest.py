@@ -38,6 +38,7 @@ from ..errors import PluginError
 from ..models import now_rfc3339
 from . import claims, files, query, wording
 from .auth import DEFAULT_TTL, Principal
+from .store import valid_name
 from .websocket import make_handler
 
 if TYPE_CHECKING:
@@ -117,6 +118,12 @@ def claim_of(request: web.Request) -> tuple[str, str, str]:
         return "events", "post", ""
     if tail == "/users/{user}/token":
         return "users", "token", info["user"]
+    if tail == "/users":
+        return "users", "create" if method == "POST" else "list", ""
+    if tail.startswith("/users/{name}"):
+        return "users", "password" if tail.endswith("/password") else "get", info["name"]
+    if tail == "/prefs":
+        return "preferences", "post" if method == "POST" else "list", ""
     if tail.startswith("/files"):
         verb = {"GET": "get", "HEAD": "get", "POST": "post", "DELETE": "delete"}[method]
         return "files", "list" if tail == "/files" else verb, info.get("path", "")
@@ -132,6 +139,8 @@ def claim_of(request: web.Request) -> tuple[str, str, str]:
         return prefix, f"action:{info['cmd']}" if method == "POST" else "actions", key
     if tail.endswith("/actions"):
         return prefix, "actions", key
+    if tail.endswith("/token"):
+        return prefix, "token", key
     action = _CLAIM_ACTIONS.get(method, "get")
     if action == "get" and secure:
         action = "getSecure"
@@ -232,6 +241,99 @@ class Api:
         unrestricted = principal.claims is claims.EVERYTHING
         granted = (wanted,) if unrestricted and wanted != claims.Claim() else principal.claims
         return _json({"Token": auth.issue(user, ttl, claims=granted), "Info": self.drp.info()})
+
+    # ---- users, prefs, machine tokens ---------------------------------------------
+
+    def _user(self, name: str) -> dict[str, Any]:
+        """``models.User`` of a stand-in user (every user is a superuser)."""
+        return {"Name": name, "Roles": ["superuser"], "Secret": "", "PasswordHash": "",
+                "Description": "", "Validated": True, "Available": True, "Errors": [],
+                "ReadOnly": False, "Meta": {}, "Endpoint": "", "Bundle": ""}
+
+    async def list_users(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        users = [self._user(n) for n in sorted(self.drp.auth.users)]
+        count = str(len(users))
+        return _json(users, headers={"X-DRP-LIST-COUNT": count, "X-DRP-LIST-FILTER-COUNT": count,
+                                     "X-DRP-LIST-TOTAL-COUNT": count})
+
+    async def get_user(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        name = request.match_info["name"]
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name,
+                              type=request.method)
+        return _json(self._user(name))
+
+    async def create_user(self, request: web.Request) -> web.StreamResponse:
+        """``POST /users``: a new user (no password until ``PUT .../password``); only the
+        superuser may create users."""
+        principal = self.principal(request)
+        body = await _body(request, "users", "")
+        name = body.get("Name") if isinstance(body, dict) else None
+        if principal.user != self.drp.auth.superuser:
+            raise PluginError("Forbidden", code=403, model="users", key=str(name or ""),
+                              type="POST")
+        if not valid_name(name, extra="-@_. "):  # models/utils.go validUserName
+            raise PluginError(f"Invalid Name `{name if isinstance(name, str) else ''}`",
+                              code=422, model="users", key=str(name or ""),
+                              type="ValidationError")
+        assert isinstance(name, str)
+        if name in self.drp.auth.users:
+            raise PluginError("already exists", code=409, model="users", key=name,
+                              type="CREATE")
+        password = body.get("Password")
+        self.drp.auth.users[name] = password if isinstance(password, str) else ""
+        return _json(self._user(name), status=201)
+
+    async def user_password(self, request: web.Request) -> web.StreamResponse:
+        """``PUT /users/<name>/password`` with ``models.UserPassword`` ``{"Password"}``."""
+        principal = self.principal(request)
+        name = request.match_info["name"]
+        if principal.user not in (name, self.drp.auth.superuser):
+            raise PluginError("Forbidden", code=403, model="users", key=name, type="PUT")
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name, type="PUT")
+        body = await _body(request, "users", name)
+        password = body.get("Password") if isinstance(body, dict) else None
+        if not isinstance(password, str) or not password:
+            raise PluginError("Password must be a non-empty string", code=422, model="users",
+                              key=name, type="ValidationError")
+        self.drp.auth.users[name] = password
+        return _json(self._user(name))
+
+    async def get_prefs(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return _json(self.drp.prefs)
+
+    async def set_prefs(self, request: web.Request) -> web.StreamResponse:
+        """``POST /prefs``: string values merged into the prefs (recorded TestPrefsCli:
+        "Invalid prefs: ... cannot unmarshal string into Go value of type
+        map[string]string" for anything else)."""
+        self.principal(request)
+        body = await _body(request, "prefs", "")
+        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+            raise PluginError("Invalid prefs: values must be strings", code=400,
+                              model="prefs", type="POST")
+        self.drp.prefs.update(body)
+        return _json(self.drp.prefs)
+
+    async def machine_token(self, request: web.Request) -> web.StreamResponse:
+        """``GET /machines/<key>/token``: a ``UserToken`` limited to that machine (and
+        reading what a machine's tasks read)."""
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix != "machines":
+            return await self._slashed_key(request, "token")
+        machine = self.store.get("machines", key, "GET")
+        ttl = float(request.query.get("ttl", DEFAULT_TTL)) if request.query.get("ttl", "") \
+            .replace(".", "", 1).isdigit() else DEFAULT_TTL
+        uid = str(machine["Uuid"])
+        grant = (claims.Claim("machines", "*", uid), claims.Claim("jobs", "*", "*"),
+                 claims.Claim("params,profiles,tasks,stages,bootenvs,workflows,templates,info",
+                              "get,list", "*"))
+        token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=grant)
+        return _json({"Token": token, "Info": self.drp.info()})
 
     async def files(self, request: web.Request) -> web.StreamResponse:
         self.principal(request)
@@ -529,6 +631,12 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/objects", api.objects),
         (("POST",), v3 + "/events", api.post_event),
         (("GET",), v3 + "/users/{user}/token", api.user_token),
+        (("GET",), v3 + "/users", api.list_users),
+        (("POST",), v3 + "/users", api.create_user),
+        (("GET",), v3 + "/users/{name}", api.get_user),
+        (("PUT",), v3 + "/users/{name}/password", api.user_password),
+        (("GET",), v3 + "/prefs", api.get_prefs),
+        (("POST",), v3 + "/prefs", api.set_prefs),
         (("GET",), v3 + "/files", api.files),
         (("GET", "POST", "DELETE"), v3 + "/files/{path:.+}", api.files),
         (("GET",), v3 + "/system/actions", api.system_actions),
@@ -546,6 +654,7 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param),
         (("DELETE",), obj + "/params/{name:.+}", api.delete_param),
         (("GET",), obj + "/pubkey", api.pubkey),
+        (("GET",), obj + "/token", api.machine_token),
         (("GET",), obj + "/actions", api.actions),
         (("GET",), obj + "/actions/{cmd}", api.action),
         (("POST",), obj + "/actions/{cmd}", api.run_action),

@@ -79,6 +79,10 @@ class StandIn:
         (self.webroot / "files").mkdir(parents=True, exist_ok=True)
         self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
         self.token = self.auth.token
+        #: ``/prefs`` (name -> string value).
+        self.prefs: dict[str, str] = {"defaultBootEnv": "local", "defaultStage": "none",
+                                      "unknownBootEnv": "ignore", "knownTokenTimeout": "3600",
+                                      "unknownTokenTimeout": "600"}
         #: Claims of the token a running plugin gets (``RS_TOKEN``); narrow them to test a
         #: provider under a restricted token, e.g. ``(Claim("machines", "get,update"),)``.
         self.provider_claims: tuple[Claim, ...] = EVERYTHING
