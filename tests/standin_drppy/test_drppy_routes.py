@@ -27,8 +27,8 @@ from drppy_client.api.plugins_api import PluginsApi
 from drppy_client.api.profiles_api import ProfilesApi
 from drppy_client.api.raw_model_api import RawModelApi
 from drppy_client.api.system_api import SystemApi
-from drppy_client.api.users_api import UsersApi
 from drppy_client.api.templates_api import TemplatesApi
+from drppy_client.api.users_api import UsersApi
 from drppy_client.api_client import ApiClient
 from drppy_client.models.info import Info
 from drppy_client.models.machine import Machine
