@@ -306,3 +306,29 @@ def test_users_prefs_machine_token(api: ApiClient, standin: StandInThread,
     with pytest.raises(ApiException) as refused:
         as_machine.get_machine(other)
     assert refused.value.status == 403
+
+
+def test_contents(api: ApiClient, fake: str) -> None:
+    """``/contents``: a content pack loads as read-only objects and shows with the
+    providers' content layers (drppy ContentSummary; ContentMetaData needs Name)."""
+    from drppy_client.api.contents_api import ContentsApi
+
+    contents = ContentsApi(api)
+    pack = {"meta": {"Name": "drppy-pack", "Version": "v1.0.0"},
+            "sections": {"params": {"pack/p": {"Name": "pack/p"}},
+                         "tasks": {"pack-task": {"Name": "pack-task"}},
+                         "subnets": {"s1": {"Name": "s1"}}}}
+    loaded = contents.create_content(body=pack)
+    assert loaded.meta.name == "drppy-pack" and loaded.counts == {"params": 1, "tasks": 1}
+    assert loaded.warnings and "subnets" in loaded.warnings[0]
+    names = {c.meta.name for c in contents.list_contents()}
+    assert {"drppy-pack", "fake"} <= names
+    param = ParamsApi(api).get_param("pack/p")
+    assert param.read_only is True and param.bundle == "drppy-pack"
+    with pytest.raises(ApiException) as again:
+        contents.create_content(body=pack)
+    assert again.value.status == 409
+    contents.delete_content("drppy-pack")
+    with pytest.raises(ApiException) as gone:
+        ParamsApi(api).get_param("pack/p")
+    assert gone.value.status == 404

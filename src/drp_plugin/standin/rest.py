@@ -122,6 +122,10 @@ def claim_of(request: web.Request) -> tuple[str, str, str]:
         return "users", "create" if method == "POST" else "list", ""
     if tail.startswith("/users/{name}"):
         return "users", "password" if tail.endswith("/password") else "get", info["name"]
+    if tail.startswith("/contents"):
+        verbs = {"GET": "get" if "name" in info else "list", "HEAD": "get", "POST": "create",
+                 "PUT": "update", "DELETE": "delete"}
+        return "contents", verbs[method], info.get("name", "")
     if tail == "/prefs":
         return "preferences", "post" if method == "POST" else "list", ""
     if tail.startswith("/files"):
@@ -334,6 +338,18 @@ class Api:
                               "get,list", "*"))
         token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=grant)
         return _json({"Token": token, "Info": self.drp.info()})
+
+    async def contents(self, request: web.Request) -> web.StreamResponse:
+        """``/contents``: list (GET), load (POST), show, replace (PUT), remove (DELETE)."""
+        self.principal(request)
+        packs, name = self.drp.packs, request.match_info.get("name")
+        if request.method == "GET":
+            return _json(packs.summary(name) if name else packs.summaries())
+        if request.method == "DELETE" and name:
+            return _json(packs.remove(name))
+        body = await _body(request, "contents", name or "")
+        return _json(packs.load(body, replace=request.method == "PUT"),
+                     status=201 if request.method == "POST" else 200)
 
     async def files(self, request: web.Request) -> web.StreamResponse:
         self.principal(request)
@@ -636,6 +652,8 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/users/{name}", api.get_user),
         (("PUT",), v3 + "/users/{name}/password", api.user_password),
         (("GET",), v3 + "/prefs", api.get_prefs),
+        (("GET", "POST"), v3 + "/contents", api.contents),
+        (("GET", "PUT", "DELETE"), v3 + "/contents/{name}", api.contents),
         (("POST",), v3 + "/prefs", api.set_prefs),
         (("GET",), v3 + "/files", api.files),
         (("GET", "POST", "DELETE"), v3 + "/files/{path:.+}", api.files),

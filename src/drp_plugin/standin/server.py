@@ -33,6 +33,7 @@ from .certs import make_certificate, server_context
 from .claims import EVERYTHING, Claim
 from .eventhub import EventHub
 from .logs import LogBook, LogRecord
+from .packs import Packs
 from .providers import Providers
 from .rest import make_app
 from .secure import SecureBox
@@ -94,6 +95,7 @@ class StandIn:
                                    self._provider_env)
         self.service = Service(self.store, self.providers)
         self.actions = Actions(self.store, self.providers)
+        self.packs = Packs(self)
         self.endpoint = ""
         self.fileserver = ""
         self.api_port = 0
