@@ -1,12 +1,15 @@
 """The REST API ``/api/v3`` of the stand-in (and the event stream ``/api/v3/ws``).
 
 Routes are declared in one table (:func:`routes`), one small handler each.
-Served: ``info``, ``objects``, ``events`` (POST), ``users/<u>/token``, ``files``,
-``system/actions``, ``plugin_providers`` (upload, list, get, delete, binary),
-``meta/<prefix>/<key>`` and, for every stored type (machines, profiles, params,
-plugins, templates and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
+Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
+password, token), ``prefs``, ``contents``, ``files``, ``system/actions``,
+``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` and,
+for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
+bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
-``/<prefix>/<key>/pubkey`` and ``/<prefix>/<key>/actions[/<cmd>]``.
+``/<prefix>/<key>/pubkey``, ``/machines/<key>/token`` and
+``/<prefix>/<key>/actions[/<cmd>]``.  Every request is held to its token's claims
+(:mod:`.claims`).
 
 What a real client relies on (each cited in ``docs/protocol/standin.md``): every 2xx
 reply but HEAD carries ``Content-Type: application/json`` (``api/client.go``
@@ -17,9 +20,9 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 ``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
-reservations), TFTP/ISOs, bootenvs, stages, tasks, workflows, jobs, contexts,
-pools, users other than their tokens, roles, tenants, contents, prefs, licenses,
-machine tokens, secure file server, HA and clustering.
+reservations), TFTP/ISOs, contexts, pools, roles, tenants, whoami, work orders,
+licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
+workflows and jobs are stored and validated, never run.
 """
 
 from __future__ import annotations
