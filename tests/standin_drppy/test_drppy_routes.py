@@ -332,3 +332,20 @@ def test_contents(api: ApiClient, fake: str) -> None:
     with pytest.raises(ApiException) as gone:
         ParamsApi(api).get_param("pack/p")
     assert gone.value.status == 404
+
+
+def test_zz_plugin_and_provider_removal(api: ApiClient, fake: str) -> None:
+    """Last in this module (it removes the shared provider): Plugin params, update and
+    delete, then ``DELETE /plugin_providers/<name>``, which takes its content away."""
+    plugins = PluginsApi(api)
+    assert plugins.get_plugin_params("fake") == {}
+    patched = plugins.patch_plugin([{"op": "replace", "path": "/Description",
+                                     "value": "patched"}], "fake")
+    assert patched.description == "patched"
+    assert plugins.delete_plugin("fake").name == "fake"
+    providers = PluginProvidersApi(api)
+    providers.delete_plugin_provider("fake")
+    assert providers.list_plugin_providers() == []
+    with pytest.raises(ApiException) as gone:
+        ParamsApi(api).get_param("fake/step")
+    assert gone.value.status == 404
