@@ -333,8 +333,11 @@ class Api:
         if prefix != "machines":
             return await self._slashed_key(request, "token")
         machine = self.store.get("machines", key, "GET")
-        ttl = float(request.query.get("ttl", DEFAULT_TTL)) if request.query.get("ttl", "") \
-            .replace(".", "", 1).isdigit() else DEFAULT_TTL
+        try:
+            ttl = float(request.query.get("ttl") or DEFAULT_TTL)
+        except ValueError:
+            raise PluginError("ttl must be a number of seconds", code=400, model="machines",
+                              key=key, type="GET") from None
         uid = str(machine["Uuid"])
         grant = (claims.Claim("machines", "*", uid), claims.Claim("jobs", "*", "*"),
                  claims.Claim("params,profiles,tasks,stages,bootenvs,workflows,templates,info",
