@@ -148,6 +148,7 @@ def test_upload_streams_to_disk_rss(tmp_path: Path) -> None:
         assert resp.status_code == 201, resp.text
         assert resp.json() == {"Path": "/huge.bin", "Size": size}
         grown_mib = (_hwm_kib(proc.pid) - before) / 1024
+        print(f"\npeak RSS grew {grown_mib:.1f} MiB for a 256 MiB upload")
         assert grown_mib < 64, f"peak RSS grew {grown_mib:.0f} MiB for a 256 MiB upload"
     finally:
         proc.send_signal(signal.SIGTERM)
