@@ -375,3 +375,17 @@ async def test_provider_token_claims(drp: StandIn, client: httpx.AsyncClient) ->
             break
         await asyncio.sleep(0.01)
     assert any("HTTP Error 403" in r.message for r in drp.logs)
+
+
+async def test_malformed_bodies_get_clear_errors(client: httpx.AsyncClient) -> None:
+    """Bad input is a 4xx models.Error naming the problem, never a 500."""
+    for path, body in (("/contents", {"meta": {"Name": "x"}, "sections": {"params": [1]}}),
+                       ("/contents", ["not", "content"]), ("/users", ["x"]),
+                       ("/users", {"Name": 5}), ("/prefs", {"a": 1}), ("/prefs", [1]),
+                       ("/machines", [1]), ("/events", {"Action": "x"})):
+        resp = await client.post(path, json=body)
+        assert 400 <= resp.status_code < 500, (path, body, resp.text)
+        assert resp.json()["Messages"], (path, body)
+    assert (await client.patch("/profiles/global", json=[{"op": "nope", "path": "/x"}])
+            ).status_code == 400
+    assert (await client.put("/profiles/global", content=b"")).status_code == 400

@@ -66,9 +66,10 @@ class Packs:
             self.remove(name)
         store = self.drp.store
         sections = body.get("sections") or {}
-        if not isinstance(sections, dict):
-            raise PluginError("sections must be an object", code=422, model="contents",
-                              key=name, type="ValidationError")
+        if not isinstance(sections, dict) or not all(
+                isinstance(v, dict) or v is None for v in sections.values()):
+            raise PluginError("sections must map each prefix to an object of objects",
+                              code=422, model="contents", key=name, type="ValidationError")
         keys: list[tuple[str, str]] = []
         warnings: list[str] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
