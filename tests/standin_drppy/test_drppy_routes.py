@@ -312,6 +312,7 @@ def test_contents(api: ApiClient, fake: str) -> None:
     """``/contents``: a content pack loads as read-only objects and shows with the
     providers' content layers (drppy ContentSummary; ContentMetaData needs Name)."""
     from drppy_client.api.contents_api import ContentsApi
+    from drppy_client.api.tasks_api import TasksApi
 
     contents = ContentsApi(api)
     pack = {"meta": {"Name": "drppy-pack", "Version": "v1.0.0"},
@@ -328,6 +329,13 @@ def test_contents(api: ApiClient, fake: str) -> None:
     with pytest.raises(ApiException) as again:
         contents.create_content(body=pack)
     assert again.value.status == 409
+    shown = contents.get_content("drppy-pack")
+    assert shown.meta.name == "drppy-pack" and set(shown.sections) == {"params", "tasks"}
+    smaller = {"meta": pack["meta"], "sections": {"params": pack["sections"]["params"]}}
+    assert contents.upload_content(body=smaller, name="drppy-pack").counts == {"params": 1}
+    with pytest.raises(ApiException) as no_task:
+        TasksApi(api).get_task("pack-task")
+    assert no_task.value.status == 404
     contents.delete_content("drppy-pack")
     with pytest.raises(ApiException) as gone:
         ParamsApi(api).get_param("pack/p")

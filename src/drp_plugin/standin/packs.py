@@ -39,6 +39,17 @@ class Packs:
             out.append(self._summarise(_meta(record.get("Meta"), name), provider.content, []))
         return out
 
+    def content(self, name: str) -> Obj:
+        """``models.Content`` of a posted pack: its meta and its objects as stored."""
+        self.summary(name)
+        meta, keys, _ = self.packs[name]
+        sections: dict[str, Obj] = {}
+        for prefix, key in keys:
+            obj = self.drp.store.find(prefix, key)
+            if obj is not None:
+                sections.setdefault(prefix, {})[key] = self.drp.store.render(prefix, obj)
+        return {"meta": meta, "sections": sections}
+
     def summary(self, name: str) -> Obj:
         if name not in self.packs:
             raise PluginError("Not Found", code=404, model="contents", key=name, type="GET")

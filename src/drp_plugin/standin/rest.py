@@ -346,11 +346,12 @@ class Api:
         return _json({"Token": token, "Info": self.drp.info()})
 
     async def contents(self, request: web.Request) -> web.StreamResponse:
-        """``/contents``: list (GET), load (POST), show, replace (PUT), remove (DELETE)."""
+        """``/contents``: list summaries (GET), load (POST), show the Content (GET
+        /contents/<name>), replace (PUT), remove (DELETE) - drppy ``ContentsApi``."""
         self.principal(request)
         packs, name = self.drp.packs, request.match_info.get("name")
         if request.method == "GET":
-            return _json(packs.summary(name) if name else packs.summaries())
+            return _json(packs.content(name) if name else packs.summaries())
         if request.method == "DELETE" and name:
             return _json(packs.remove(name))
         body = await _body(request, "contents", name or "")
