@@ -357,3 +357,22 @@ def test_zz_plugin_and_provider_removal(api: ApiClient, fake: str) -> None:
     with pytest.raises(ApiException) as gone:
         ParamsApi(api).get_param("fake/step")
     assert gone.value.status == 404
+
+
+def test_whoami(api: ApiClient, standin: StandInThread,
+                client_factory: Callable[..., ApiClient]) -> None:
+    """``POST /whoami`` finds the machine a Whoami describes and hands it a machine
+    token (drppy ``WhoamiApi.fill_whoami``; the score itself is the stand-in's own)."""
+    from drppy_client.api.whoami_api import WhoamiApi
+
+    machines = MachinesApi(api)
+    key = machines.create_machine({"Name": "drppy-who",
+                                   "HardwareAddrs": ["52:54:00:aa:bb:cc"]}).uuid
+    found = WhoamiApi(api).fill_whoami(body={"MacAddrs": ["52:54:00:AA:BB:CC"],
+                                             "Fingerprint": {}, "OnDiskUUID": ""})
+    assert found.result.uuid == key and found.result.score == 25
+    assert MachinesApi(client_factory(standin, found.result.token)).get_machine(key).name \
+        == "drppy-who"
+    nobody = WhoamiApi(api).fill_whoami(body={"MacAddrs": ["00:00:00:00:00:01"],
+                                              "Fingerprint": {}, "OnDiskUUID": ""})
+    assert not nobody.result.uuid

@@ -11,7 +11,7 @@ providers (``define``, ``unpack``, content, ``StoreObjects``), runs their plugin
 and events.
 
 Out of scope (answered with a 404 that says so): DHCP, TFTP, ISOs, the machine
-agent and task runner, contexts, pools, roles, tenants, whoami, licensing, HA.
+agent and task runner, contexts, pools, roles, tenants, licensing, HA.
 Tasks, stages, bootenvs, workflows and jobs are stored, never run.  Secure params
 are sealed with NaCl as DRP does, and kept in clear in memory (see ``secure``).
 Content sections of types it does not serve are skipped with a warning in ``logs``.

@@ -2,7 +2,7 @@
 
 Routes are declared in one table (:func:`routes`), one small handler each.
 Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
-password, token), ``prefs``, ``contents``, ``files``, ``system/actions``,
+password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
 ``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` and,
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
 bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
@@ -20,7 +20,7 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 ``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
-reservations), TFTP/ISOs, contexts, pools, roles, tenants, whoami, work orders,
+reservations), TFTP/ISOs, contexts, pools, roles, tenants, work orders,
 licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
 workflows and jobs are stored and validated, never run.
 """
@@ -105,6 +105,13 @@ def object_etag(obj: dict[str, Any]) -> str:
     return '"' + hashlib.sha256(data).hexdigest() + '"'
 
 
+def machine_claims(uid: str) -> tuple[claims.Claim, ...]:
+    """What a machine token may do (chosen: DRP's machine claims are not recorded)."""
+    return (claims.Claim("machines", "*", uid), claims.Claim("jobs", "*", "*"),
+            claims.Claim("params,profiles,tasks,stages,bootenvs,workflows,templates,info",
+                         "get,list", "*"))
+
+
 _CLAIM_ACTIONS = {"GET": "get", "HEAD": "get", "POST": "update", "PUT": "update",
                   "PATCH": "update", "DELETE": "delete"}
 
@@ -129,6 +136,8 @@ def claim_of(request: web.Request) -> tuple[str, str, str]:
         verbs = {"GET": "get" if "name" in info else "list", "HEAD": "get", "POST": "create",
                  "PUT": "update", "DELETE": "delete"}
         return "contents", verbs[method], info.get("name", "")
+    if tail == "/whoami":
+        return "machines", "whoami", ""
     if tail == "/prefs":
         return "preferences", "post" if method == "POST" else "list", ""
     if tail.startswith("/files"):
@@ -325,6 +334,37 @@ class Api:
         self.drp.prefs.update(body)
         return _json(self.drp.prefs)
 
+    async def whoami(self, request: web.Request) -> web.StreamResponse:
+        """``POST /whoami``: the machine a ``models.Whoami`` describes, in ``Result``
+        (``Score``, ``Uuid``, and a machine ``Token``).  DRP's scoring is server-side and
+        not published; the stand-in scores OnDiskUUID = Uuid 100, each known MAC 25, each
+        equal non-empty Fingerprint field 25."""
+        self.principal(request)
+        body = await _body(request, "whoami", "")
+        if not isinstance(body, dict):
+            raise PluginError("Body must be a models.Whoami object", code=400,
+                              model="whoami", type="POST")
+        macs = {str(m).lower() for m in body.get("MacAddrs") or [] if isinstance(m, str)}
+        given = body.get("Fingerprint")
+        prints: dict[str, Any] = given if isinstance(given, dict) else {}
+        best: tuple[int, dict[str, Any] | None] = (0, None)
+        for machine in self.store.objects("machines"):
+            score = 100 if body.get("OnDiskUUID") and body["OnDiskUUID"] == machine["Uuid"] \
+                else 0
+            score += 25 * len(macs & {str(m).lower() for m in machine.get("HardwareAddrs") or []})
+            known = machine.get("Fingerprint") or {}
+            score += 25 * len([f for f in ("SSNHash", "CSNHash", "CloudInstanceID", "SystemUUID")
+                               if prints.get(f) and prints.get(f) == known.get(f)])
+            if score > best[0]:
+                best = (score, machine)
+        result: dict[str, Any] = {}
+        if best[1] is not None:
+            uid = str(best[1]["Uuid"])
+            result = {"Score": best[0], "Uuid": uid,
+                      "Token": self.drp.auth.issue(f"machine:{uid}", DEFAULT_TTL,
+                                                   claims=machine_claims(uid))}
+        return _json({**body, "Result": result})
+
     async def machine_token(self, request: web.Request) -> web.StreamResponse:
         """``GET /machines/<key>/token``: a ``UserToken`` limited to that machine (and
         reading what a machine's tasks read)."""
@@ -339,10 +379,7 @@ class Api:
             raise PluginError("ttl must be a number of seconds", code=400, model="machines",
                               key=key, type="GET") from None
         uid = str(machine["Uuid"])
-        grant = (claims.Claim("machines", "*", uid), claims.Claim("jobs", "*", "*"),
-                 claims.Claim("params,profiles,tasks,stages,bootenvs,workflows,templates,info",
-                              "get,list", "*"))
-        token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=grant)
+        token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=machine_claims(uid))
         return _json({"Token": token, "Info": self.drp.info()})
 
     async def contents(self, request: web.Request) -> web.StreamResponse:
@@ -659,6 +696,7 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/users/{name}", api.get_user),
         (("PUT",), v3 + "/users/{name}/password", api.user_password),
         (("GET",), v3 + "/prefs", api.get_prefs),
+        (("POST",), v3 + "/whoami", api.whoami),
         (("GET", "POST"), v3 + "/contents", api.contents),
         (("GET", "PUT", "DELETE"), v3 + "/contents/{name}", api.contents),
         (("POST",), v3 + "/prefs", api.set_prefs),

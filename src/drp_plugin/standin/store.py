@@ -35,7 +35,7 @@ DRP_PREFIXES = frozenset({
     "interfaces", "isos", "leases", "pipelines", "pools", "prefs", "reservations",
     "resource_brokers", "roles", "subnets", "tenants", "trigger_providers",
     "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
-    "whoami", "work_orders", "zones",
+    "work_orders", "zones",
 })
 
 
