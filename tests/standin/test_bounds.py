@@ -148,6 +148,7 @@ def test_upload_streams_to_disk_rss(tmp_path: Path) -> None:
         assert resp.status_code == 201, resp.text
         assert resp.json() == {"Path": "/huge.bin", "Size": size}
         grown_mib = (_hwm_kib(proc.pid) - before) / 1024
+        print(f"\npeak RSS grew {grown_mib:.1f} MiB for a 256 MiB upload")
         assert grown_mib < 64, f"peak RSS grew {grown_mib:.0f} MiB for a 256 MiB upload"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -156,3 +157,34 @@ def test_upload_streams_to_disk_rss(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+async def test_publish_feed_of_a_slow_plugin_is_bounded_and_counted() -> None:
+    """A HasPublish plugin's feed cannot reconnect, so past its byte budget frames are
+    dropped, counted and reported through ``on_overflow`` (the stand-in notes them in
+    its logs), never queued without bound."""
+    from drp_plugin.standin.eventhub import Subscriber
+
+    stuck = asyncio.Event()
+    reported: list[int] = []
+
+    async def send(text: str) -> None:
+        await stuck.wait()                     # a plugin that never answers /publish
+
+    async def close() -> None:
+        return None
+
+    sub = Subscriber(send, close, "plugin:slow", accept=lambda e: True,
+                     max_queue_bytes=64 * KIB, on_overflow=reported.append)
+    try:
+        frame = "e" * KIB
+        peak = 0
+        for _ in range(1000):
+            sub.push(frame)
+            peak = max(peak, sub.queued_bytes)
+            await asyncio.sleep(0)
+        assert peak <= 64 * KIB
+        assert sub.dropped == len(reported) > 900 and not sub.overflowed
+    finally:
+        stuck.set()
+        await sub.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,82 @@ async def test_drp_wording(client: httpx.AsyncClient, fake: dict[str, Any]) -> N
     freds = await client.post("/freds", json={})
     assert freds.status_code == 404
     assert (freds.json()["Model"], freds.json()["Messages"]) == ("/api/v3/freds", ["No route"])
+
+
+async def test_token_claims(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """models/role.go claims; cli/user.go ``token`` sends ``scope``/``action``/
+    ``specific``; recorded cli/test-data/output/TestSecureParams (roles secretSetter:
+    get,update,updateSecure,list and secretGetter: get,getSecure,list): a token without
+    getSecure cannot ``--decode`` ("AUTH" / "Cannot access /api/v3/plugins/Name:bob?
+    decode=true" / "Requires: plugins getSecure Name:bob"), one without updateSecure
+    cannot set a Secure param."""
+    await client.post("/params", json={"Name": "secure", "Secure": True,
+                                       "Schema": {"type": "string"}})
+    bob = (await client.post("/machines", json={"Name": "bob"})).json()
+    await client.post(f"/machines/{bob['Uuid']}/params/secure", json="Bob")
+
+    async def token(scope: str, action: str, specific: str = "*") -> httpx.AsyncClient:
+        got = await client.get("/users/rocketskates/token",
+                               params={"scope": scope, "action": action,
+                                       "specific": specific})
+        assert got.status_code == 200
+        return httpx.AsyncClient(base_url=drp.endpoint + "/api/v3", verify=False,
+                                 headers={"Authorization": f"Bearer {got.json()['Token']}"})
+
+    async with await token("machines", "get,update,updateSecure,list") as setter, \
+            await token("machines", "get,getSecure,list") as getter, \
+            await token("machines", "get", "Name:bob") as one:
+        assert (await setter.get("/machines/Name:bob")).status_code == 200
+        assert (await setter.get("/machines")).status_code == 200
+        denied = await setter.get("/machines/Name:bob", params={"decode": "true"})
+        assert denied.status_code == 403
+        assert (denied.json()["Type"], denied.json()["Messages"]) == (
+            "AUTH", ["Cannot access /api/v3/machines/Name:bob?decode=true",
+                     "Requires: machines getSecure Name:bob"])
+        assert (await setter.get("/machines", params={"decode": "true"})).status_code == 403
+        assert (await setter.post("/machines/Name:bob/params/secure", json="Fred")
+                ).status_code == 200
+        assert (await getter.get("/machines/Name:bob", params={"decode": "true"})
+                ).json()["Params"]["secure"] == "Fred"
+        assert (await getter.post("/machines/Name:bob/params/secure", json="Freddy")
+                ).status_code == 403
+        assert (await getter.delete("/machines/Name:bob")).status_code == 403
+        assert (await getter.get("/profiles")).status_code == 403       # another scope
+        assert (await one.get("/machines/Name:bob")).status_code == 200
+        assert (await one.get(f"/machines/{bob['Uuid']}")).status_code == 403  # specific
+        # a restricted token cannot get a wider one
+        wider = await getter.get("/users/rocketskates/token")
+        assert wider.status_code == 403
+
+
+async def test_provider_token_claims(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """The token a plugin receives (RS_TOKEN) carries ``StandIn.provider_claims``: a
+    provider tested under a restricted token meets the refusals it would meet in DRP."""
+    from drp_plugin.standin.claims import Claim
+
+    drp.provider_claims = (Claim("profiles", "*", "*"),)
+    fake = Path(__file__).with_name("fake_provider.py")
+    await drp.add_provider_from_command("fake", [sys.executable, str(fake)])
+    await drp.create_plugin("fake", "fake")
+    machine = (await client.post("/machines", json={"Name": "m1"})).json()
+    answer = await client.post(f"/machines/{machine['Uuid']}/actions/api", json={})
+    assert answer.status_code >= 400      # the stdlib fake dies on its refused request
+    for _ in range(1000):                 # its traceback reaches the logs (stderr)
+        if any("HTTP Error 403" in r.message for r in drp.logs):
+            break
+        await asyncio.sleep(0.01)
+    assert any("HTTP Error 403" in r.message for r in drp.logs)
+
+
+async def test_malformed_bodies_get_clear_errors(client: httpx.AsyncClient) -> None:
+    """Bad input is a 4xx models.Error naming the problem, never a 500."""
+    for path, body in (("/contents", {"meta": {"Name": "x"}, "sections": {"params": [1]}}),
+                       ("/contents", ["not", "content"]), ("/users", ["x"]),
+                       ("/users", {"Name": 5}), ("/prefs", {"a": 1}), ("/prefs", [1]),
+                       ("/machines", [1]), ("/events", {"Action": "x"})):
+        resp = await client.post(path, json=body)
+        assert 400 <= resp.status_code < 500, (path, body, resp.text)
+        assert resp.json()["Messages"], (path, body)
+    assert (await client.patch("/profiles/global", json=[{"op": "nope", "path": "/x"}])
+            ).status_code == 400
+    assert (await client.put("/profiles/global", content=b"")).status_code == 400

@@ -23,6 +23,7 @@ from drp_plugin.tool import cli
 FAKE = Path(__file__).with_name("fake_provider.py")
 
 
+@pytest.mark.slow
 async def test_state_file_keeps_uploaded_providers(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     async with StandIn(state_file=state) as drp:

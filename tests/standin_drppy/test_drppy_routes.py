@@ -28,6 +28,7 @@ from drppy_client.api.profiles_api import ProfilesApi
 from drppy_client.api.raw_model_api import RawModelApi
 from drppy_client.api.system_api import SystemApi
 from drppy_client.api.templates_api import TemplatesApi
+from drppy_client.api.users_api import UsersApi
 from drppy_client.api_client import ApiClient
 from drppy_client.models.info import Info
 from drppy_client.models.machine import Machine
@@ -267,3 +268,111 @@ def test_tasks_stages_bootenvs_workflows_jobs(api: ApiClient) -> None:
     with pytest.raises(ApiException) as bad:
         TasksApi(api).create_task({"Name": "{asdgasdg"})
     assert bad.value.status == 422
+
+
+def test_users_prefs_machine_token(api: ApiClient, standin: StandInThread,
+                                   client_factory: Callable[..., ApiClient]) -> None:
+    """``users`` list/show/create/password, ``prefs``, ``/machines/<id>/token`` (issue 13
+    item 11), deserialized by drppy (User needs Name; UserToken an Info)."""
+    from drppy_client.api.prefs_api import PrefsApi
+    from drppy_client.models.user import User
+
+    users = UsersApi(api)
+    assert [u.name for u in users.list_users()] == ["rocketskates"]
+    made = users.create_user({"Name": "fred"})
+    assert isinstance(made, User) and users.get_user("fred").name == "fred"
+    with pytest.raises(ApiException) as early:   # no password yet: no login
+        ObjectsApi(client_factory(standin, basic=("fred", ""))).list_objects()
+    assert early.value.status == 401
+    api.call_api("/users/{name}/password", "PUT", path_params={"name": "fred"},
+                 body={"Password": "fred"}, header_params={"Content-Type": "application/json"},
+                 auth_settings=["Bearer"], _return_http_data_only=True)
+    assert ObjectsApi(client_factory(standin, basic=("fred", "fred"))).list_objects()
+    with pytest.raises(ApiException) as bad:
+        users.create_user({"Name": "{asdgasdg"})
+    assert bad.value.status == 422
+
+    prefs = PrefsApi(api)
+    assert prefs.list_prefs()["defaultStage"] == "none"
+    assert prefs.set_prefs(body={"drppy": "yes"})["drppy"] == "yes"
+
+    machines = MachinesApi(api)
+    key = machines.create_machine({"Name": "drppy-token"}).uuid
+    token = machines.get_machine_token(key)
+    assert isinstance(token, UserToken) and isinstance(token.info, Info)
+    as_machine = MachinesApi(client_factory(standin, token.token))
+    assert as_machine.get_machine(key).name == "drppy-token"
+    other = machines.create_machine({"Name": "drppy-other"}).uuid
+    with pytest.raises(ApiException) as refused:
+        as_machine.get_machine(other)
+    assert refused.value.status == 403
+
+
+def test_contents(api: ApiClient, fake: str) -> None:
+    """``/contents``: a content pack loads as read-only objects and shows with the
+    providers' content layers (drppy ContentSummary; ContentMetaData needs Name)."""
+    from drppy_client.api.contents_api import ContentsApi
+    from drppy_client.api.tasks_api import TasksApi
+
+    contents = ContentsApi(api)
+    pack = {"meta": {"Name": "drppy-pack", "Version": "v1.0.0"},
+            "sections": {"params": {"pack/p": {"Name": "pack/p"}},
+                         "tasks": {"pack-task": {"Name": "pack-task"}},
+                         "subnets": {"s1": {"Name": "s1"}}}}
+    loaded = contents.create_content(body=pack)
+    assert loaded.meta.name == "drppy-pack" and loaded.counts == {"params": 1, "tasks": 1}
+    assert loaded.warnings and "subnets" in loaded.warnings[0]
+    names = {c.meta.name for c in contents.list_contents()}
+    assert {"drppy-pack", "fake"} <= names
+    param = ParamsApi(api).get_param("pack/p")
+    assert param.read_only is True and param.bundle == "drppy-pack"
+    with pytest.raises(ApiException) as again:
+        contents.create_content(body=pack)
+    assert again.value.status == 409
+    shown = contents.get_content("drppy-pack")
+    assert shown.meta.name == "drppy-pack" and set(shown.sections) == {"params", "tasks"}
+    smaller = {"meta": pack["meta"], "sections": {"params": pack["sections"]["params"]}}
+    assert contents.upload_content(body=smaller, name="drppy-pack").counts == {"params": 1}
+    with pytest.raises(ApiException) as no_task:
+        TasksApi(api).get_task("pack-task")
+    assert no_task.value.status == 404
+    contents.delete_content("drppy-pack")
+    with pytest.raises(ApiException) as gone:
+        ParamsApi(api).get_param("pack/p")
+    assert gone.value.status == 404
+
+
+def test_zz_plugin_and_provider_removal(api: ApiClient, fake: str) -> None:
+    """Last in this module (it removes the shared provider): Plugin params, update and
+    delete, then ``DELETE /plugin_providers/<name>``, which takes its content away."""
+    plugins = PluginsApi(api)
+    assert plugins.get_plugin_params("fake") == {}
+    patched = plugins.patch_plugin([{"op": "replace", "path": "/Description",
+                                     "value": "patched"}], "fake")
+    assert patched.description == "patched"
+    assert plugins.delete_plugin("fake").name == "fake"
+    providers = PluginProvidersApi(api)
+    providers.delete_plugin_provider("fake")
+    assert providers.list_plugin_providers() == []
+    with pytest.raises(ApiException) as gone:
+        ParamsApi(api).get_param("fake/step")
+    assert gone.value.status == 404
+
+
+def test_whoami(api: ApiClient, standin: StandInThread,
+                client_factory: Callable[..., ApiClient]) -> None:
+    """``POST /whoami`` finds the machine a Whoami describes and hands it a machine
+    token (drppy ``WhoamiApi.fill_whoami``; the score itself is the stand-in's own)."""
+    from drppy_client.api.whoami_api import WhoamiApi
+
+    machines = MachinesApi(api)
+    key = machines.create_machine({"Name": "drppy-who",
+                                   "HardwareAddrs": ["52:54:00:aa:bb:cc"]}).uuid
+    found = WhoamiApi(api).fill_whoami(body={"MacAddrs": ["52:54:00:AA:BB:CC"],
+                                             "Fingerprint": {}, "OnDiskUUID": ""})
+    assert found.result.uuid == key and found.result.score == 25
+    assert MachinesApi(client_factory(standin, found.result.token)).get_machine(key).name \
+        == "drppy-who"
+    nobody = WhoamiApi(api).fill_whoami(body={"MacAddrs": ["00:00:00:00:00:01"],
+                                              "Fingerprint": {}, "OnDiskUUID": ""})
+    assert not nobody.result.uuid

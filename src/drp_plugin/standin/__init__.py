@@ -10,12 +10,11 @@ providers (``define``, ``unpack``, content, ``StoreObjects``), runs their plugin
 (``listen``, ``config``, actions, ``publish``, ``stop``) and records their logs
 and events.
 
-Out of scope (answered with a 404 that says so): DHCP, TFTP, ISOs, bootenvs,
-stages, tasks, workflows, jobs and the machine agent, contexts, pools, roles,
-tenants, user management beyond tokens, content bundles as objects, licensing,
-HA, and NaCl-encrypted secure params (values are kept in clear, shown as
-look-alike envelopes; see ``secure``).  Content sections of those types are
-skipped with a warning in ``logs``.
+Out of scope (answered with a 404 that says so): DHCP, TFTP, ISOs, the machine
+agent and task runner, contexts, pools, roles, tenants, licensing, HA.
+Tasks, stages, bootenvs, workflows and jobs are stored, never run.  Secure params
+are sealed with NaCl as DRP does, and kept in clear in memory (see ``secure``).
+Content sections of types it does not serve are skipped with a warning in ``logs``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..errors import PluginError
+from .claims import EVERYTHING, Claim
 
 DEFAULT_TTL = 3600.0
 
@@ -28,6 +29,8 @@ class Principal:
 
     user: str
     readonly: bool = False
+    #: What the token may do (``models.Claim`` list); a password login may do everything.
+    claims: tuple[Claim, ...] = EVERYTHING
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,13 @@ class Auth:
         self._grants: dict[str, _Grant] = {}
         self.token = self.issue(self.superuser, token_ttl)
 
-    def issue(self, user: str, ttl: float | None, readonly: bool = False) -> str:
-        """A new token for ``user`` valid ``ttl`` seconds (``None``: forever)."""
+    def issue(self, user: str, ttl: float | None, readonly: bool = False,
+              claims: tuple[Claim, ...] = EVERYTHING) -> str:
+        """A new token for ``user`` valid ``ttl`` seconds (``None``: forever), allowed
+        ``claims``."""
         token = secrets.token_urlsafe(32)
         expires = self.clock() + ttl if ttl is not None else None
-        self._grants[token] = _Grant(Principal(user, readonly), expires)
+        self._grants[token] = _Grant(Principal(user, readonly, claims), expires)
         return token
 
     def check_token(self, token: str) -> Principal:
@@ -69,7 +74,7 @@ class Auth:
 
     def check_password(self, user: str, password: str) -> Principal:
         known = self.users.get(user)
-        if known is None or not secrets.compare_digest(known, password):
+        if not known or not secrets.compare_digest(known, password):  # "": no password yet
             raise _unauthorized("Invalid username or password")
         return Principal(user)
 

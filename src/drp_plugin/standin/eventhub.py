@@ -47,9 +47,15 @@ class Subscriber:
     def __init__(self, send: Callable[[str], Awaitable[None]],
                  close: Callable[[], Awaitable[Any]], principal: str = "",
                  accept: Callable[[Obj], bool] | None = None,
-                 max_queue_bytes: int | None = None) -> None:
+                 max_queue_bytes: int | None = None,
+                 on_overflow: Callable[[int], None] | None = None) -> None:
         self.principal = principal
         self.max_queue_bytes = max_queue_bytes
+        #: Called with the size of each frame dropped past ``max_queue_bytes`` instead of
+        #: closing the connection (a plugin's ``/publish`` feed cannot reconnect).
+        self.on_overflow = on_overflow
+        #: Frames dropped that way.
+        self.dropped = 0
         #: Bytes of the frames queued and not yet sent.
         self.queued_bytes = 0
         #: True once the subscriber was cut off for being too slow.
@@ -82,6 +88,10 @@ class Subscriber:
             return
         size = len(text)
         if self.max_queue_bytes is not None and self.queued_bytes + size > self.max_queue_bytes:
+            if self.on_overflow is not None:
+                self.dropped += 1
+                self.on_overflow(size)
+                return
             self.overflowed = True
             self._drain()
             log.warning("event stream client %s is more than %d bytes behind: disconnected",

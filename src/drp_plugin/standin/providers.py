@@ -393,8 +393,16 @@ class Providers:
         async def close() -> None:
             return None
 
-        return Subscriber(send, close, f"plugin:{process.name}",
-                          accept=lambda event: event.get("Type") != "log")
+        def dropped(size: int) -> None:  # counted and noted: never lost silently
+            if sub.dropped == 1 or sub.dropped % 1000 == 0:
+                self.logbook.note(process.provider, process.name, "error",
+                                  f"/publish is more than {self.hub.max_queue_bytes} bytes "
+                                  f"behind: {sub.dropped} events not delivered so far")
+
+        sub = Subscriber(send, close, f"plugin:{process.name}",
+                         accept=lambda event: event.get("Type") != "log",
+                         max_queue_bytes=self.hub.max_queue_bytes, on_overflow=dropped)
+        return sub
 
     async def _detach(self, running: Running) -> None:
         """Stop feeding events to a plugin that stops."""

@@ -1,12 +1,15 @@
 """The REST API ``/api/v3`` of the stand-in (and the event stream ``/api/v3/ws``).
 
 Routes are declared in one table (:func:`routes`), one small handler each.
-Served: ``info``, ``objects``, ``events`` (POST), ``users/<u>/token``, ``files``,
-``system/actions``, ``plugin_providers`` (upload, list, get, delete, binary),
-``meta/<prefix>/<key>`` and, for every stored type (machines, profiles, params,
-plugins, templates and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
+Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
+password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
+``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` and,
+for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
+bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
-``/<prefix>/<key>/pubkey`` and ``/<prefix>/<key>/actions[/<cmd>]``.
+``/<prefix>/<key>/pubkey``, ``/machines/<key>/token`` and
+``/<prefix>/<key>/actions[/<cmd>]``.  Every request is held to its token's claims
+(:mod:`.claims`).
 
 What a real client relies on (each cited in ``docs/protocol/standin.md``): every 2xx
 reply but HEAD carries ``Content-Type: application/json`` (``api/client.go``
@@ -17,9 +20,9 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 ``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
-reservations), TFTP/ISOs, bootenvs, stages, tasks, workflows, jobs, contexts,
-pools, users other than their tokens, roles, tenants, contents, prefs, licenses,
-machine tokens, secure file server, HA and clustering.
+reservations), TFTP/ISOs, contexts, pools, roles, tenants, work orders,
+licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
+workflows and jobs are stored and validated, never run.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import files, query, wording
+from . import claims, files, query, wording
 from .auth import DEFAULT_TTL, Principal
+from .store import valid_name
 from .websocket import make_handler
 
 if TYPE_CHECKING:
@@ -101,6 +105,64 @@ def object_etag(obj: dict[str, Any]) -> str:
     return '"' + hashlib.sha256(data).hexdigest() + '"'
 
 
+def machine_claims(uid: str) -> tuple[claims.Claim, ...]:
+    """What a machine token may do (chosen: DRP's machine claims are not recorded)."""
+    return (claims.Claim("machines", "*", uid), claims.Claim("jobs", "*", "*"),
+            claims.Claim("params,profiles,tasks,stages,bootenvs,workflows,templates,info",
+                         "get,list", "*"))
+
+
+_CLAIM_ACTIONS = {"GET": "get", "HEAD": "get", "POST": "update", "PUT": "update",
+                  "PATCH": "update", "DELETE": "delete"}
+
+
+def claim_of(request: web.Request) -> tuple[str, str, str]:
+    """The ``(scope, action, specific)`` a request needs (models/role.go names)."""
+    info = request.match_info
+    route = info.route.resource.canonical if info.route.resource is not None else ""
+    method = request.method
+    tail = route[len("/api/v3"):]
+    if tail in ("/info", "/objects"):
+        return tail[1:], "get" if tail == "/info" else "list", ""
+    if tail == "/events":
+        return "events", "post", ""
+    if tail == "/users/{user}/token":
+        return "users", "token", info["user"]
+    if tail == "/users":
+        return "users", "create" if method == "POST" else "list", ""
+    if tail.startswith("/users/{name}"):
+        return "users", "password" if tail.endswith("/password") else "get", info["name"]
+    if tail.startswith("/contents"):
+        verbs = {"GET": "get" if "name" in info else "list", "HEAD": "get", "POST": "create",
+                 "PUT": "update", "DELETE": "delete"}
+        return "contents", verbs[method], info.get("name", "")
+    if tail == "/whoami":
+        return "machines", "whoami", ""
+    if tail == "/prefs":
+        return "preferences", "post" if method == "POST" else "list", ""
+    if tail.startswith("/files"):
+        verb = {"GET": "get", "HEAD": "get", "POST": "post", "DELETE": "delete"}[method]
+        return "files", "list" if tail == "/files" else verb, info.get("path", "")
+    if tail.startswith("/system/actions"):
+        return "system", f"action:{info['cmd']}" if "cmd" in info else "actions", ""
+    if tail.startswith("/plugin_providers/{name}"):
+        return "plugin_providers", "create" if method == "POST" else "get", info["name"]
+    prefix, key = info.get("prefix", ""), info.get("key", "")
+    secure = request.query.get("decode", "").lower() == "true"
+    if tail == "/{prefix}":
+        return prefix, "create" if method == "POST" else "getSecure" if secure else "list", ""
+    if tail.endswith("/actions/{cmd}"):
+        return prefix, f"action:{info['cmd']}" if method == "POST" else "actions", key
+    if tail.endswith("/actions"):
+        return prefix, "actions", key
+    if tail.endswith("/token"):
+        return prefix, "token", key
+    action = _CLAIM_ACTIONS.get(method, "get")
+    if action == "get" and secure:
+        action = "getSecure"
+    return prefix, action, key
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -131,11 +193,21 @@ class Api:
         self.store = drp.store
 
     def principal(self, request: web.Request) -> Principal:
-        """Who sent ``request`` (401/403 otherwise); read-only tokens may only read."""
+        """Who sent ``request`` (401/403 otherwise); read-only tokens may only read, and
+        the token's claims must allow what the request does (see ``claims``)."""
         principal = self.drp.auth.authenticate(request)
         if principal.readonly and request.method not in ("GET", "HEAD"):
             raise PluginError("This token may only read", code=403, type=request.method)
+        if principal.claims is not claims.EVERYTHING:
+            self.require(request, principal, *claim_of(request))
         return principal
+
+    @staticmethod
+    def require(request: web.Request, principal: Principal, scope: str, action: str,
+                specific: str) -> None:
+        """403 (DRP's AUTH answer) unless the token's claims allow the request."""
+        if not claims.allowed(principal.claims, scope, action, specific):
+            raise claims.refuse(str(request.rel_url), scope, action, specific)
 
     def _prefix(self, request: web.Request) -> str:
         prefix = request.match_info["prefix"]
@@ -179,7 +251,149 @@ class Api:
             except ValueError:
                 raise PluginError("ttl must be a number of seconds", code=400, model="users",
                                   key=user, type="GET") from None
-        return _json({"Token": auth.issue(user, ttl), "Info": self.drp.info()})
+        wanted = claims.Claim(request.query.get("scope", "*"), request.query.get("action", "*"),
+                              request.query.get("specific", "*"))
+        # a restricted token never gets a wider one (DRP checks Claims.Contains)
+        unrestricted = principal.claims is claims.EVERYTHING
+        granted = (wanted,) if unrestricted and wanted != claims.Claim() else principal.claims
+        return _json({"Token": auth.issue(user, ttl, claims=granted), "Info": self.drp.info()})
+
+    # ---- users, prefs, machine tokens ---------------------------------------------
+
+    def _user(self, name: str) -> dict[str, Any]:
+        """``models.User`` of a stand-in user (every user is a superuser)."""
+        return {"Name": name, "Roles": ["superuser"], "Secret": "", "PasswordHash": "",
+                "Description": "", "Validated": True, "Available": True, "Errors": [],
+                "ReadOnly": False, "Meta": {}, "Endpoint": "", "Bundle": ""}
+
+    async def list_users(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        users = [self._user(n) for n in sorted(self.drp.auth.users)]
+        count = str(len(users))
+        return _json(users, headers={"X-DRP-LIST-COUNT": count, "X-DRP-LIST-FILTER-COUNT": count,
+                                     "X-DRP-LIST-TOTAL-COUNT": count})
+
+    async def get_user(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        name = request.match_info["name"]
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name,
+                              type=request.method)
+        return _json(self._user(name))
+
+    async def create_user(self, request: web.Request) -> web.StreamResponse:
+        """``POST /users``: a new user (no password until ``PUT .../password``); only the
+        superuser may create users."""
+        principal = self.principal(request)
+        body = await _body(request, "users", "")
+        name = body.get("Name") if isinstance(body, dict) else None
+        if principal.user != self.drp.auth.superuser:
+            raise PluginError("Forbidden", code=403, model="users", key=str(name or ""),
+                              type="POST")
+        if not valid_name(name, extra="-@_. "):  # models/utils.go validUserName
+            raise PluginError(f"Invalid Name `{name if isinstance(name, str) else ''}`",
+                              code=422, model="users", key=str(name or ""),
+                              type="ValidationError")
+        assert isinstance(name, str)
+        if name in self.drp.auth.users:
+            raise PluginError("already exists", code=409, model="users", key=name,
+                              type="CREATE")
+        password = body.get("Password")
+        self.drp.auth.users[name] = password if isinstance(password, str) else ""
+        return _json(self._user(name), status=201)
+
+    async def user_password(self, request: web.Request) -> web.StreamResponse:
+        """``PUT /users/<name>/password`` with ``models.UserPassword`` ``{"Password"}``."""
+        principal = self.principal(request)
+        name = request.match_info["name"]
+        if principal.user not in (name, self.drp.auth.superuser):
+            raise PluginError("Forbidden", code=403, model="users", key=name, type="PUT")
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name, type="PUT")
+        body = await _body(request, "users", name)
+        password = body.get("Password") if isinstance(body, dict) else None
+        if not isinstance(password, str) or not password:
+            raise PluginError("Password must be a non-empty string", code=422, model="users",
+                              key=name, type="ValidationError")
+        self.drp.auth.users[name] = password
+        return _json(self._user(name))
+
+    async def get_prefs(self, request: web.Request) -> web.StreamResponse:
+        self.principal(request)
+        return _json(self.drp.prefs)
+
+    async def set_prefs(self, request: web.Request) -> web.StreamResponse:
+        """``POST /prefs``: string values merged into the prefs (recorded TestPrefsCli:
+        "Invalid prefs: ... cannot unmarshal string into Go value of type
+        map[string]string" for anything else)."""
+        self.principal(request)
+        body = await _body(request, "prefs", "")
+        if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
+            raise PluginError("Invalid prefs: values must be strings", code=400,
+                              model="prefs", type="POST")
+        self.drp.prefs.update(body)
+        return _json(self.drp.prefs)
+
+    async def whoami(self, request: web.Request) -> web.StreamResponse:
+        """``POST /whoami``: the machine a ``models.Whoami`` describes, in ``Result``
+        (``Score``, ``Uuid``, and a machine ``Token``).  DRP's scoring is server-side and
+        not published; the stand-in scores OnDiskUUID = Uuid 100, each known MAC 25, each
+        equal non-empty Fingerprint field 25."""
+        self.principal(request)
+        body = await _body(request, "whoami", "")
+        if not isinstance(body, dict):
+            raise PluginError("Body must be a models.Whoami object", code=400,
+                              model="whoami", type="POST")
+        macs = {str(m).lower() for m in body.get("MacAddrs") or [] if isinstance(m, str)}
+        given = body.get("Fingerprint")
+        prints: dict[str, Any] = given if isinstance(given, dict) else {}
+        best: tuple[int, dict[str, Any] | None] = (0, None)
+        for machine in self.store.objects("machines"):
+            score = 100 if body.get("OnDiskUUID") and body["OnDiskUUID"] == machine["Uuid"] \
+                else 0
+            score += 25 * len(macs & {str(m).lower() for m in machine.get("HardwareAddrs") or []})
+            known = machine.get("Fingerprint") or {}
+            score += 25 * len([f for f in ("SSNHash", "CSNHash", "CloudInstanceID", "SystemUUID")
+                               if prints.get(f) and prints.get(f) == known.get(f)])
+            if score > best[0]:
+                best = (score, machine)
+        result: dict[str, Any] = {}
+        if best[1] is not None:
+            uid = str(best[1]["Uuid"])
+            result = {"Score": best[0], "Uuid": uid,
+                      "Token": self.drp.auth.issue(f"machine:{uid}", DEFAULT_TTL,
+                                                   claims=machine_claims(uid))}
+        return _json({**body, "Result": result})
+
+    async def machine_token(self, request: web.Request) -> web.StreamResponse:
+        """``GET /machines/<key>/token``: a ``UserToken`` limited to that machine (and
+        reading what a machine's tasks read)."""
+        self.principal(request)
+        prefix, key = self._params_target(request)
+        if prefix != "machines":
+            return await self._slashed_key(request, "token")
+        machine = self.store.get("machines", key, "GET")
+        try:
+            ttl = float(request.query.get("ttl") or DEFAULT_TTL)
+        except ValueError:
+            raise PluginError("ttl must be a number of seconds", code=400, model="machines",
+                              key=key, type="GET") from None
+        uid = str(machine["Uuid"])
+        token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=machine_claims(uid))
+        return _json({"Token": token, "Info": self.drp.info()})
+
+    async def contents(self, request: web.Request) -> web.StreamResponse:
+        """``/contents``: list summaries (GET), load (POST), show the Content (GET
+        /contents/<name>), replace (PUT), remove (DELETE) - drppy ``ContentsApi``."""
+        self.principal(request)
+        packs, name = self.drp.packs, request.match_info.get("name")
+        if request.method == "GET":
+            return _json(packs.content(name) if name else packs.summaries())
+        if request.method == "DELETE" and name:
+            return _json(packs.remove(name))
+        body = await _body(request, "contents", name or "")
+        return _json(packs.load(body, replace=request.method == "PUT"),
+                     status=201 if request.method == "POST" else 200)
 
     async def files(self, request: web.Request) -> web.StreamResponse:
         self.principal(request)
@@ -409,6 +623,9 @@ class Api:
         prefix, key = self._params_target(request)
         if prefix is None:
             return await self._slashed_key(request, "params")
+        if principal.claims is not claims.EVERYTHING \
+                and self.store.is_secure(request.match_info["name"]):
+            self.require(request, principal, prefix, "updateSecure", key)
         value = await _body(request, prefix, key)
         return _json(await self.drp.service.set_param(prefix, key, request.match_info["name"],
                                                       value, principal.user))
@@ -474,6 +691,15 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/objects", api.objects),
         (("POST",), v3 + "/events", api.post_event),
         (("GET",), v3 + "/users/{user}/token", api.user_token),
+        (("GET",), v3 + "/users", api.list_users),
+        (("POST",), v3 + "/users", api.create_user),
+        (("GET",), v3 + "/users/{name}", api.get_user),
+        (("PUT",), v3 + "/users/{name}/password", api.user_password),
+        (("GET",), v3 + "/prefs", api.get_prefs),
+        (("POST",), v3 + "/whoami", api.whoami),
+        (("GET", "POST"), v3 + "/contents", api.contents),
+        (("GET", "PUT", "DELETE"), v3 + "/contents/{name}", api.contents),
+        (("POST",), v3 + "/prefs", api.set_prefs),
         (("GET",), v3 + "/files", api.files),
         (("GET", "POST", "DELETE"), v3 + "/files/{path:.+}", api.files),
         (("GET",), v3 + "/system/actions", api.system_actions),
@@ -491,6 +717,7 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param),
         (("DELETE",), obj + "/params/{name:.+}", api.delete_param),
         (("GET",), obj + "/pubkey", api.pubkey),
+        (("GET",), obj + "/token", api.machine_token),
         (("GET",), obj + "/actions", api.actions),
         (("GET",), obj + "/actions/{cmd}", api.action),
         (("POST",), obj + "/actions/{cmd}", api.run_action),

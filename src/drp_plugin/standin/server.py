@@ -31,8 +31,10 @@ from ..errors import PluginError
 from .actions import Actions
 from .auth import Auth
 from .certs import make_certificate, server_context
+from .claims import EVERYTHING, Claim
 from .eventhub import EventHub
 from .logs import LogBook, LogRecord
+from .packs import Packs
 from .providers import Providers
 from .rest import make_app
 from .secure import SecureBox
@@ -78,6 +80,13 @@ class StandIn:
         (self.webroot / "files").mkdir(parents=True, exist_ok=True)
         self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
         self.token = self.auth.token
+        #: ``/prefs`` (name -> string value).
+        self.prefs: dict[str, str] = {"defaultBootEnv": "local", "defaultStage": "none",
+                                      "unknownBootEnv": "ignore", "knownTokenTimeout": "3600",
+                                      "unknownTokenTimeout": "600"}
+        #: Claims of the token a running plugin gets (``RS_TOKEN``); narrow them to test a
+        #: provider under a restricted token, e.g. ``(Claim("machines", "get,update"),)``.
+        self.provider_claims: tuple[Claim, ...] = EVERYTHING
         self.hub = EventHub(self.limits.event_history, self.limits.event_history_bytes,
                             self.limits.ws_queue_bytes)
         self.logbook = LogBook(self.limits.log_history, self.limits.log_history_bytes)
@@ -86,6 +95,7 @@ class StandIn:
                                    self._provider_env)
         self.service = Service(self.store, self.providers)
         self.actions = Actions(self.store, self.providers)
+        self.packs = Packs(self)
         self.endpoint = ""
         self.fileserver = ""
         self.api_port = 0
@@ -173,7 +183,7 @@ class StandIn:
     def _provider_env(self, readonly: bool) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
         token = self.auth.issue(self.auth.superuser, 3600.0, readonly=True) if readonly \
-            else self.auth.issue(self.auth.superuser, None)
+            else self.auth.issue(self.auth.superuser, None, claims=self.provider_claims)
         env.update(RS_ENDPOINT=self.endpoint, RS_TOKEN=token, RS_FILESERVER=self.fileserver,
                    RS_WEBROOT=str(self.webroot))
         return env

@@ -31,11 +31,11 @@ GLOBAL_PROFILE = "global"
 #: Object types of a real DRP the stand-in does not serve (``GET /objects`` of v4).
 DRP_PREFIXES = frozenset({
     "activities", "alerts", "batches", "blueprints", "catalog_items",
-    "clusters", "contents", "contexts", "endpoints", "filters", "identity_providers",
+    "clusters", "contexts", "endpoints", "filters", "identity_providers",
     "interfaces", "isos", "leases", "pipelines", "pools", "prefs", "reservations",
     "resource_brokers", "roles", "subnets", "tenants", "trigger_providers",
     "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
-    "whoami", "work_orders", "zones",
+    "work_orders", "zones",
 })
 
 

@@ -1,0 +1,113 @@
+"""``/api/v3/contents``: content packs loaded as read-only objects, and the content
+layers of installed providers, summarised as ``models.ContentSummary``
+(``{"meta": {...}, "Counts": {prefix: n}, "Warnings": [...]}``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PluginError
+from .content import LOADED_SECTIONS
+
+if TYPE_CHECKING:
+    from .server import StandIn
+
+Obj = dict[str, Any]
+SYSTEM = "system"
+
+
+def _meta(meta: Any, name: str) -> Obj:
+    base = {"Name": name, "Version": "", "Type": "dynamic", "Description": "",
+            "Source": "", "Documentation": "", "Writable": False, "Overwritable": False}
+    return {**base, **(meta if isinstance(meta, dict) else {}), "Name": name}
+
+
+class Packs:
+    """Content packs posted to the stand-in (by name), with their objects."""
+
+    def __init__(self, drp: StandIn) -> None:
+        self.drp = drp
+        self.packs: dict[str, tuple[Obj, list[tuple[str, str]], list[str]]] = {}
+
+    def summaries(self) -> list[Obj]:
+        """Every layer: posted packs, then each provider's content."""
+        out = [self.summary(name) for name in sorted(self.packs)]
+        for name, provider in sorted(self.drp.providers.providers.items()):
+            if not provider.content:
+                continue
+            record = self.drp.store.find("plugin_providers", name) or {}
+            out.append(self._summarise(_meta(record.get("Meta"), name), provider.content, []))
+        return out
+
+    def content(self, name: str) -> Obj:
+        """``models.Content`` of a posted pack: its meta and its objects as stored."""
+        self.summary(name)
+        meta, keys, _ = self.packs[name]
+        sections: dict[str, Obj] = {}
+        for prefix, key in keys:
+            obj = self.drp.store.find(prefix, key)
+            if obj is not None:
+                sections.setdefault(prefix, {})[key] = self.drp.store.render(prefix, obj)
+        return {"meta": meta, "sections": sections}
+
+    def summary(self, name: str) -> Obj:
+        if name not in self.packs:
+            raise PluginError("Not Found", code=404, model="contents", key=name, type="GET")
+        meta, keys, warnings = self.packs[name]
+        return self._summarise(meta, keys, warnings)
+
+    @staticmethod
+    def _summarise(meta: Obj, keys: list[tuple[str, str]], warnings: list[str]) -> Obj:
+        counts: dict[str, int] = {}
+        for prefix, _ in keys:
+            counts[prefix] = counts.get(prefix, 0) + 1
+        return {"meta": meta, "Counts": counts, "Warnings": list(warnings)}
+
+    def load(self, body: Any, replace: bool) -> Obj:
+        """Load a ``models.Content`` (``meta`` + ``sections``) as read-only objects."""
+        if not isinstance(body, dict) or not isinstance(body.get("meta"), dict) \
+                or not isinstance(body["meta"].get("Name"), str) or not body["meta"]["Name"]:
+            raise PluginError("Content needs meta.Name", code=422, model="contents",
+                              type="ValidationError")
+        name = body["meta"]["Name"]
+        if name in self.packs and not replace:
+            raise PluginError("already exists", code=409, model="contents", key=name,
+                              type="CREATE")
+        if name in self.packs:
+            self.remove(name)
+        store = self.drp.store
+        sections = body.get("sections") or {}
+        if not isinstance(sections, dict) or not all(
+                isinstance(v, dict) or v is None for v in sections.values()):
+            raise PluginError("sections must map each prefix to an object of objects",
+                              code=422, model="contents", key=name, type="ValidationError")
+        keys: list[tuple[str, str]] = []
+        warnings: list[str] = []
+        order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
+            p for p in sections if p not in LOADED_SECTIONS and p in store.types)
+        for prefix in sorted(set(sections) - set(order)):
+            warnings.append(f"section {prefix} not loaded: the DRP stand-in does not serve it")
+        try:
+            for prefix in order:
+                key_field = store.types[prefix].key
+                for key, obj in sorted((sections[prefix] or {}).items()):
+                    item = {**(obj if isinstance(obj, dict) else {}), "ReadOnly": True,
+                            "Bundle": name}
+                    item.setdefault(key_field, key)
+                    store.create(prefix, item, SYSTEM, internal=True, replace=True)
+                    keys.append((prefix, item[key_field]))
+        except PluginError:
+            for prefix, key in reversed(keys):
+                if store.find(prefix, key) is not None:
+                    store.remove(prefix, key, SYSTEM, internal=True)
+            raise
+        self.packs[name] = (_meta(body["meta"], name), keys, warnings)
+        return self.summary(name)
+
+    def remove(self, name: str) -> Obj:
+        summary = self.summary(name)
+        _, keys, _ = self.packs.pop(name)
+        for prefix, key in reversed(keys):
+            if self.drp.store.find(prefix, key) is not None:
+                self.drp.store.remove(prefix, key, SYSTEM, internal=True)
+        return summary
