@@ -39,42 +39,54 @@ class PluginConfig(Protocol):
     Mandatory.  ``api`` is ``None`` outside ``listen``; raise to refuse the config.
     """
 
-    def config(self, log: logging.Logger, api: Any, params: dict[str, Any]) -> Any: ...
+    def config(self, log: logging.Logger, api: Any, params: dict[str, Any]) -> Any:
+        """Mirrors Go ``PluginConfig.Config``: take the Plugin's ``params``; raise a
+        ``PluginError`` to refuse them (``api`` is ``None`` outside ``listen``)."""
 
 
 @runtime_checkable
 class PluginActor(Protocol):
     """Go ``PluginActor``: ``Action(logger.Logger, *models.Action) (interface{}, *models.Error)``."""
 
-    def action(self, log: logging.Logger, action: Action) -> Any: ...
+    def action(self, log: logging.Logger, action: Action) -> Any:
+        """Mirrors Go ``PluginActor.Action``: run ``action``; the return value is the
+        action's JSON result, a raised ``PluginError`` its error."""
 
 
 @runtime_checkable
 class PluginPublisher(Protocol):
     """Go ``PluginPublisher``: ``Publish(logger.Logger, *models.Event) *models.Error``."""
 
-    def publish(self, log: logging.Logger, event: Event) -> Any: ...
+    def publish(self, log: logging.Logger, event: Event) -> Any:
+        """Mirrors Go ``PluginPublisher.Publish``: handle one event (from ``/publish``, or
+        from the event stream when :meth:`PluginEventSelecter.select_events` is defined)."""
 
 
 @runtime_checkable
 class PluginEventSelecter(Protocol):
     """Go ``PluginEventSelecter``: ``SelectEvents() []string`` (``type.action.key`` patterns)."""
 
-    def select_events(self) -> list[str]: ...
+    def select_events(self) -> list[str]:
+        """Mirrors Go ``PluginEventSelecter.SelectEvents``: the ``type.action.key`` patterns
+        of the stream events to pass to ``publish`` (having it turns ``/publish`` off)."""
 
 
 @runtime_checkable
 class PluginStop(Protocol):
     """Go ``PluginStop``: ``Stop(logger.Logger)``."""
 
-    def stop(self, log: logging.Logger) -> Any: ...
+    def stop(self, log: logging.Logger) -> Any:
+        """Mirrors Go ``PluginStop.Stop``: clean up before the plugin exits (``/stop`` or
+        SIGTERM)."""
 
 
 @runtime_checkable
 class PluginUnpacker(Protocol):
     """Go ``PluginUnpacker``: ``Unpack(logger.Logger, string) error`` (the directory)."""
 
-    def unpack(self, log: logging.Logger, directory: str) -> Any: ...
+    def unpack(self, log: logging.Logger, directory: str) -> Any:
+        """Mirrors Go ``PluginUnpacker.Unpack``: write extra files into ``directory``
+        (``unpack`` command, after the declared assets); raise to fail the unpack."""
 
 
 @runtime_checkable
@@ -85,4 +97,6 @@ class PluginValidator(Protocol):
     definition (``None`` keeps it).
     """
 
-    def validate(self, log: logging.Logger, api: Any) -> Any: ...
+    def validate(self, log: logging.Logger, api: Any) -> Any:
+        """Mirrors Go ``PluginValidator.Validate``: called by ``define`` with the API client;
+        return a replacement definition, or ``None`` to keep it."""

@@ -132,6 +132,7 @@ class Target:
 
     @property
     def name(self) -> str:
+        """The object's ``Name`` (``""`` when missing or not a string)."""
         return self._str("Name")
 
     @property
@@ -157,35 +158,44 @@ class Machine(Target):
 
     @property
     def uuid(self) -> str:
+        """The machine's ``Uuid`` (``""`` when missing)."""
         return self._str("Uuid")
 
     @property
     def address(self) -> str:
+        """The machine's ``Address`` (its IP as a string; ``""`` when missing)."""
         return self._str("Address")
 
     @property
     def workflow(self) -> str:
+        """The name of the machine's ``Workflow`` (``""`` when none)."""
         return self._str("Workflow")
 
     @property
     def stage(self) -> str:
+        """The name of the machine's current ``Stage`` (``""`` when missing)."""
         return self._str("Stage")
 
     @property
     def bootenv(self) -> str:
+        """The name of the machine's ``BootEnv`` (``""`` when missing)."""
         return self._str("BootEnv")
 
     @property
     def arch(self) -> str:
+        """The machine's ``Arch`` (e.g. ``amd64``; ``""`` when missing)."""
         return self._str("Arch")
 
     @property
     def profiles(self) -> list[str]:
+        """The names in the machine's ``Profiles``, in order (non-strings skipped; ``[]``
+        when missing)."""
         value = self.raw.get("Profiles")
         return [p for p in value if isinstance(p, str)] if isinstance(value, list) else []
 
     @property
     def locked(self) -> bool:
+        """Whether the machine is ``Locked`` (only a JSON ``true`` counts)."""
         return self.raw.get("Locked") is True
 
 
@@ -197,6 +207,7 @@ class PluginObject(Target):
 
     @property
     def provider(self) -> str:
+        """The ``Provider`` this Plugin is an instance of (``""`` when missing)."""
         return self._str("Provider")
 
 
@@ -207,10 +218,13 @@ class StoreObject(Target):
 
     @property
     def id(self) -> str:
+        """The object's ``Id``, its key (``""`` when missing)."""
         return self._str("Id")
 
     @property
     def type(self) -> str:
+        """The object's ``Type``: the plugin-defined type it belongs to (``""`` when
+        missing)."""
         return self._str("Type")
 
 

@@ -568,6 +568,8 @@ class Provider:
         return await call
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
+        """Run every ``on_event`` handler with a pattern matching ``event`` (one from the
+        event stream), in registration order, each awaited in turn."""
         # same length by construction (no strict=: this runs on CPython 3.9)
         for parsed, (_, h) in zip(self._event_patterns, self.event_handlers):  # noqa: B905
             if any(p.matches(event) for p in parsed):

@@ -351,6 +351,8 @@ class EventStream:
 
     @property
     def connected(self) -> bool:
+        """Whether a websocket is open now: ``False`` before the first connect, while
+        reconnecting after a loss, and after :meth:`close`."""
         return self._ws is not None
 
     # -- public ---------------------------------------------------------------------------------
