@@ -65,6 +65,8 @@ class Auth:
         return token
 
     def check_token(self, token: str) -> Principal:
+        """The principal ``token`` was issued to; ``PluginError`` 401 for an unknown token,
+        403 for an expired one."""
         grant = self._grants.get(token)
         if grant is None:
             raise _unauthorized("Invalid token")
@@ -73,6 +75,8 @@ class Auth:
         return grant.principal
 
     def check_password(self, user: str, password: str) -> Principal:
+        """A principal with every claim for ``user`` and ``password``; ``PluginError`` 401
+        when they do not match (a user without a password yet never logs in)."""
         known = self.users.get(user)
         if not known or not secrets.compare_digest(known, password):  # "": no password yet
             raise _unauthorized("Invalid username or password")

@@ -69,12 +69,16 @@ class Subscriber:
         self._closer: asyncio.Task[Any] | None = None
 
     def register(self, text: str) -> None:
+        """Add the ``type.action.key`` filter ``text``; an invalid pattern is kept (and
+        acknowledged, as DRP does) but never matches."""
         try:
             self.filters[text] = Pattern(text)
         except ValueError:  # acknowledged like DRP does, but it can never match
             self.filters[text] = None
 
     def wants(self, event: Obj) -> bool:
+        """Whether ``event`` goes to this subscriber: the ``accept`` test when set, else
+        whether any registered filter matches it."""
         if self.accept is not None:
             return self.accept(event)
         if not self.filters:
@@ -111,6 +115,8 @@ class Subscriber:
         await self._close()
 
     def acknowledge(self, action: str, pattern: str) -> None:
+        """Queue the ``websocket`` event that answers a ``register``/``deregister``
+        (``Action`` = ``action``, ``Key`` = ``pattern``)."""
         ack = make_event("websocket", action, pattern, None)
         ack.update(Principal="", Original=None)
         self.push(json.dumps(ack))
@@ -184,6 +190,8 @@ class EventHub:
             self.dropped += cut
 
     def publish(self, event: Obj) -> None:
+        """Record ``event`` in the bounded history, queue it for every subscriber that wants
+        it and wake the :meth:`wait_for` callers it matches."""
         text = json.dumps(event, default=str)
         self._record(event, len(text))
         for sub in list(self.subscribers):

@@ -60,6 +60,8 @@ class LogBook:
         return len(record.message) + (sum(len(str(v)) for v in line.values()) if line else 0)
 
     def add(self, record: LogRecord) -> None:
+        """Keep ``record`` (the oldest records go past ``max_records``/``max_bytes``, the
+        newest always stays) and call each listener with it."""
         size = self._size(record)
         self.records.append(record)
         self._sizes.append(size)

@@ -51,6 +51,8 @@ class Packs:
         return {"meta": meta, "sections": sections}
 
     def summary(self, name: str) -> Obj:
+        """``models.ContentSummary`` of the posted pack ``name``; ``PluginError`` 404 when
+        there is none."""
         if name not in self.packs:
             raise PluginError("Not Found", code=404, model="contents", key=name, type="GET")
         meta, keys, warnings = self.packs[name]
@@ -105,6 +107,8 @@ class Packs:
         return self.summary(name)
 
     def remove(self, name: str) -> Obj:
+        """Unload posted pack ``name``, deleting its objects; returns its summary (404 when
+        there is no such pack)."""
         summary = self.summary(name)
         _, keys, _ = self.packs.pop(name)
         for prefix, key in reversed(keys):

@@ -73,6 +73,8 @@ class FromPlugin:
         self.log_posts = 0
 
     async def publish(self, request: web.Request) -> web.Response:
+        """``POST /api-server-plugin/v4/publish``: pass the event to ``on_publish``; 200
+        with ``OK`` (a ``models.Error`` of Code 200), 409 when the body is no JSON object."""
         try:
             event = await _json(request)
         except ValueError as exc:
@@ -83,6 +85,9 @@ class FromPlugin:
         return web.json_response(OK)
 
     async def log(self, request: web.Request) -> web.Response:
+        """``POST /api-server-plugin/v4/log``: one ``logger.Line``, answered as ``sink`` says
+        (delay, hang-up, failing status); a valid line goes to ``on_log`` with its level and
+        gets the sink's status (204 by default), a bad line or level 400."""
         self.log_posts += 1
         body = await request.read()
         sink = self.sink
@@ -104,6 +109,8 @@ class FromPlugin:
         return web.Response(status=sink.status)
 
     async def leaving(self, request: web.Request) -> web.Response:
+        """``POST /api-server-plugin/v4/leaving``: the plugin's ``models.Error`` before it
+        exits, passed to ``on_leaving`` as a ``PluginError``; 204, or 400 for invalid JSON."""
         try:
             body = await _json(request)
         except ValueError as exc:

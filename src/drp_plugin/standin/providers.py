@@ -52,14 +52,18 @@ class Provider:
 
     @property
     def required(self) -> list[str]:
+        """The definition's ``RequiredParams`` (of the Plugin), as a new list."""
         return list(self.definition.get("RequiredParams") or [])
 
     @property
     def optional(self) -> list[str]:
+        """The definition's ``OptionalParams`` (of the Plugin), as a new list."""
         return list(self.definition.get("OptionalParams") or [])
 
     @property
     def actions(self) -> list[Obj]:
+        """The definition's ``AvailableActions``, each with ``Provider`` set to this provider
+        and missing param lists as ``[]``."""
         return [
             {**a, "Provider": self.name, "RequiredParams": a.get("RequiredParams") or [],
              "OptionalParams": a.get("OptionalParams") or []}
@@ -423,6 +427,8 @@ class Providers:
                 self._fail(name, running.process.provider, errors)
 
     async def restart(self, name: str) -> None:
+        """Stop plugin ``name`` if it runs, then start it again (two steps, each under the
+        plugin's lock)."""
         await self.stop(name)
         await self.start(name)
 

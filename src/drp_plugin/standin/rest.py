@@ -217,14 +217,19 @@ class Api:
     # ---- misc --------------------------------------------------------------------
 
     async def info(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/info``: the stand-in's ``models.Info``."""
         self.principal(request)
         return _json(self.drp.info())
 
     async def objects(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/objects``: the sorted prefixes of the object types served."""
         self.principal(request)
         return _json(sorted(self.store.types))
 
     async def post_event(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v3/events``: publish the body as a ``models.Event`` (422 without a
+        ``Type``); ``Time``, the caller as ``Principal`` and the other fields are filled in
+        only when the body lacks them.  Answers the event as published."""
         principal = self.principal(request)
         event = await _body(request, "events", "")
         if not isinstance(event, dict) or not event.get("Type"):
@@ -237,6 +242,10 @@ class Api:
         return _json(event)
 
     async def user_token(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/users/<user>/token``: a new ``UserToken`` (``Token``, ``Info``) with
+        ``ttl``, ``scope``, ``action``, ``specific`` from the query (a restricted caller
+        gets its own claims).  403 unless the caller is ``user`` or the superuser and not
+        read-only, 404 for an unknown user, 400 for a bad ``ttl``."""
         principal = self.principal(request)
         user = request.match_info["user"]
         auth = self.drp.auth
@@ -267,6 +276,8 @@ class Api:
                 "ReadOnly": False, "Meta": {}, "Endpoint": "", "Bundle": ""}
 
     async def list_users(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/users``: every user as a ``models.User`` (all superusers), sorted,
+        with the ``X-DRP-LIST-*`` count headers; query filters are not applied."""
         self.principal(request)
         users = [self._user(n) for n in sorted(self.drp.auth.users)]
         count = str(len(users))
@@ -274,6 +285,7 @@ class Api:
                                      "X-DRP-LIST-TOTAL-COUNT": count})
 
     async def get_user(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/users/<name>``: that ``models.User``; 404 when unknown."""
         self.principal(request)
         name = request.match_info["name"]
         if name not in self.drp.auth.users:
@@ -319,6 +331,7 @@ class Api:
         return _json(self._user(name))
 
     async def get_prefs(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/prefs``: the prefs, name -> string value."""
         self.principal(request)
         return _json(self.drp.prefs)
 
@@ -396,11 +409,16 @@ class Api:
                      status=201 if request.method == "POST" else 200)
 
     async def files(self, request: web.Request) -> web.StreamResponse:
+        """``/api/v3/files[/<path>]``: list a directory (GET ``/files``), download (GET/HEAD),
+        upload (POST) or delete a file below ``<webroot>/files`` (see :func:`.files.handle`)."""
         self.principal(request)
         return await files.handle(request, self.drp.webroot,
                                   request.match_info.get("path", ""), self.drp.limits)
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v3/plugin_providers/<name>``: install the uploaded provider executable
+        (``replaceWritable=true`` allowed); 201 with ``{"path": name, "size": bytes}``.
+        400 for an invalid name or an empty upload."""
         self.principal(request)
         name = request.match_info["name"]
         if len(name.encode()) > MAX_PROVIDER_NAME or not _PROVIDER_NAME.match(name):
@@ -419,6 +437,8 @@ class Api:
         return _json({"path": name, "size": size}, status=201)
 
     async def binary(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/plugin_providers/<name>/binary``: the provider's executable as
+        ``application/octet-stream``; 404 when unknown or installed from a command."""
         self.principal(request)
         name = request.match_info["name"]
         provider = self.drp.providers.providers.get(name)
@@ -438,20 +458,29 @@ class Api:
     # ---- system actions ----------------------------------------------------------
 
     async def system_actions(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/system/actions``: the system ``AvailableAction`` s of running
+        plugins (``plugin=`` keeps one plugin's)."""
         self.principal(request)
         return _json(self.drp.actions.available("", request.query.get("plugin") or None))
 
     async def system_action(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/system/actions/<cmd>``: that system action; 404 when no running
+        plugin offers it."""
         self.principal(request)
         return self._one_action(request, "", "")
 
     async def run_system_action(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v3/system/actions/<cmd>``: run the system action with the JSON body as
+        params (empty body: ``{}``); answers its result (``plugin=`` picks the plugin)."""
         self.principal(request)
         return await self._run_action(request, "", "")
 
     # ---- lists -------------------------------------------------------------------
 
     async def list(self, request: web.Request) -> web.StreamResponse:
+        """``GET``/``HEAD /api/v3/<prefix>``: the objects the query selects (filters, ``sort``,
+        ``limit``, ``offset``), rendered (``decode``, ``aggregate``, slim), with the
+        ``X-DRP-LIST-*`` count headers; HEAD answers only the headers."""
         self.principal(request)
         prefix = self._prefix(request)
         objects = self.store.objects(prefix)
@@ -473,6 +502,8 @@ class Api:
         return _json([self._render(request, prefix, o) for o in chosen], headers=headers)
 
     async def create(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v3/<prefix>``: create the object of the JSON body; 201 with it and its
+        ``ETag``."""
         principal = self.principal(request)
         prefix = self._prefix(request)
         body = await _body(request, prefix, "")
@@ -522,6 +553,9 @@ class Api:
         return True
 
     async def get(self, request: web.Request) -> web.StreamResponse:
+        """``GET``/``HEAD /api/v3/<prefix>/<key>`` (``key`` may be ``Index:value``): the object
+        and its ``ETag``; with ``If-None-Match`` and ``Prefer: wait=`` it long-polls, 304
+        when nothing changed in time."""
         self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         changed = await self._wait_change(request, prefix, key)
@@ -534,6 +568,8 @@ class Api:
         return _json(self._render(request, prefix, obj), headers=headers)
 
     async def put(self, request: web.Request) -> web.StreamResponse:
+        """``PUT /api/v3/<prefix>/<key>``: replace the object with the JSON body; answers it
+        with its ``ETag``."""
         principal = self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         body = await _body(request, prefix, key)
@@ -541,6 +577,8 @@ class Api:
         return _json(obj, headers=self._etag_header(prefix, obj))
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
+        """``PATCH /api/v3/<prefix>/<key>``: apply the RFC 6902 patch of the body; answers
+        the object with its ``ETag``."""
         principal = self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         ops = await _body(request, prefix, key)
@@ -548,6 +586,8 @@ class Api:
         return _json(obj, headers=self._etag_header(prefix, obj))
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /api/v3/<prefix>/<key>``: delete the object (a provider: uninstall it);
+        answers the deleted object."""
         principal = self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         return _json(await self.drp.service.remove(prefix, key, principal.user))
@@ -586,6 +626,9 @@ class Api:
         return await handler(request)
 
     async def get_params(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/<prefix>/<key>/params``: the object's params (``aggregate``,
+        ``decode``).  For a type without params, this and the other params routes treat
+        the path as a key with slashes."""
         self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -594,6 +637,8 @@ class Api:
                                        decode=_flag(request, "decode")))
 
     async def put_params(self, request: web.Request) -> web.StreamResponse:
+        """``POST``/``PUT /api/v3/<prefix>/<key>/params``: replace all params with the JSON
+        body; answers the new params."""
         principal = self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -602,6 +647,8 @@ class Api:
         return _json(await self.drp.service.replace_params(prefix, key, body, principal.user))
 
     async def patch_params(self, request: web.Request) -> web.StreamResponse:
+        """``PATCH /api/v3/<prefix>/<key>/params``: apply the RFC 6902 patch of the body to
+        the params; answers the new params."""
         principal = self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -610,6 +657,8 @@ class Api:
         return _json(await self.drp.service.patch_params(prefix, key, body, principal.user))
 
     async def get_param(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/<prefix>/<key>/params/<name>``: one value, ``null`` when unset
+        (``aggregate`` falls back to the Param default; ``decode`` opens secure values)."""
         self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -619,6 +668,9 @@ class Api:
                                       decode=_flag(request, "decode")))
 
     async def set_param(self, request: web.Request) -> web.StreamResponse:
+        """``POST``/``PUT /api/v3/<prefix>/<key>/params/<name>``: set the param to the JSON
+        body (a restricted token needs ``updateSecure`` for a secure one); answers the
+        stored value."""
         principal = self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -631,6 +683,8 @@ class Api:
                                                       value, principal.user))
 
     async def delete_param(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /api/v3/<prefix>/<key>/params/<name>``: unset the param; answers the
+        value it had (404 when not set)."""
         principal = self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -641,6 +695,8 @@ class Api:
     # ---- object actions ----------------------------------------------------------
 
     async def actions(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/<prefix>/<key>/actions``: the actions running plugins offer on
+        ``prefix`` (``plugin=`` keeps one plugin's); 404 when the object does not exist."""
         self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -649,6 +705,8 @@ class Api:
         return _json(self.drp.actions.available(prefix, request.query.get("plugin") or None))
 
     async def action(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/<prefix>/<key>/actions/<cmd>``: that action; 404 when the object
+        or the action is unknown."""
         self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:
@@ -657,6 +715,9 @@ class Api:
         return self._one_action(request, prefix, key)
 
     async def run_action(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v3/<prefix>/<key>/actions/<cmd>``: run the action on the object with
+        the JSON body as params (empty: ``{}``); answers its result.  405 for a type
+        without params."""
         self.principal(request)
         prefix, key = self._params_target(request)
         if prefix is None:

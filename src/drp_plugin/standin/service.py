@@ -24,6 +24,8 @@ class Service:
         return self.store.render(prefix, current or new or old or {})
 
     async def create(self, prefix: str, body: Any, principal: str) -> Obj:
+        """Create an object and apply its side effects (a new Plugin starts); returns it
+        rendered.  ``plugin_providers`` are uploaded instead: 405."""
         if prefix == "plugin_providers":
             raise PluginError("Upload the executable with POST /plugin_providers/<name>",
                               code=405, model=prefix, type="POST")
@@ -31,14 +33,20 @@ class Service:
         return await self._after(prefix, obj[self.store.types[prefix].key], None, obj)
 
     async def replace(self, prefix: str, key: str, body: Any, principal: str) -> Obj:
+        """PUT: replace an object (a Plugin starts, or restarts when its Params or Provider
+        changed); returns it rendered."""
         old, new = self.store.replace(prefix, key, body, principal)
         return await self._after(prefix, new[self.store.types[prefix].key], old, new)
 
     async def patch(self, prefix: str, key: str, ops: Any, principal: str) -> Obj:
+        """PATCH with RFC 6902 ``ops``, side effects as for :meth:`replace`; returns the
+        object rendered."""
         old, new = self.store.patch(prefix, key, ops, principal)
         return await self._after(prefix, new[self.store.types[prefix].key], old, new)
 
     async def remove(self, prefix: str, key: str, principal: str) -> Obj:
+        """Delete an object (a Plugin stops; for ``plugin_providers`` the provider is
+        uninstalled); returns it rendered."""
         if prefix == "plugin_providers":
             real = self.store.resolve(prefix, key, "DELETE")
             obj = self.store.render(prefix, self.store.data[prefix][real])
@@ -49,11 +57,15 @@ class Service:
 
     async def set_param(self, prefix: str, key: str, name: str, value: Any,
                         principal: str) -> Any:
+        """Set param ``name`` of an object (a Plugin restarts); returns the stored value as
+        the API shows it (secure values sealed)."""
         old, new = self.store.set_param(prefix, key, name, value, principal)
         await self._after(prefix, new[self.store.types[prefix].key], old, new)
         return self.store.param(prefix, key, name)
 
     async def delete_param(self, prefix: str, key: str, name: str, principal: str) -> Any:
+        """Unset param ``name`` of an object (404 when not set); returns the value it had as
+        the API showed it."""
         value = self.store.param(prefix, key, name)
         old, new = self.store.delete_param(prefix, key, name, principal)
         await self._after(prefix, new[self.store.types[prefix].key], old, new)
@@ -61,12 +73,14 @@ class Service:
 
     async def replace_params(self, prefix: str, key: str, params: Any,
                              principal: str) -> dict[str, Any]:
+        """Replace all Params of an object; returns them as the API shows them."""
         old, new = self.store.replace_params(prefix, key, params, principal)
         await self._after(prefix, new[self.store.types[prefix].key], old, new)
         return self.store.params(prefix, key)
 
     async def patch_params(self, prefix: str, key: str, ops: Any,
                            principal: str) -> dict[str, Any]:
+        """Apply RFC 6902 ``ops`` to an object's Params; returns them as the API shows them."""
         old, new = self.store.patch_params(prefix, key, ops, principal)
         await self._after(prefix, new[self.store.types[prefix].key], old, new)
         return self.store.params(prefix, key)

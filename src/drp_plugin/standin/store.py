@@ -210,9 +210,13 @@ class Store:
         return self.data[prefix][self.resolve(prefix, key, method)]
 
     def find(self, prefix: str, key: str) -> Obj | None:
+        """The stored object under the exact ``key`` (no ``Index:value``), or ``None``; not
+        a copy."""
         return self.data.get(prefix, {}).get(key)
 
     def objects(self, prefix: str) -> list[Obj]:
+        """The stored objects of ``prefix`` in key order (not copies); 404 for a type not
+        served."""
         self.otype(prefix)
         return [self.data[prefix][k] for k in sorted(self.data[prefix])]
 
@@ -221,6 +225,7 @@ class Store:
         return base64.b64encode(self.box.public_key).decode("ascii")
 
     def param_def(self, name: str) -> Obj | None:
+        """The Param (the ``params`` object) named ``name``, or ``None``."""
         return self.data["params"].get(name)
 
     def param_default(self, name: str) -> tuple[bool, Any]:
@@ -232,6 +237,7 @@ class Store:
         return False, None
 
     def is_secure(self, name: str) -> bool:
+        """Whether the Param ``name`` exists and has ``Secure`` set."""
         pdef = self.param_def(name)
         return bool(pdef and pdef.get("Secure"))
 
@@ -280,6 +286,8 @@ class Store:
 
     def params(self, prefix: str, key: str, *, aggregate: bool = False,
                decode: bool = False) -> dict[str, Any]:
+        """An object's Params as clients see them (``aggregate``: merged over its profiles
+        and ``global``; secure values sealed unless ``decode``); 404 for a type without params."""
         obj = self._param_holder(prefix, key, "GET")
         params = self.aggregate(prefix, obj) if aggregate else obj.get("Params") or {}
         return self.present_params(params, decode)
@@ -496,6 +504,9 @@ class Store:
 
     def remove(self, prefix: str, key: str, principal: str = "", *,
                internal: bool = False) -> Obj:
+        """Delete an object and publish ``delete``; returns it.  Unless ``internal``: 405
+        for a type not writable, 403 when read-only, 423 for a Locked machine.  409 for
+        the global profile or a profile in use."""
         given = key
         key = self.resolve(prefix, key, "DELETE")
         self._writable(prefix, key, "DELETE", internal)
@@ -554,12 +565,15 @@ class Store:
 
     def set_param(self, prefix: str, key: str, name: str, value: Any,
                   principal: str = "") -> tuple[Obj, Obj]:
+        """Set param ``name`` to ``value`` (validated) and publish ``save``; returns
+        ``(old, new)`` object."""
         params = dict(self._param_holder(prefix, key, "POST").get("Params") or {})
         params[name] = value
         return self._save_params(prefix, key, params, principal)
 
     def delete_param(self, prefix: str, key: str, name: str,
                      principal: str = "") -> tuple[Obj, Obj]:
+        """Unset param ``name`` (404 when not set) and publish ``save``; returns ``(old, new)``."""
         params = dict(self._param_holder(prefix, key, "DELETE").get("Params") or {})
         if name not in params:
             raise PluginError(f"Param {name} not set", code=404, model=prefix, key=key,
@@ -569,6 +583,8 @@ class Store:
 
     def replace_params(self, prefix: str, key: str, params: Any,
                        principal: str = "") -> tuple[Obj, Obj]:
+        """Replace the whole Params with ``params`` (400 unless a JSON object) and publish
+        ``save``; returns ``(old, new)``."""
         self._param_holder(prefix, key, "POST")
         if not isinstance(params, dict):
             raise PluginError("Params must be a JSON object", code=400, model=prefix,
@@ -577,6 +593,8 @@ class Store:
 
     def patch_params(self, prefix: str, key: str, ops: Any,
                      principal: str = "") -> tuple[Obj, Obj]:
+        """Apply RFC 6902 ``ops`` to the Params as rendered (sealed values are opened again
+        on save; 422 if the result is no object) and publish ``save``; returns ``(old, new)``."""
         current = self.params(prefix, key)
         params = apply_patch(current, ops, prefix, key)
         if not isinstance(params, dict):

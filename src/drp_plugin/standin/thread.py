@@ -107,22 +107,27 @@ class StandInThread:
 
     @property
     def endpoint(self) -> str:
+        """The API URL, ``https://<host>:<port>``."""
         return self.standin.endpoint
 
     @property
     def token(self) -> str:
+        """The superuser token issued at start (``token_ttl`` seconds; ``None``: forever)."""
         return self.standin.token
 
     @property
     def fileserver(self) -> str:
+        """The static file server URL, ``http://<host>:<port>``."""
         return self.standin.fileserver
 
     @property
     def webroot(self) -> Path:
+        """The directory the file server serves (``RS_WEBROOT`` of the providers)."""
         return self.standin.webroot
 
     @property
     def cert_path(self) -> Path:
+        """The PEM file of the API's self-signed certificate."""
         return self.standin.cert_path
 
     @property
@@ -138,6 +143,7 @@ class StandInThread:
     # ---- methods -----------------------------------------------------------------
 
     def drop_websockets(self) -> None:
+        """Close every event-stream connection (clients should reconnect); blocks until done."""
         self.call(self.standin.drop_websockets)
 
     @property
@@ -147,39 +153,59 @@ class StandInThread:
 
     def add_provider(self, source: str | os.PathLike[str] | Sequence[str],
                      name: str | None = None, replace_writable: bool = False) -> Obj:
+        """Install a provider from ``source`` (``.py`` file, built file, command line or argv);
+        returns its object.  Blocking :meth:`StandIn.add_provider`."""
         return self.call(self.standin.add_provider, source, name, replace_writable)
 
     def ensure_plugin(self, name: str, provider: str, params: Obj | None = None) -> Obj:
+        """The running Plugin ``name`` of ``provider``, created or updated; ``PluginError``
+        when it did not start.  Blocking :meth:`StandIn.ensure_plugin`."""
         return self.call(self.standin.ensure_plugin, name, provider, params)
 
     def upload_provider(self, name: str | None, path: str | os.PathLike[str],
                         replace_writable: bool = False) -> Obj:
+        """Install the built provider file ``path``, as ``POST /plugin_providers/<name>``
+        does.  Blocking :meth:`StandIn.upload_provider`."""
         return self.call(self.standin.upload_provider, name, path, replace_writable)
 
     def add_provider_from_command(self, name: str | None, argv: list[str],
                                   replace_writable: bool = False) -> Obj:
+        """Install a provider run as ``argv``.  Blocking
+        :meth:`StandIn.add_provider_from_command`."""
         return self.call(self.standin.add_provider_from_command, name, argv, replace_writable)
 
     def create_plugin(self, name: str, provider: str, params: Obj | None = None,
                       check: bool = True) -> Obj:
+        """Create a Plugin and wait until it is configured (``check``: start errors raise).
+        Blocking :meth:`StandIn.create_plugin`."""
         return self.call(self.standin.create_plugin, name, provider, params, check)
 
     def delete_plugin(self, name: str) -> Obj:
+        """Delete a Plugin (stopping it first); returns it.  Blocking
+        :meth:`StandIn.delete_plugin`."""
         return self.call(self.standin.delete_plugin, name)
 
     def create(self, prefix: str, obj: Obj) -> Obj:
+        """Create any object, like ``POST /api/v3/<prefix>``; returns it.  Blocking
+        :meth:`StandIn.create`."""
         return self.call(self.standin.create, prefix, obj)
 
     def get(self, prefix: str, key: str, *, decode: bool = True, aggregate: bool = False) -> Obj:
+        """One object as the API shows it (secure values decoded by default), read on the
+        stand-in's loop."""
         return self._sync(lambda: self.standin.get(prefix, key, decode=decode,
                                                    aggregate=aggregate))
 
     def run_action(self, model: str, key: str, command: str, params: Obj | None = None,
                    plugin: str | None = None) -> Any:
+        """Run an action like the REST API does (``model`` ``""``: system action); returns
+        its result.  Blocking :meth:`StandIn.run_action`."""
         return self.call(self.standin.run_action, model, key, command, params, plugin)
 
     def wait_event(self, pattern: str | Callable[[Obj], bool], timeout: float = 10.0,
                    since: int = 0) -> Obj:
+        """The first recorded event from index ``since`` matching ``pattern``; waits up to
+        ``timeout`` seconds (``TimeoutError`` then)."""
         return self.call(self.standin.wait_event, pattern, timeout, since,
                          timeout=timeout + 5)
 
