@@ -82,38 +82,53 @@ class DRPTestClient:
         return result
 
     def create(self, prefix: str, obj: Obj) -> Obj:
+        """``POST /<prefix>``: create ``obj``; returns it as stored."""
         return self.api.create(prefix, obj)
 
     def update(self, prefix: str, key: str, obj: Obj) -> Obj:
+        """``PUT /<prefix>/<key>``: replace the whole object with ``obj``; returns it as stored."""
         return self.api.put(prefix, key, obj)
 
     def patch(self, prefix: str, key: str, ops: list[Obj]) -> Obj:
+        """``PATCH /<prefix>/<key>`` with RFC 6902 ``ops``; returns the patched object."""
         return self.api.patch(prefix, key, ops)
 
     def delete(self, prefix: str, key: str) -> Obj:
+        """``DELETE /<prefix>/<key>``; returns the deleted object."""
         return self.api.delete(prefix, key)
 
     def params(self, prefix: str, key: str, aggregate: bool = False,
                decode: bool = False) -> Obj:
+        """All params of an object (``aggregate``: with its profiles' and global ones;
+        ``decode``: secure values in clear)."""
         return self.api.get_params(prefix, key, aggregate=aggregate, decode=decode)
 
     def param(self, prefix: str, key: str, name: str, aggregate: bool = False,
               decode: bool = False) -> Any:
+        """One param's value, ``None`` when unset (``aggregate`` also falls back to the
+        Param's default; ``decode``: a secure value in clear)."""
         return self.api.get_param(prefix, key, name, aggregate=aggregate, decode=decode)
 
     def set_param(self, prefix: str, key: str, name: str, value: Any) -> Any:
+        """``POST .../params/<name>`` with ``value``; returns the stored value."""
         return self.api.set_param(prefix, key, name, value)
 
     def create_machine(self, name: str, params: Obj | None = None,
                        profiles: list[str] | None = None, **fields: Any) -> Obj:
+        """Create machine ``name`` with ``params``, ``profiles`` and any other ``fields``;
+        returns it as stored."""
         return self.create("machines", {"Name": name, "Params": params or {},
                                         "Profiles": profiles or [], **fields})
 
     def create_profile(self, name: str, params: Obj | None = None, **fields: Any) -> Obj:
+        """Create profile ``name`` with ``params`` and any other ``fields``; returns it as
+        stored."""
         return self.create("profiles", {"Name": name, "Params": params or {}, **fields})
 
     def create_param(self, name: str, schema: Obj | None = None, secure: bool = False,
                      **fields: Any) -> Obj:
+        """Create the Param (definition) ``name`` with JSON ``schema``, ``secure`` and any
+        other ``fields``; returns it as stored."""
         return self.create("params", {"Name": name, "Schema": schema or {}, "Secure": secure,
                                       **fields})
 
@@ -152,6 +167,8 @@ class ProviderUnderTest:
 
     @property
     def plugin_name(self) -> str:
+        """The running Plugin's Name (``plugin`` of :func:`load_provider`, else the
+        provider's Name)."""
         return str(self.plugin["Name"])
 
     def action(self, command: str, on: Any = None, params: Obj | None = None) -> Any:
@@ -166,6 +183,7 @@ class ProviderUnderTest:
 
     @property
     def log_messages(self) -> list[str]:
+        """The ``message`` of each of :attr:`logs`, in order."""
         return [r.message for r in self.logs]
 
     @property

@@ -28,6 +28,7 @@ class Reply:
         self.headers = headers
 
     def json(self) -> Any:
+        """The body decoded as JSON (``ValueError`` when it is not JSON)."""
         return json.loads(self.body)
 
     def __repr__(self) -> str:
@@ -139,14 +140,18 @@ class PluginHost:
         return Reply(response.status_code, response.content, response.headers)
 
     async def config(self, params: dict[str, Any] | None = None) -> Reply:
+        """``POST /api-plugin/v4/config`` with ``params`` (``{}`` when ``None``)."""
         return await self.request("/api-plugin/v4/config", params if params is not None else {})
 
     async def action(self, command: str, params: dict[str, Any] | None = None,
                      model: Any = None, plugin: str = "") -> Reply:
+        """``POST /api-plugin/v4/action`` with a ``models.Action``: ``command``, ``params``,
+        ``model`` (the target object's JSON; ``None``: a system action) and ``plugin``."""
         return await self.request("/api-plugin/v4/action", {
             "Command": command, "Plugin": plugin, "Model": model, "Params": params or {}})
 
     async def publish(self, event: dict[str, Any]) -> Reply:
+        """``POST /api-plugin/v4/publish`` with ``event`` (a ``models.Event`` as JSON)."""
         return await self.request("/api-plugin/v4/publish", event)
 
     async def stop(self) -> Reply:
@@ -171,6 +176,8 @@ class PluginHost:
         return 0
 
     async def aclose(self) -> None:
+        """Close the HTTP client, kill the provider if it still runs, take the from-plugin
+        socket away and delete the temporary directory."""
         if self._client is not None:
             await self._client.aclose()
         if self.process is not None and self.process.returncode is None:
