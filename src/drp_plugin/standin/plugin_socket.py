@@ -57,7 +57,7 @@ class FromPlugin:
     """The handlers of one plugin's from-plugin socket.
 
     ``on_publish(event)``, ``on_log(line, level)`` and ``on_leaving(error)`` receive
-    what the plugin sent, already decoded and checked; ``posts`` counts ``/log`` calls
+    what the plugin sent, already decoded and checked; ``log_posts`` counts ``/log`` calls
     (answered or not).
     """
 

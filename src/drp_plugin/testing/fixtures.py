@@ -203,9 +203,14 @@ class ProviderUnderTest:
             time.sleep(0.02)
 
     def restart(self, params: Obj | None = None) -> Obj:
-        """Update the Plugin's Params (which restarts it) and wait until it runs again."""
-        self.plugin = self.drp.ensure_plugin(self.plugin_name, self.name,
-                                             params if params is not None else {})
+        """Set the Plugin's Params (``None`` keeps the current ones) and wait until it runs.
+
+        As in DRP, a Plugin is restarted when its Params change (or when it is not
+        running); the same Params leave a running Plugin as it is.
+        """
+        if params is None:
+            params = dict(self.plugin.get("Params") or {})
+        self.plugin = self.drp.ensure_plugin(self.plugin_name, self.name, params)
         return self.plugin
 
 

@@ -97,7 +97,15 @@ class PluginHost:
 
     # -- the provider process -----------------------------------------------------------------
     async def start(self, timeout: float = 20.0) -> None:
-        """Spawn the provider with ``listen`` and wait for ``READY!``."""
+        """Spawn the provider with ``listen`` and wait for ``READY!``; on failure the
+        process, the from-plugin socket and the temporary directory are cleaned up."""
+        try:
+            await self._start(timeout)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self, timeout: float) -> None:
         if self.sink is not None:
             await self._serve_from_socket()
         self.process = await asyncio.create_subprocess_exec(
