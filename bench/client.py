@@ -1,8 +1,10 @@
 """A lean HTTP/1.1 keep-alive client on a unix socket, and the load driver around it.
 
-The request bytes are fixed (built once); h11 tracks the connection state and
-parses every response (status, Content-Length framing), so nothing is taken
-on trust.  Each load client runs in its own forked process.
+The request bytes are fixed (built once, byte for byte what h11 writes); every
+response is parsed strictly (status, framing) with ``drp_plugin.protocol.http1``,
+whose grammar is h11's (differential test in ``tests/wire``) at a fifth of its CPU:
+DRP's Go client is cheaper still, and on 2 cores the load generator's CPU is taken
+from the provider.  Each load client runs in its own forked process.
 """
 
 from __future__ import annotations
@@ -23,44 +25,39 @@ class KeepAliveClient:
     """One keep-alive connection sending one fixed request over and over."""
 
     def __init__(self, socket_path: str, path: str, body: bytes, timeout: float = 30.0) -> None:
+        from drp_plugin.protocol import http1
+
+        self.http1 = http1
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.sock.connect(socket_path)
-        self.conn = h11.Connection(h11.CLIENT)
-        self.head = h11.Request(method="POST", target=path, headers=[
+        self.parser = http1.Parser(response=True)
+        head = h11.Request(method="POST", target=path, headers=[
             ("Host", "unix"), ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))), ("User-Agent", "drp-bench"),
         ])
-        self.data = h11.Data(data=body)
-        self.end = h11.EndOfMessage()
         probe = h11.Connection(h11.CLIENT)
-        self.wire = probe.send(self.head) + (probe.send(self.data) or b"") + (probe.send(self.end) or b"")
+        self.wire = probe.send(head) + (probe.send(h11.Data(data=body)) or b"") + (
+            probe.send(h11.EndOfMessage()) or b"")
 
     def request(self) -> tuple[int, bytes]:
-        conn = self.conn
-        # h11 must see the request to parse the reply; the bytes sent are the fixed ones.
-        conn.send(self.head)
-        conn.send(self.data)
-        conn.send(self.end)
+        parser = self.parser
         self.sock.sendall(self.wire)
-        status = 0
-        chunks: list[bytes] = []
+        message = self.http1.Parser.MESSAGE
         while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(self.sock.recv(262144))  # b"" = EOF, h11 reports it
-                continue
-            kind = type(event)
-            if kind is h11.Response:
-                status = event.status_code  # type: ignore[union-attr]
-            elif kind is h11.Data:
-                chunks.append(event.data)  # type: ignore[union-attr]
-            elif kind is h11.EndOfMessage:
-                break
-            elif kind is h11.ConnectionClosed:
-                raise ConnectionError("server closed the connection")
-        conn.start_next_cycle()
-        return status, b"".join(chunks)
+            event = parser.next()
+            if event is None:
+                if parser.stopped:
+                    raise ConnectionError("server closed the connection")
+                data = self.sock.recv(262144)
+                if not data:
+                    raise ConnectionError("server closed the connection")
+                parser.feed(data)
+            elif event == message:
+                head, body = parser.take()
+                if parser.stopped:
+                    raise ConnectionError("server closes the connection")
+                return head.status, bytes(body)
 
     def close(self) -> None:
         self.sock.close()

@@ -66,6 +66,10 @@ def child_env(workdir: str | os.PathLike[str], **extra: str) -> dict[str, str]:
         "RS_FILESERVER": "http://127.0.0.1:1",
         "RS_WEBROOT": os.fspath(workdir),
     })
+    # Measure another drp-plugin (e.g. main's, for before/after): its src directory.
+    other = os.environ.get("DRP_PLUGIN_BENCH_SRC", "")
+    if other:
+        env["PYTHONPATH"] = other
     env.update(extra)
     return env
 

@@ -350,8 +350,10 @@ class _Connection(asyncio.Protocol):
         assert transport is not None
         try:
             while True:
+                if self.lost:
+                    return  # nobody to answer: requests not started yet are not run
                 if not self.pending:
-                    if self.done_reading or self.lost:
+                    if self.done_reading:
                         return
                     self.waiter = server.loop.create_future()
                     await self.waiter
