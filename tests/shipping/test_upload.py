@@ -137,7 +137,7 @@ def test_error_text_is_drps_models_error() -> None:
     assert error_text({"Model": "plugin_providers", "Key": "x", "Type": "POST",
                        "Messages": ["Empty upload"], "Code": 400}) == \
         "POST: plugin_providers/x: Empty upload"
-    assert error_text({"Type": "AUTH", "Messages": ["a", "b"]}) == "AUTH:\n    a\n    b"
+    assert error_text({"Type": "AUTH", "Messages": ["a", "b"]}) == "AUTH: \n    a\n    b"
     assert error_text("nope") is None
 
 

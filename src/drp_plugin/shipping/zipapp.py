@@ -272,6 +272,7 @@ def load_project(source: str | os.PathLike[str], options: BuildOptions, log: Log
                          "e.g. '/usr/bin/env python3'")
     if len(shebang.strip().encode()) > 125:
         raise BuildError("--shebang is too long for a #! line (Linux reads 127 bytes)")
+    parse_python_spec(options.python)  # a bad --python fails before any work
     log(f"loading {module_file}")
     info = probe_provider(module_file)
     chosen, version_source = resolve_version(options.version, project_dir, info.version)
@@ -796,15 +797,18 @@ def add_pycs(entries: Entries, floor: tuple[int, int], options: BuildOptions, tm
     if missing:
         log(f"no interpreter here for Python {', '.join(missing)}: hosts with it compile the "
             "modules at every start (give one with --pyc-python)")
-    done = []
-    for minor, python in sorted(pythons.items()):
-        log(f"compiling {len(sources)} modules with {python}")
-        work = tmp / f"pyc-{minor_text(minor)}"
-        table = compile_pycs(sources, work, python)
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = sorted(pythons.items())
+    for minor, python in order:
+        log(f"compiling {len(sources)} modules with {python} ({minor_text(minor)})")
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        tables = list(pool.map(
+            lambda item: compile_pycs(sources, tmp / f"pyc-{minor_text(item[0])}", item[1]), order))
+    for (minor, _), table in zip(order, tables, strict=True):
         entries.add(f"{bootstrap.PYC_PREFIX}cpython-{minor[0]}{minor[1]}",
                     marshal.dumps(dict(sorted(table.items())), 4), "drp-plugin build")
-        done.append(minor)
-    return done
+    return [minor for minor, _ in order]
 
 
 # -- stage 6: write, check, define ----------------------------------------------------------------
