@@ -66,6 +66,12 @@ class Request:
     #: Called with the size of each chunk of ``body`` as it is sent (a progress bar).
     progress: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def idempotent(self) -> bool:
+        if self.replayable is not None:
+            return self.replayable
+        return self.method in _IDEMPOTENT
+
 
 #: Chunk size of a body sent with a progress hook (bytes).
 PROGRESS_CHUNK = 256 * 1024
@@ -82,12 +88,6 @@ def _chunks(body: bytes, progress: Callable[[int], None]) -> Iterator[bytes]:
 async def _achunks(body: bytes, progress: Callable[[int], None]) -> AsyncIterator[bytes]:
     for chunk in _chunks(body, progress):
         yield chunk
-
-    @property
-    def idempotent(self) -> bool:
-        if self.replayable is not None:
-            return self.replayable
-        return self.method in _IDEMPOTENT
 
 
 def json_request(method: str, path: str, value: Any = UNSET, **options: Any) -> Request:

@@ -163,11 +163,13 @@ def _module_from_pyproject(project_dir: Path) -> Path | None:
     tool = data.get("tool")
     if isinstance(tool, dict):
         ours = tool.get("drp-plugin")
-        if isinstance(ours, dict) and isinstance(ours.get("module"), str):
-            return project_dir / ours["module"]
+        module = ours.get("module") if isinstance(ours, dict) else None
+        if isinstance(module, str):
+            return project_dir / module
     project = data.get("project")
-    if isinstance(project, dict) and isinstance(project.get("name"), str):
-        candidate = project_dir / (project["name"].replace("-", "_").replace(".", "_") + ".py")
+    name = project.get("name") if isinstance(project, dict) else None
+    if isinstance(name, str):
+        candidate = project_dir / (name.replace("-", "_").replace(".", "_") + ".py")
         if candidate.is_file():
             return candidate
     return None
