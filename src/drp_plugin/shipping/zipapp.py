@@ -106,6 +106,30 @@ MAX_ASSET_PATH = 1024
 _FILE_ATTR = (stat.S_IFREG | 0o644) << 16
 _DIR_ATTR = (stat.S_IFDIR | 0o755) << 16 | 0x10  # 0x10: MS-DOS directory flag
 _SKIP_SOURCE_NAMES = {"setup.py", "conftest.py", "noxfile.py"}
+_SHEBANG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./_+=-")
+_SH_HEADER = """#!/bin/sh
+# The DRP plugin provider {name} {version}: a zip application for python3 >= {floor}.
+# `define` is answered here, from the definition computed at build time; every other
+# command runs the zip below with {python}.
+if [ "$#" -eq 1 ] && [ "$1" = define ]; then
+printf '%s' '{define}'
+exit 0
+fi
+exec {python} "$0" "$@"
+"""
+
+
+def shell_header(python: str, define: bytes, name: str, version: str,
+                 floor: tuple[int, int]) -> bytes:
+    """A ``/bin/sh`` prefix that prints ``define`` itself and runs the zip with ``python``.
+
+    ``define`` (UTF-8 JSON with its newline) is one single-quoted shell word, so the
+    shell prints it byte for byte; a start of ``python3`` is not needed for it.
+    """
+    quoted = define.replace(b"'", b"'\\''")
+    head = _SH_HEADER.format(name=name.replace("\n", " "), version=version.replace("\n", " "),
+                             floor=minor_text(floor), python=python, define="@DEFINE@")
+    return head.encode("utf-8").replace(b"@DEFINE@", quoted)
 
 
 class BuildError(RuntimeError):
@@ -274,6 +298,8 @@ def load_project(source: str | os.PathLike[str], options: BuildOptions, log: Log
                          "e.g. '/usr/bin/env python3'")
     if len(shebang.strip().encode()) > 125:
         raise BuildError("--shebang is too long for a #! line (Linux reads 127 bytes)")
+    if not set(shebang.strip()) <= _SHEBANG_CHARS:
+        raise BuildError(f"invalid --shebang {shebang!r}: letters, digits, spaces and ./_+=- only")
     parse_python_spec(options.python)  # a bad --python fails before any work
     log(f"loading {module_file}")
     info = probe_provider(module_file)
@@ -501,7 +527,7 @@ def _zipinfo(name: str, is_dir: bool = False) -> zipfile.ZipInfo:
     return info
 
 
-def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool = True,
+def write_archive(entries: dict[str, bytes], shebang: str | bytes | None, compress: bool = True,
                   stored: Sequence[str] = ()) -> bytes:
     """A zip of ``entries`` (sorted, fixed metadata), after a ``#!`` line if given.
 
@@ -510,7 +536,9 @@ def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool
     no ZIP64 before Python 3.13.
     """
     buf = io.BytesIO()
-    if shebang:
+    if isinstance(shebang, bytes):
+        buf.write(shebang)  # a whole header (see shell_header)
+    elif shebang:
         buf.write(b"#!" + shebang.encode("utf-8") + b"\n")
     dirs: set[str] = set()
     for name in entries:
@@ -826,6 +854,17 @@ def _run_define(path: Path, tmp: Path) -> subprocess.CompletedProcess[bytes]:
         )
 
 
+def _run_directly(path: Path, tmp: Path) -> bytes:
+    """``define`` of the file executed as DRP does (through its ``#!`` line)."""
+    result = subprocess.run(  # noqa: S603 - the file we just built
+        [str(path), "define"], capture_output=True, cwd=tmp, stdin=subprocess.DEVNULL,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"},
+        timeout=120, check=False)
+    if result.returncode != 0 or result.stderr:
+        raise BuildError(f"the built file, run directly, fails `define`: {result.stderr!r}")
+    return result.stdout
+
+
 def check_define(path: Path, name: str, version: str, tmp: Path) -> bytes:
     """Run ``define`` of the built file (isolated interpreter, no site-packages); its output."""
     result = _run_define(path, tmp)
@@ -909,13 +948,17 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
         compiled_for = add_pycs(entries, resolution.floor, options, tmp, log)
         stored = list(resolution.native_files)
 
-        def file_with(static: bool) -> bytes:
+        def file_with(static: bool, answer: bytes = b"") -> bytes:
             entries.data.pop("__main__.py", None)
             entries.owner.pop("__main__.py", None)
             entries.add("__main__.py", main_source(
                 project.name, project.version, project.module_name, resolution.floor, static,
                 framework_version).encode("utf-8"), "drp-plugin build")
-            return write_archive(entries.data, options.shebang.strip(), stored=stored)
+            header: str | bytes = options.shebang.strip()
+            if static:
+                header = shell_header(options.shebang.strip(), answer, project.name,
+                                      project.version, resolution.floor)
+            return write_archive(entries.data, header, stored=stored)
 
         blob = file_with(False)
         partial = _write_file(out, blob)
@@ -926,11 +969,13 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
                 answer = check_define(partial, project.name, project.version, tmp)
                 if not project.probe.has_validate:
                     entries.add(bootstrap.DEFINE, answer, "drp-plugin build")
-                    blob = file_with(True)
+                    blob = file_with(True, answer)
                     partial.unlink()
                     partial = _write_file(out, blob)
                     if check_define(partial, project.name, project.version, tmp) != answer:
                         raise BuildError("the stored define answer differs from the computed one")
+                    if _run_directly(partial, tmp) != answer:
+                        raise BuildError("the file's shell header answers define differently")
                     static = True
             os.replace(partial, out)
         except BaseException:
