@@ -854,12 +854,16 @@ def _run_define(path: Path, tmp: Path) -> subprocess.CompletedProcess[bytes]:
         )
 
 
-def _run_directly(path: Path, tmp: Path) -> bytes:
-    """``define`` of the file executed as DRP does (through its ``#!`` line)."""
-    result = subprocess.run(  # noqa: S603 - the file we just built
-        [str(path), "define"], capture_output=True, cwd=tmp, stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"},
-        timeout=120, check=False)
+def _run_directly(path: Path, tmp: Path) -> bytes | None:
+    """``define`` of the file executed as DRP does (through its ``#!`` line); None when
+    the output folder does not allow executing files (a ``noexec`` mount)."""
+    try:
+        result = subprocess.run(  # noqa: S603 - the file we just built
+            [str(path), "define"], capture_output=True, cwd=tmp, stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"},
+            timeout=120, check=False)
+    except PermissionError:
+        return None
     if result.returncode != 0 or result.stderr:
         raise BuildError(f"the built file, run directly, fails `define`: {result.stderr!r}")
     return result.stdout
@@ -974,7 +978,11 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
                     partial = _write_file(out, blob)
                     if check_define(partial, project.name, project.version, tmp) != answer:
                         raise BuildError("the stored define answer differs from the computed one")
-                    if _run_directly(partial, tmp) != answer:
+                    direct = _run_directly(partial, tmp)
+                    if direct is None:
+                        log(f"{out.parent} does not allow executing files: the shell header's "
+                            "define was not checked")
+                    elif direct != answer:
                         raise BuildError("the file's shell header answers define differently")
                     static = True
             os.replace(partial, out)
