@@ -67,7 +67,7 @@ async def increment(ctx: Context, action: Action) -> int:
     if not isinstance(parameter, str):
         parameter = "incrementer/default"
     step = action.params.get("incrementer/step", 1)
-    if not isinstance(step, (int, float)) or isinstance(step, bool):
+    if not isinstance(step, (int, float)) or isinstance(step, bool):  # a tuple: runs on 3.9
         step = 1
     value = await _bump(ctx, uuid, parameter, int(step))
     await _bump(ctx, uuid, "incrementer/touched", 1)

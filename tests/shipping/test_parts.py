@@ -135,3 +135,32 @@ def test_build_command_errors_are_clean(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(broken)])
     assert result.exit_code == 1 and "cannot read" in result.stderr
     assert isinstance(result.exception, SystemExit)
+
+
+def test_probe_needs_no_patching_of_provider_main(tmp_path: Path) -> None:
+    """An unguarded ``provider.main()`` runs as ``define`` (output swallowed) and the module
+    goes on; a provider made inside a function is found; the result is typed."""
+    from drp_plugin.provider import Provider
+    from drp_plugin.shipping.zipapp import probe_provider
+
+    main_before = Provider.main
+    (tmp_path / "unguarded.py").write_text(
+        "from drp_plugin import Provider\n"
+        "p = Provider('unguarded', version='v3')\n"
+        "p.main()\n"
+        "AFTER = True\n")
+    info = probe_provider(tmp_path / "unguarded.py")
+    assert (info.name, info.version, info.has_validate) == ("unguarded", "v3", False)
+    (tmp_path / "inner.py").write_text(
+        "from drp_plugin import Provider\n"
+        "def make():\n"
+        "    p = Provider('inner')\n"
+        "    @p.validate\n"
+        "    def check(ctx, definition):\n"
+        "        return definition\n"
+        "    p.main()\n"
+        "    return p\n"
+        "KEEP = make()\n")
+    info = probe_provider(tmp_path / "inner.py")
+    assert (info.name, info.has_validate) == ("inner", True)
+    assert Provider.main is main_before

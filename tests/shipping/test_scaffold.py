@@ -77,3 +77,50 @@ def test_dashes_make_a_module_name(tmp_path: Path) -> None:
     assert (project / "my_provider.py").is_file()
     assert 'module = "my_provider.py"' in (project / "pyproject.toml").read_text()
     assert 'Provider(\n    "my-provider"' in (project / "my_provider.py").read_text()
+
+
+@pytest.mark.slow
+def test_scaffold_installs_from_the_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
+    """The flow of a new user before drp-plugin is on PyPI: drp-plugin's wheel made by
+    ``python -m build`` (``twine check`` clean), a fresh venv, the scaffolded project
+    installed with ``--find-links``, its own tests pass without warnings, it builds, and
+    its built file answers ``define``."""
+    root = Path(__file__).resolve().parents[2]
+    dist = tmp_path / "dist"
+    made = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(root)],
+        capture_output=True, text=True, timeout=900, check=False)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    wheels = sorted(dist.glob("drp_plugin-*.whl"))
+    assert len(wheels) == 1 and len(sorted(dist.glob("drp_plugin-*.tar.gz"))) == 1
+    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *dist.iterdir()],  # noqa: S603
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert twine.returncode == 0, twine.stdout + twine.stderr
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)  # noqa: S603
+    python, tool = venv / "bin" / "python", venv / "bin" / "drp-plugin"
+    create_project("demo", tmp_path)
+    project = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "RS_", "VIRTUAL_ENV", "PYTHONPATH"))}
+    installed = subprocess.run(  # noqa: S603
+        [str(python), "-m", "pip", "install", "-q", "--find-links", str(dist), "-e", ".[dev]"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=1200, check=False)
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    where = subprocess.run([str(python), "-c", "import drp_plugin; print(drp_plugin.__file__)"],  # noqa: S603
+                           capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert str(venv) in where.stdout  # the wheel, not this source tree
+
+    tests = subprocess.run(  # noqa: S603
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "4 passed" in tests.stdout and "warning" not in tests.stdout.lower()
+
+    built = subprocess.run([str(tool), "build", "-q"], cwd=project, env=env,  # noqa: S603
+                           capture_output=True, text=True, timeout=1200, check=False)
+    assert built.returncode == 0, built.stderr[-3000:]
+    define = run_file(str(python), project / "dist" / "demo", "define", cwd=tmp_path)
+    assert define.returncode == 0, define.stderr
+    assert json.loads(define.stdout)["Name"] == "demo"

@@ -149,3 +149,16 @@ def test_upload_name_comes_from_the_built_file(built_incrementer: BuildResult, t
     other = tmp_path / "plain-binary"
     other.write_bytes(b"\x7fELF")
     assert provider_name_of(other) == "plain-binary"
+
+
+def test_upload_streams_through_the_api_client_with_progress(built_incrementer: BuildResult,
+                                                            drp_standin: Any) -> None:
+    """The upload is ``api.Client.upload_plugin_provider`` with its progress hook: every
+    chunk is reported, and their sizes add up to the file."""
+    from drp_plugin.shipping.upload import upload
+
+    conn = Connection.resolve(drp_standin.endpoint, drp_standin.token, env={})
+    chunks: list[int] = []
+    reply = upload(conn, built_incrementer.path, "incrementer", advance=chunks.append)
+    assert reply["size"] == built_incrementer.size == sum(chunks)
+    assert len(chunks) > 1 and max(chunks) <= 256 * 1024

@@ -50,7 +50,9 @@ def source_define(path: Path, cwd: Path) -> dict[str, object]:
 
 def test_built_file_is_an_executable_zipapp(built_incrementer: BuildResult) -> None:
     path = built_incrementer.path
-    assert path.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    head = path.read_bytes()[:200_000]
+    assert head.startswith(b"#!/bin/sh\n")  # answers define itself, then execs python3
+    assert b'\nexec /usr/bin/env python3 "$0" "$@"\n' in head
     assert stat.S_IMODE(path.stat().st_mode) == 0o755
     assert built_incrementer.size == path.stat().st_size
     names = set(zip_names(path))
@@ -447,3 +449,26 @@ def test_entry_count_is_checked_and_assets_do_not_count(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (target / "many" / "99999").read_bytes() == b"99999"
     assert len(list((target / "many").iterdir())) == 100_000
+
+
+def test_define_from_the_shell_header_equals_python(tmp_path: Path, bare_python: str) -> None:
+    """Run directly (as DRP does), ``define`` is printed by the ``/bin/sh`` header without
+    starting Python, byte for byte what the provider prints: quotes, ``$``, backslashes,
+    newlines and non-ASCII survive the shell."""
+    source = tmp_path / "quoting.py"
+    tricky = "it's \"$HOME\" `x` \\n ' '' \u00e9 \u2713"
+    source.write_text(
+        "from drp_plugin import Provider\n"
+        f"provider = Provider('quoting', version='v1', documentation={tricky!r})\n"
+        "if __name__ == '__main__':\n    provider.main()\n", encoding="utf-8")
+    built = build(source, tmp_path / "quoting")
+    assert built.static_define and built.path.read_bytes().startswith(b"#!/bin/sh\n")
+    direct = subprocess.run([str(built.path), "define"], capture_output=True, timeout=60,  # noqa: S603
+                            env=clean_env(RS_TOKEN="catalog"), check=False)
+    through_python = run_file(bare_python, built.path, "define")
+    assert direct.returncode == 0 and direct.stderr == b""
+    assert direct.stdout.decode("utf-8") == through_python.stdout
+    assert json.loads(direct.stdout)["Documentation"] == tricky
+    other = subprocess.run([str(built.path), "version"], capture_output=True, text=True,  # noqa: S603
+                           timeout=60, env=clean_env(), check=False)
+    assert other.returncode == 0 and other.stdout.strip() == "Version: v1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
@@ -63,6 +63,8 @@ class Request:
     #: ``Model`` and ``Key`` given to errors that carry none.
     model: str = ""
     key: str = ""
+    #: Called with the size of each chunk of ``body`` as it is sent (a progress bar).
+    progress: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def idempotent(self) -> bool:
@@ -70,6 +72,23 @@ class Request:
         if self.replayable is not None:
             return self.replayable
         return self.method in _IDEMPOTENT
+
+
+#: Chunk size of a body sent with a progress hook (bytes).
+PROGRESS_CHUNK = 256 * 1024
+
+
+def _chunks(body: bytes, progress: Callable[[int], None]) -> Iterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), PROGRESS_CHUNK):
+        chunk = bytes(view[start:start + PROGRESS_CHUNK])
+        yield chunk
+        progress(len(chunk))
+
+
+async def _achunks(body: bytes, progress: Callable[[int], None]) -> AsyncIterator[bytes]:
+    for chunk in _chunks(body, progress):
+        yield chunk
 
 
 def json_request(method: str, path: str, value: Any = UNSET, **options: Any) -> Request:
@@ -323,10 +342,16 @@ def build(
         headers["Content-Type"] = request.content_type
     if authorization:
         headers["Authorization"] = authorization
+    content: Any = request.body
+    if request.progress is not None and request.body:
+        # Streamed in chunks (a fresh stream for every retry), with its length announced.
+        headers["Content-Length"] = str(len(request.body))
+        chunks = _achunks if isinstance(http, httpx.AsyncClient) else _chunks
+        content = chunks(request.body, request.progress)
     return http.build_request(
         request.method,
         API_PATH + request.path,
         params=list(request.params) or None,
-        content=request.body,
+        content=content,
         headers=headers,
     )

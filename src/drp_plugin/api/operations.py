@@ -7,7 +7,7 @@ plugin-defined ones (StoreObjects such as ``typed-cows``) alike.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Union, cast
 
 from . import filters as _filters
@@ -337,13 +337,17 @@ class Operations:
 
     @operation
     def upload_plugin_provider(
-        self, name: str, data: Data, *, replace_writable: bool = False
+        self, name: str, data: Data, *, replace_writable: bool = False,
+        progress: Callable[[int], None] | None = None,
     ) -> Flow[Object]:
-        """``POST /plugin_providers/<name>`` (octet-stream): install or replace a provider."""
+        """``POST /plugin_providers/<name>`` (octet-stream): install or replace a provider.
+
+        ``progress`` is called with the size of each chunk as it is sent.
+        """
         response = yield bytes_request(
             "POST", "/plugin_providers/" + segment(name), _read(data),
             params=(("replaceWritable", "true"),) if replace_writable else (),
-            model="plugin_providers", key=name,
+            model="plugin_providers", key=name, progress=progress,
         )
         return json_of(response) or {}
 

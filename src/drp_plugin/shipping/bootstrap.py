@@ -191,7 +191,7 @@ def select_wheel(wheels: list[dict[str, Any]], minor: tuple[int, int] | None = N
     best, best_rank = None, -1
     for wheel in wheels:
         for tag in wheel["tags"]:
-            rank = tag_rank(tuple(tag), minor, machine, libc)  # type: ignore[arg-type]
+            rank = tag_rank((tag[0], tag[1], tag[2]), minor, machine, libc)
             if rank is not None and rank > best_rank:
                 best, best_rank = wheel, rank
     return best
@@ -351,7 +351,7 @@ def run(loader: Any, main_file: str, module: str) -> None:
             bundles.setdefault(os.path.join(root, rel), text)
     stamp.VERSION = stamp_data["version"]
     stamp.CONTENT = bundles
-    stamp.ASSETS = ZipAssets(archive, stamp_data["assets"])
+    stamp.ASSETS = ZipAssets(archive, stamp_data["assets"])  # type: ignore[assignment]  # read-only mapping, duck-typed: no typing import at start
 
     import importlib.machinery
 

@@ -8,8 +8,9 @@ certificates are not verified unless asked (DRP's are self-signed).
 
 Every failure becomes an :class:`UploadError` whose message says what happened
 (authentication, TLS, connection, the server's ``models.Error``), never a
-traceback.  httpx is used directly so the upload can stream the file with a
-progress bar.
+traceback.  Requests go through :class:`drp_plugin.api.Client` (its
+``upload_plugin_provider`` streams the file with a progress hook), so the
+endpoint defaults, authentication and error bodies are the API client's.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import json
 import os
 import ssl
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..api.session import ssl_context
 from ..errors import PluginError
 from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
 from .bootstrap import MANIFEST
+
+if TYPE_CHECKING:
+    from drp_plugin.api import Client
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
 DEFAULT_USERNAME = "rocketskates"
@@ -86,18 +88,20 @@ class Connection:
         pair = f"{self.username or ''}:{self.password or ''}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
 
-    def client(self) -> httpx.Client:
+    def client(self) -> Client:
+        """A :class:`drp_plugin.api.Client` for this endpoint and these credentials."""
+        from drp_plugin.api import Client
+        from drp_plugin.api.core import Retry
+
+        credentials: dict[str, Any] = (
+            {"token": self.token} if self.token
+            else {"username": self.username or DEFAULT_USERNAME, "password": self.password or ""})
         try:
-            tls = ssl_context(self.verify)
-        except ValueError as exc:  # an unreadable CA file
+            return Client(self.endpoint, verify=self.verify, local_proxy=None,
+                          timeout=httpx.Timeout(300.0, connect=15.0),
+                          retry=Retry(attempts=1), **credentials)
+        except ValueError as exc:  # an unreadable CA file (--ca-file, RS_CA_FILE)
             raise UploadError(str(exc)) from None
-        return httpx.Client(
-            base_url=self.endpoint + API_PATH,
-            headers={**self.auth_headers(), "Accept": "application/json"},
-            verify=tls,
-            timeout=httpx.Timeout(300.0, connect=15.0),
-            follow_redirects=False,
-        )
 
 
 def _credentials(env: Mapping[str, str]) -> tuple[str, str]:
@@ -120,13 +124,9 @@ def error_text(body: Any) -> str | None:
     return str(PluginError.from_dict(body))
 
 
-def _response_error(what: str, response: httpx.Response, conn: Connection) -> UploadError:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    text = error_text(body) or response.text.strip()[:500] or response.reason_phrase
-    status = response.status_code
+def _api_error(what: str, exc: PluginError, conn: Connection) -> UploadError:
+    status = getattr(exc, "http_status", None) or exc.code
+    text = str(exc)
     if status == 401:
         hint = ("check --token/RS_TOKEN" if conn.token
                 else "check --username/--password, RS_USERNAME/RS_PASSWORD or RS_KEY")
@@ -165,22 +165,23 @@ def _transport_error(what: str, exc: httpx.TransportError, conn: Connection) -> 
     return UploadError(f"{what}: talking to {conn.endpoint} failed: {detail}")
 
 
-def _call(conn: Connection, what: str, method: str, path: str, **kwargs: Any) -> Any:
+def _call(conn: Connection, what: str, operation: Callable[[Client], Any]) -> Any:
+    from drp_plugin.api.core import APIConnectionError
+
     try:
         with conn.client() as client:
-            response = client.request(method, path, **kwargs)
+            return operation(client)
+    except APIConnectionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, httpx.TransportError):
+            raise _transport_error(what, cause, conn) from None
+        raise UploadError(f"{what}: talking to {conn.endpoint} failed: {exc}") from None
+    except PluginError as exc:
+        raise _api_error(what, exc, conn) from None
     except httpx.TransportError as exc:
         raise _transport_error(what, exc, conn) from None
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, ValueError) as exc:
         raise UploadError(f"{what}: invalid endpoint {conn.endpoint}: {exc}") from None
-    if response.status_code >= 300:
-        raise _response_error(what, response, conn)
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
 
 
 # -- the operations ------------------------------------------------------------------------------
@@ -196,13 +197,6 @@ def provider_name_of(path: Path) -> str:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         pass
     return path.name
-
-
-def _chunks(path: Path, advance: Callable[[int], None]) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            advance(len(chunk))
-            yield chunk
 
 
 def upload(
@@ -224,17 +218,21 @@ def upload(
         size = path.stat().st_size
     except OSError as exc:
         raise UploadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    params = {"replaceWritable": "true"} if replace_writable else None
-    return _call(
-        conn, f"upload of {path.name} as {name}", "POST", f"/plugin_providers/{quote(name, safe='')}",
-        content=_chunks(path, advance), params=params,
-        headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-    )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UploadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) != size:
+        raise UploadError(f"{path} changed while it was read")
+    return _call(conn, f"upload of {path.name} as {name}",
+                 lambda client: client.upload_plugin_provider(
+                     name, data, replace_writable=replace_writable, progress=advance))
 
 
 def list_providers(conn: Connection) -> list[dict[str, Any]]:
     """``GET /plugin_providers``: the providers DRP knows, sorted by name."""
-    result = _call(conn, "listing the plugin providers", "GET", "/plugin_providers")
+    result = _call(conn, "listing the plugin providers",
+                   lambda client: client.list("plugin_providers"))
     if not isinstance(result, list):
         raise UploadError(f"listing the plugin providers: unexpected reply {str(result)[:200]}")
     return sorted((p for p in result if isinstance(p, dict)), key=lambda p: str(p.get("Name", "")))
@@ -242,5 +240,5 @@ def list_providers(conn: Connection) -> list[dict[str, Any]]:
 
 def delete_provider(conn: Connection, name: str) -> Any:
     """``DELETE /plugin_providers/<name>``."""
-    return _call(conn, f"deleting the plugin provider {name}", "DELETE",
-                 f"/plugin_providers/{quote(name, safe='')}")
+    return _call(conn, f"deleting the plugin provider {name}",
+                 lambda client: client.delete("plugin_providers", name))

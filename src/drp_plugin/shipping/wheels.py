@@ -243,9 +243,66 @@ def download_for(requirements: Sequence[str], dest: Path, minor: tuple[int, int]
     raise DependencyError(f"the requirements of {', '.join(requirements)} do not settle")
 
 
+def build_cache_dir() -> Path:
+    """Where resolved wheels are kept between builds: ``$DRP_PLUGIN_BUILD_CACHE``, else
+    ``$XDG_CACHE_HOME/drp-plugin/build``, else ``~/.cache/drp-plugin/build``."""
+    if os.environ.get("DRP_PLUGIN_BUILD_CACHE"):
+        return Path(os.environ["DRP_PLUGIN_BUILD_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if xdg.startswith("/") else Path.home() / ".cache") / "drp-plugin" / "build"
+
+
+#: How long a resolution is reused (seconds; 0: never): new releases count after a day.
+CACHE_TTL = float(os.environ.get("DRP_PLUGIN_BUILD_CACHE_TTL", "86400"))
+
+
+def _cache_key(requirements: Sequence[str], floor: tuple[int, int] | None, arch: str) -> str:
+    import hashlib
+    import json
+
+    pip_env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("PIP_")}
+    text = json.dumps([sorted(requirements), floor, arch, pip_env, MANYLINUX, SUPPORTED_MINORS])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def resolve_floor(requirements: Sequence[str], dest: Path, floor: tuple[int, int] | None,
                   log: Log, arch: str = "x86_64") -> tuple[tuple[int, int], list[Path]]:
-    """``(floor, wheels)``: the given floor, or the oldest minor pip can resolve for."""
+    """``(floor, wheels)``: the given floor, or the oldest minor pip can resolve for.
+
+    A resolution of the same requirements is reused for :data:`CACHE_TTL` seconds
+    from :func:`build_cache_dir` (pip itself is not asked again).
+    """
+    import shutil
+    import time
+
+    cached = build_cache_dir() / "wheels" / _cache_key(requirements, floor, arch)
+    marker = cached / "floor"
+    if CACHE_TTL > 0 and marker.is_file() and time.time() - marker.stat().st_mtime < CACHE_TTL:
+        major, minor_part = marker.read_text().split(".")
+        log(f"reusing the packages resolved at {time.ctime(marker.stat().st_mtime)} ({cached})")
+        wheels = []
+        for wheel in sorted(cached.glob("*.whl")):
+            shutil.copyfile(wheel, dest / wheel.name)
+            wheels.append(dest / wheel.name)
+        return (int(major), int(minor_part)), wheels
+    chosen, wheels = _resolve_floor(requirements, dest, floor, log, arch)
+    if CACHE_TTL > 0:
+        try:
+            tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for wheel in wheels:
+                shutil.copyfile(wheel, tmp / wheel.name)
+            (tmp / "floor").write_text(minor_text(chosen))
+            shutil.rmtree(cached, ignore_errors=True)
+            os.replace(tmp, cached)
+        except OSError as exc:
+            log(f"cannot keep the resolution in {cached}: {exc}")
+    return chosen, wheels
+
+
+def _resolve_floor(requirements: Sequence[str], dest: Path, floor: tuple[int, int] | None,
+                   log: Log, arch: str = "x86_64") -> tuple[tuple[int, int], list[Path]]:
     candidates = [floor] if floor is not None else list(SUPPORTED_MINORS)
     failures = []
     for minor in candidates:

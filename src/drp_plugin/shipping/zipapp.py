@@ -107,6 +107,30 @@ MAX_ASSET_PATH = 1024
 _FILE_ATTR = (stat.S_IFREG | 0o644) << 16
 _DIR_ATTR = (stat.S_IFDIR | 0o755) << 16 | 0x10  # 0x10: MS-DOS directory flag
 _SKIP_SOURCE_NAMES = {"setup.py", "conftest.py", "noxfile.py"}
+_SHEBANG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./_+=-")
+_SH_HEADER = """#!/bin/sh
+# The DRP plugin provider {name} {version}: a zip application for python3 >= {floor}.
+# `define` is answered here, from the definition computed at build time; every other
+# command runs the zip below with {python}.
+if [ "$#" -eq 1 ] && [ "$1" = define ]; then
+printf '%s' '{define}'
+exit 0
+fi
+exec {python} "$0" "$@"
+"""
+
+
+def shell_header(python: str, define: bytes, name: str, version: str,
+                 floor: tuple[int, int]) -> bytes:
+    """A ``/bin/sh`` prefix that prints ``define`` itself and runs the zip with ``python``.
+
+    ``define`` (UTF-8 JSON with its newline) is one single-quoted shell word, so the
+    shell prints it byte for byte; a start of ``python3`` is not needed for it.
+    """
+    quoted = define.replace(b"'", b"'\\''")
+    head = _SH_HEADER.format(name=name.replace("\n", " "), version=version.replace("\n", " "),
+                             floor=minor_text(floor), python=python, define="@DEFINE@")
+    return head.encode("utf-8").replace(b"@DEFINE@", quoted)
 
 
 
@@ -162,11 +186,13 @@ def _module_from_pyproject(project_dir: Path) -> Path | None:
     tool = data.get("tool")
     if isinstance(tool, dict):
         ours = tool.get("drp-plugin")
-        if isinstance(ours, dict) and isinstance(ours.get("module"), str):
-            return project_dir / ours["module"]
+        module = ours.get("module") if isinstance(ours, dict) else None
+        if isinstance(module, str):
+            return project_dir / module
     project = data.get("project")
-    if isinstance(project, dict) and isinstance(project.get("name"), str):
-        candidate = project_dir / (project["name"].replace("-", "_").replace(".", "_") + ".py")
+    name = project.get("name") if isinstance(project, dict) else None
+    if isinstance(name, str):
+        candidate = project_dir / (name.replace("-", "_").replace(".", "_") + ".py")
         if candidate.is_file():
             return candidate
     return None
@@ -271,6 +297,9 @@ def load_project(source: str | os.PathLike[str], options: BuildOptions, log: Log
                          "e.g. '/usr/bin/env python3'")
     if len(shebang.strip().encode()) > 125:
         raise BuildError("--shebang is too long for a #! line (Linux reads 127 bytes)")
+    if not set(shebang.strip()) <= _SHEBANG_CHARS:
+        raise BuildError(f"invalid --shebang {shebang!r}: letters, digits, spaces and ./_+=- only")
+    parse_python_spec(options.python)  # a bad --python fails before any work
     log(f"loading {module_file}")
     info = probe_provider(module_file)
     chosen, version_source = resolve_version(options.version, project_dir, info.version)
@@ -497,7 +526,7 @@ def _zipinfo(name: str, is_dir: bool = False) -> zipfile.ZipInfo:
     return info
 
 
-def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool = True,
+def write_archive(entries: dict[str, bytes], shebang: str | bytes | None, compress: bool = True,
                   stored: Sequence[str] = ()) -> bytes:
     """A zip of ``entries`` (sorted, fixed metadata), after a ``#!`` line if given.
 
@@ -506,7 +535,9 @@ def write_archive(entries: dict[str, bytes], shebang: str | None, compress: bool
     no ZIP64 before Python 3.13.
     """
     buf = io.BytesIO()
-    if shebang:
+    if isinstance(shebang, bytes):
+        buf.write(shebang)  # a whole header (see shell_header)
+    elif shebang:
         buf.write(b"#!" + shebang.encode("utf-8") + b"\n")
     dirs: set[str] = set()
     for name in entries:
@@ -795,15 +826,18 @@ def add_pycs(entries: Entries, floor: tuple[int, int], options: BuildOptions, tm
     if missing:
         log(f"no interpreter here for Python {', '.join(missing)}: hosts with it compile the "
             "modules at every start (give one with --pyc-python)")
-    done = []
-    for minor, python in sorted(pythons.items()):
-        log(f"compiling {len(sources)} modules with {python}")
-        work = tmp / f"pyc-{minor_text(minor)}"
-        table = compile_pycs(sources, work, python)
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = sorted(pythons.items())
+    for minor, python in order:
+        log(f"compiling {len(sources)} modules with {python} ({minor_text(minor)})")
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        tables = list(pool.map(
+            lambda item: compile_pycs(sources, tmp / f"pyc-{minor_text(item[0])}", item[1]), order))
+    for (minor, _), table in zip(order, tables, strict=True):
         entries.add(f"{bootstrap.PYC_PREFIX}cpython-{minor[0]}{minor[1]}",
                     marshal.dumps(dict(sorted(table.items())), 4), "drp-plugin build")
-        done.append(minor)
-    return done
+    return [minor for minor, _ in order]
 
 
 # -- stage 6: write, check, define ----------------------------------------------------------------
@@ -817,6 +851,21 @@ def _run_define(path: Path, tmp: Path) -> subprocess.CompletedProcess[bytes]:
             capture_output=True, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
             timeout=120, check=False,
         )
+
+
+def _run_directly(path: Path, tmp: Path) -> bytes | None:
+    """``define`` of the file executed as DRP does (through its ``#!`` line); None when
+    the output folder does not allow executing files (a ``noexec`` mount)."""
+    try:
+        result = subprocess.run(  # noqa: S603 - the file we just built
+            [str(path), "define"], capture_output=True, cwd=tmp, stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RS_TOKEN": "catalog"},
+            timeout=120, check=False)
+    except PermissionError:
+        return None
+    if result.returncode != 0 or result.stderr:
+        raise BuildError(f"the built file, run directly, fails `define`: {result.stderr!r}")
+    return result.stdout
 
 
 def check_define(path: Path, name: str, version: str, tmp: Path) -> bytes:
@@ -902,13 +951,17 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
         compiled_for = add_pycs(entries, resolution.floor, options, tmp, log)
         stored = list(resolution.native_files)
 
-        def file_with(static: bool) -> bytes:
+        def file_with(static: bool, answer: bytes = b"") -> bytes:
             entries.data.pop("__main__.py", None)
             entries.owner.pop("__main__.py", None)
             entries.add("__main__.py", main_source(
                 project.name, project.version, project.module_name, resolution.floor, static,
                 framework_version).encode("utf-8"), "drp-plugin build")
-            return write_archive(entries.data, options.shebang.strip(), stored=stored)
+            header: str | bytes = options.shebang.strip()
+            if static:
+                header = shell_header(options.shebang.strip(), answer, project.name,
+                                      project.version, resolution.floor)
+            return write_archive(entries.data, header, stored=stored)
 
         blob = file_with(False)
         partial = _write_file(out, blob)
@@ -919,11 +972,17 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
                 answer = check_define(partial, project.name, project.version, tmp)
                 if not project.probe.has_validate:
                     entries.add(bootstrap.DEFINE, answer, "drp-plugin build")
-                    blob = file_with(True)
+                    blob = file_with(True, answer)
                     partial.unlink()
                     partial = _write_file(out, blob)
                     if check_define(partial, project.name, project.version, tmp) != answer:
                         raise BuildError("the stored define answer differs from the computed one")
+                    direct = _run_directly(partial, tmp)
+                    if direct is None:
+                        log(f"{out.parent} does not allow executing files: the shell header's "
+                            "define was not checked")
+                    elif direct != answer:
+                        raise BuildError("the file's shell header answers define differently")
                     static = True
             os.replace(partial, out)
         except BaseException:
