@@ -13,6 +13,8 @@ from tests.helpers import KITCHEN, run_args
     ("DRP_PLUGIN_ACTION_TIMEOUT", "abc"),
     ("DRP_PLUGIN_MAX_BODY", "lots"),
     ("DRP_PLUGIN_EXIT_GRACE", "-5"),
+    ("DRP_PLUGIN_MAX_CONNECTIONS", "lots"),
+    ("DRP_PLUGIN_EVENT_PENDING_BYTES", "16M"),
 ])
 def test_a_bad_setting_is_one_line_and_a_failed_start(clean_env: dict[str, str], tmp_path: object,
                                                       name: str, value: str) -> None:

@@ -21,12 +21,36 @@ def test_every_variable_is_read() -> None:
     env = {"DRP_PLUGIN_MAX_BODY": "1024", "DRP_PLUGIN_ACTION_TIMEOUT": "2.5",
            "DRP_PLUGIN_DRP_GONE_GRACE": "7", "DRP_PLUGIN_DRP_PROBE": "0.25",
            "DRP_PLUGIN_STOP_TIMEOUT": "3", "DRP_PLUGIN_LOG_FLUSH": "0.5",
-           "DRP_PLUGIN_EXIT_GRACE": "4"}
+           "DRP_PLUGIN_EXIT_GRACE": "4", "DRP_PLUGIN_MAX_HEADER": "2048",
+           "DRP_PLUGIN_MAX_BUFFERED": "4096", "DRP_PLUGIN_MAX_CONNECTIONS": "8",
+           "DRP_PLUGIN_IDLE_TIMEOUT": "60", "DRP_PLUGIN_HEADER_TIMEOUT": "1.5",
+           "DRP_PLUGIN_BODY_TIMEOUT": "2", "DRP_PLUGIN_LOG_QUEUE_BYTES": "65536",
+           "DRP_PLUGIN_LOG_LINE_BYTES": "1024", "DRP_PLUGIN_EVENT_MAX_BYTES": "100",
+           "DRP_PLUGIN_EVENT_PENDING_BYTES": "200", "DRP_PLUGIN_EVENT_WS_QUEUE": "2",
+           "DRP_PLUGIN_EVENT_MAX_BACKOFF": "3", "DRP_PLUGIN_EVENT_STABLE_AFTER": "4"}
     assert set(env) == set(VARIABLES)
-    assert ListenSettings.from_env(env) == ListenSettings(max_body=1024, action_timeout=2.5,
-                                              drp_gone_grace=7.0, drp_probe_interval=0.25,
-                                              stop_timeout=3.0, log_flush_timeout=0.5,
-                                              exit_grace=4.0)
+    assert ListenSettings.from_env(env) == ListenSettings(
+        max_body=1024, action_timeout=2.5, drp_gone_grace=7.0, drp_probe_interval=0.25,
+        stop_timeout=3.0, log_flush_timeout=0.5, exit_grace=4.0, max_header=2048,
+        max_buffered=4096, max_connections=8, idle_timeout=60.0, header_timeout=1.5,
+        body_timeout=2.0, log_queue_bytes=65536, log_line_bytes=1024, event_max_bytes=100,
+        event_pending_bytes=200, event_ws_queue=2, event_max_backoff=3.0,
+        event_stable_after=4.0)
+
+
+def test_defaults_are_the_components_own() -> None:
+    """One object parses the variables; its defaults must be the ones each part uses alone."""
+    from drp_plugin.events import stream
+    from drp_plugin.protocol import logship
+    from drp_plugin.protocol.httpserver import Limits
+
+    s = ListenSettings()
+    assert s.limits() == Limits()
+    assert (s.log_queue_bytes, s.log_line_bytes) == (logship.DEFAULT_QUEUE_BYTES,
+                                                     logship.DEFAULT_LINE_BYTES)
+    assert (s.event_max_bytes, s.event_pending_bytes, s.event_ws_queue, s.event_max_backoff,
+            s.event_stable_after) == (stream.MAX_EVENT_SIZE, stream.PENDING_BYTES,
+                                      stream.WS_QUEUE, stream.MAX_BACKOFF, stream.STABLE_AFTER)
 
 
 def test_the_provider_gives_the_action_timeout_default_and_the_variable_wins() -> None:
@@ -46,6 +70,11 @@ def test_the_provider_gives_the_action_timeout_default_and_the_variable_wins() -
     ("DRP_PLUGIN_MAX_BODY", "64MB", "whole number of bytes"),
     ("DRP_PLUGIN_MAX_BODY", "0", "positive"),
     ("DRP_PLUGIN_MAX_BODY", "1.5", "whole number of bytes"),
+    ("DRP_PLUGIN_MAX_CONNECTIONS", "many", "whole number"),
+    ("DRP_PLUGIN_IDLE_TIMEOUT", "-3", "positive"),
+    ("DRP_PLUGIN_LOG_QUEUE_BYTES", "16MiB", "whole number of bytes"),
+    ("DRP_PLUGIN_EVENT_WS_QUEUE", "0", "positive"),
+    ("DRP_PLUGIN_EVENT_MAX_BACKOFF", "soon", "number of seconds"),
 ])
 def test_a_bad_value_names_its_variable_on_one_line(name: str, value: str, reason: str) -> None:
     with pytest.raises(SettingsError) as info:

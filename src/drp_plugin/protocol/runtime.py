@@ -118,11 +118,13 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         self.backchannel = BackChannel(from_path)
         self.services = Services(self.loop, self.backchannel)
-        self.shipper = LogShipper(provider.name, from_path, self.loop)
+        self.shipper = LogShipper(provider.name, from_path, self.loop,
+                                  max_queue_bytes=self.settings.log_queue_bytes,
+                                  max_line=self.settings.log_line_bytes)
         self.events = EventBridge(provider, self.services)
         self.lifecycle = Lifecycle(self._stop_work, stop_timeout=self.settings.stop_timeout)
         self.router = Router(provider, self.services, self.lifecycle, self.settings, self.events)
-        self.server = UnixHTTPServer(to_path, self.router.handle, max_body=self.settings.max_body)
+        self.server = UnixHTTPServer(to_path, self.router.handle, limits=self.settings.limits())
         self.watchdog = DrpWatchdog(from_path, self._drp_gone, grace=self.settings.drp_gone_grace,
                                     interval=self.settings.drp_probe_interval)
 

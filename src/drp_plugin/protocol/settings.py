@@ -27,7 +27,25 @@ variable                        default    meaning
                                            time whatever handlers left running (threads,
                                            a sync handler past its timeout): it must
                                            cover the log flush, so it is larger
+``DRP_PLUGIN_MAX_HEADER``       64 KiB     largest request head (431 above)
+``DRP_PLUGIN_MAX_BUFFERED``     256 MiB    request bytes held across all connections
+                                           (503 above)
+``DRP_PLUGIN_MAX_CONNECTIONS``  256        concurrent connections; more wait to be
+                                           accepted
+``DRP_PLUGIN_IDLE_TIMEOUT``     300 s      an idle keep-alive connection is closed
+``DRP_PLUGIN_HEADER_TIMEOUT``   10 s       from a head's first byte to its end (408)
+``DRP_PLUGIN_BODY_TIMEOUT``     30 s       a body may go this long without a byte (408)
+``DRP_PLUGIN_LOG_QUEUE_BYTES``  16 MiB     log lines waiting for DRP (oldest dropped,
+                                           counted)
+``DRP_PLUGIN_LOG_LINE_BYTES``   64 KiB     one log line (longer ones are cut, counted)
+``DRP_PLUGIN_EVENT_*``          see        the event stream's bounds, checked here and
+                                README     read by :mod:`drp_plugin.events.stream`
 ==============================  =========  ==============================================
+
+The server's bounds reach :class:`~drp_plugin.protocol.httpserver.Limits` and the log
+queue's reach :class:`~drp_plugin.protocol.logship.LogShipper` from here, so each
+variable is parsed once; ``tests/unit/test_protocol_settings.py`` checks that these
+defaults are the components' own.
 """
 
 from __future__ import annotations
@@ -40,6 +58,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..provider import Provider
+    from .httpserver import Limits
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
@@ -72,6 +91,41 @@ class ListenSettings:
     log_flush_timeout: float = 2.0
     #: Seconds from the end of the drain to the process's exit, whatever is left running.
     exit_grace: float = 5.0
+    #: Largest request head, bytes.
+    max_header: int = 64 * 1024
+    #: Request bytes held across all connections.
+    max_buffered: int = 256 * 1024 * 1024
+    #: Concurrent connections on the to-plugin socket.
+    max_connections: int = 256
+    #: Seconds an idle keep-alive connection is kept.
+    idle_timeout: float = 300.0
+    #: Seconds from a request head's first byte to its end.
+    header_timeout: float = 10.0
+    #: Seconds a request body may go without a byte.
+    body_timeout: float = 30.0
+    #: Bytes of log lines waiting for DRP.
+    log_queue_bytes: int = 16 * 1024 * 1024
+    #: Bytes of one encoded log line.
+    log_line_bytes: int = 64 * 1024
+    #: Largest event message, bytes (``DRP_PLUGIN_EVENT_MAX_BYTES``).
+    event_max_bytes: int = 64 * 1024 * 1024
+    #: Unread event bytes per subscription (``DRP_PLUGIN_EVENT_PENDING_BYTES``).
+    event_pending_bytes: int = 16 * 1024 * 1024
+    #: Websocket frames the library may buffer (``DRP_PLUGIN_EVENT_WS_QUEUE``).
+    event_ws_queue: int = 4
+    #: Longest wait between two reconnections, seconds (``DRP_PLUGIN_EVENT_MAX_BACKOFF``).
+    event_max_backoff: float = 5.0
+    #: Seconds a connection must stay up before backoff starts small again.
+    event_stable_after: float = 10.0
+
+    def limits(self) -> Limits:
+        """The to-plugin server's bounds."""
+        from .httpserver import Limits
+
+        return Limits(max_body=self.max_body, max_head=self.max_header,
+                      max_buffered=self.max_buffered, max_connections=self.max_connections,
+                      idle_timeout=self.idle_timeout, header_timeout=self.header_timeout,
+                      body_timeout=self.body_timeout)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
@@ -112,6 +166,16 @@ def _bytes(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("expected a whole number, e.g. 16") from None
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -140,6 +204,19 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "DRP_PLUGIN_STOP_TIMEOUT": ("stop_timeout", _seconds),
     "DRP_PLUGIN_LOG_FLUSH": ("log_flush_timeout", _seconds),
     "DRP_PLUGIN_EXIT_GRACE": ("exit_grace", _seconds),
+    "DRP_PLUGIN_MAX_HEADER": ("max_header", _bytes),
+    "DRP_PLUGIN_MAX_BUFFERED": ("max_buffered", _bytes),
+    "DRP_PLUGIN_MAX_CONNECTIONS": ("max_connections", _count),
+    "DRP_PLUGIN_IDLE_TIMEOUT": ("idle_timeout", _seconds),
+    "DRP_PLUGIN_HEADER_TIMEOUT": ("header_timeout", _seconds),
+    "DRP_PLUGIN_BODY_TIMEOUT": ("body_timeout", _seconds),
+    "DRP_PLUGIN_LOG_QUEUE_BYTES": ("log_queue_bytes", _bytes),
+    "DRP_PLUGIN_LOG_LINE_BYTES": ("log_line_bytes", _bytes),
+    "DRP_PLUGIN_EVENT_MAX_BYTES": ("event_max_bytes", _bytes),
+    "DRP_PLUGIN_EVENT_PENDING_BYTES": ("event_pending_bytes", _bytes),
+    "DRP_PLUGIN_EVENT_WS_QUEUE": ("event_ws_queue", _count),
+    "DRP_PLUGIN_EVENT_MAX_BACKOFF": ("event_max_backoff", _seconds),
+    "DRP_PLUGIN_EVENT_STABLE_AFTER": ("event_stable_after", _seconds),
 }
 
 #: The names of every setting variable.
