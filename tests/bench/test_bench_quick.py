@@ -51,7 +51,14 @@ def test_quick_benchmark_writes_complete_json(tmp_path: Path) -> None:
 
     rss = sections["rss"]
     assert rss["errors"] == 0 and rss["actions"] > 0
-    assert rss["samples"] and rss["peak_mb"] > 0
+    assert rss["peak_mb"] > 0
+    assert set(rss["phases"]) == {"1", "4"}
+    for phase in rss["phases"].values():
+        assert phase["samples"] and phase["emitted"] > 0
+        assert phase["not_delivered"] == 0, phase  # every log line reached the sink
+    assert sections["spawn"]["ratio_source"]["n"] > 0
+    assert sections["define"]["ratio_source"]["n"] > 0
+    assert "per_s_1" in actions["go"] and "per_s_4" in actions["go"]
 
     growth = sections["growth"]
     assert set(growth["actions"]) == {"1", "10", "100"}
