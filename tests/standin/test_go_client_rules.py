@@ -389,3 +389,18 @@ async def test_malformed_bodies_get_clear_errors(client: httpx.AsyncClient) -> N
     assert (await client.patch("/profiles/global", json=[{"op": "nope", "path": "/x"}])
             ).status_code == 400
     assert (await client.put("/profiles/global", content=b"")).status_code == 400
+
+
+async def test_token_roles_other_than_superuser_are_refused_by_name(
+        drp: StandIn, client: httpx.AsyncClient) -> None:
+    """cli/user.go ``token`` sends ``roles`` as a comma list; DRP grants the claims of
+    those roles (models/role.go).  The stand-in stores no roles: every user holds
+    ``superuser`` only, so that role is granted and any other is refused by name (501)
+    instead of silently widening the token."""
+    ok = await client.get("/users/rocketskates/token", params={"roles": "superuser"})
+    assert ok.status_code == 200 and ok.json()["Token"]
+    refused = await client.get("/users/rocketskates/token",
+                               params={"roles": "superuser,operator", "scope": "machines"})
+    assert refused.status_code == 501
+    assert refused.json()["Messages"] == [
+        "roles are not served by the stand-in: operator (only superuser)"]

@@ -244,7 +244,7 @@ class Api:
     async def user_token(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/v3/users/<user>/token``: a new ``UserToken`` (``Token``, ``Info``) with
         ``ttl``, ``scope``, ``action``, ``specific`` from the query (a restricted caller
-        gets its own claims).  403 unless the caller is ``user`` or the superuser and not
+        gets its own claims); ``roles`` other than ``superuser`` answer 501.  403 unless the caller is ``user`` or the superuser and not
         read-only, 404 for an unknown user, 400 for a bad ``ttl``."""
         principal = self.principal(request)
         user = request.match_info["user"]
@@ -260,6 +260,14 @@ class Api:
             except ValueError:
                 raise PluginError("ttl must be a number of seconds", code=400, model="users",
                                   key=user, type="GET") from None
+        # Every stand-in user holds the one role DRP always has, superuser; other roles
+        # would need the roles store the stand-in does not serve: refused by name rather
+        # than granted silently.
+        roles = [r for r in request.query.get("roles", "").split(",") if r.strip()]
+        unknown = [r.strip() for r in roles if r.strip() != "superuser"]
+        if unknown:
+            raise PluginError(f"roles are not served by the stand-in: {', '.join(unknown)} "
+                              "(only superuser)", code=501, model="users", key=user, type="GET")
         wanted = claims.Claim(request.query.get("scope", "*"), request.query.get("action", "*"),
                               request.query.get("specific", "*"))
         # a restricted token never gets a wider one (DRP checks Claims.Contains)
