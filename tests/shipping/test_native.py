@@ -24,7 +24,7 @@ import pytest
 from drp_plugin.shipping import BuildError, BuildResult, build
 from drp_plugin.shipping.bootstrap import native_paths, select_wheel, tag_rank
 from drp_plugin.shipping.wheels import WheelName
-from tests.shipping.conftest import clean_env
+from tests.shipping.helpers import clean_env
 
 PROVIDERS = Path(__file__).parent / "providers"
 

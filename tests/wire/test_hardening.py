@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.testing import LogSink, PluginHost
-from tests.wire.conftest import (
+from tests.wire.helpers import (
     ARGV,
     WIRE,
     action_request,
