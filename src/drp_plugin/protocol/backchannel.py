@@ -55,4 +55,5 @@ class BackChannel:
         await self.post("/leaving", err.to_dict())
 
     async def close(self) -> None:
+        """Close the connection to DRP's from-plugin socket (bounded by the client)."""
         await self.client.close()

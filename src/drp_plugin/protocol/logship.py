@@ -191,6 +191,8 @@ class LogShipper(logging.Handler):
         return line
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Encode ``record`` as one ``logger.Line`` and queue it; never blocks, never raises
+        (a record that cannot be encoded is counted in ``failed``)."""
         if self._closed or _shipping.get():
             return
         try:
