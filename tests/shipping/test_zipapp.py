@@ -471,4 +471,4 @@ def test_define_from_the_shell_header_equals_python(tmp_path: Path, bare_python:
     assert json.loads(direct.stdout)["Documentation"] == tricky
     other = subprocess.run([str(built.path), "version"], capture_output=True, text=True,  # noqa: S603
                            timeout=60, env=clean_env(), check=False)
-    assert other.returncode == 0 and other.stdout.strip() == "Version: v1"
+    assert other.returncode == 0 and other.stdout.strip() == "Version: v1.0.0"  # v<semver>
