@@ -399,7 +399,7 @@ class Provider:
         return await call
 
     async def run_event(self, runtime: Runtime | None, event: Event) -> None:
-        for parsed, (_, h) in zip(self._event_patterns, self.event_handlers, strict=True):
+        for parsed, (_, h) in zip(self._event_patterns, self.event_handlers):  # noqa: B905 - same length; strict= is 3.10+
             if any(p.matches(event) for p in parsed):
                 await h(h.context(self.name, self.logger(), runtime, event=event), event)
 

@@ -8,7 +8,7 @@ compared after trimming spaces.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Optional, Protocol
 
 __all__ = ["Pattern", "escape", "matches", "parse", "topic_pattern", "unescape"]
 
@@ -55,7 +55,7 @@ class _Topic(Protocol):
     def key(self) -> str: ...
 
 
-Part = frozenset[str] | None  # None: the wildcard
+Part = Optional[frozenset[str]]  # noqa: UP045 - None: the wildcard (runs on 3.9)
 
 
 def _parse_part(text: str) -> Part:
@@ -85,7 +85,7 @@ class Pattern:
         fields = (event.type, event.action, event.key)
         return all(
             part is None or field.strip() in part
-            for part, field in zip(self.parts, fields, strict=True)
+            for part, field in zip(self.parts, fields)  # noqa: B905 - lengths checked; strict= is 3.10+
         )
 
     def __repr__(self) -> str:

@@ -261,8 +261,8 @@ class EventStream:
         try:
             for pattern in subscription.patterns:
                 await self._register(pattern)
-            async with asyncio.timeout(self.ack_timeout):
-                await asyncio.gather(*(r.acknowledged.wait() for r in registrations))
+            await asyncio.wait_for(  # (asyncio.timeout is 3.11+)
+                asyncio.gather(*(r.acknowledged.wait() for r in registrations)), self.ack_timeout)
         except BaseException:
             await subscription.close()
             raise
@@ -475,21 +475,24 @@ async def wait_for(
     key (events carry it, not index lookups such as ``Name:x``).
     """
     stream = source if isinstance(source, EventStream) else EventStream(source)
-    try:
-        async with asyncio.timeout(timeout):
-            async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
-                obj = await stream.client.get(prefix, key)
+
+    async def watch() -> dict[str, Any]:
+        async with await stream.subscribe(topic_pattern(prefix, "*", key)) as subscription:
+            obj = await stream.client.get(prefix, key)
+            if predicate(obj):
+                return obj
+            async for event in subscription:
+                if isinstance(event.object, dict):
+                    obj = event.object
+                else:
+                    obj = await stream.client.get(prefix, key)
                 if predicate(obj):
                     return obj
-                async for event in subscription:
-                    if isinstance(event.object, dict):
-                        obj = event.object
-                    else:
-                        obj = await stream.client.get(prefix, key)
-                    if predicate(obj):
-                        return obj
         raise StreamClosed(f"event stream closed while waiting for {prefix}/{key}")
-    except TimeoutError:
+
+    try:
+        return await asyncio.wait_for(watch(), timeout)  # (asyncio.timeout is 3.11+)
+    except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 - distinct before 3.11
         raise TimeoutError(f"{prefix}/{key}: condition not met within {timeout}s") from None
     finally:
         if stream is not source:

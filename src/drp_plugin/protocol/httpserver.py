@@ -102,7 +102,7 @@ class UnixHTTPServer:
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 - distinct before 3.11
             return False
 
     async def close(self) -> None:
@@ -214,7 +214,7 @@ class UnixHTTPServer:
                 headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers}
                 return Request(head.method.decode("latin-1"), head.target.decode("latin-1"),
                                headers, b"".join(chunks))
-            elif isinstance(event, h11.ConnectionClosed | h11.PAUSED):
+            elif isinstance(event, (h11.ConnectionClosed, h11.PAUSED)):
                 return None
 
     async def _refuse(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,

@@ -210,7 +210,7 @@ class LogShipper(logging.Handler):
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 - distinct before 3.11
             return False
 
     async def aclose(self, timeout: float = 2.0) -> None:

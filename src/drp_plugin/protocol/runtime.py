@@ -178,7 +178,7 @@ class Runtime:
         await self._close_events()
         try:
             await asyncio.wait_for(self._actions_idle.wait(), self.stop_timeout)
-        except TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 - distinct before 3.11
             log.warning("stopping with %d action(s) still running", self._actions)
 
     async def _close(self) -> None:
@@ -214,7 +214,7 @@ class Runtime:
             return exc.status, exc.to_dict()
         except Exception as exc:
             log.error("%s %s failed:\n%s", request.method, request.path,
-                      "".join(traceback.format_exception(exc)))
+                      "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             return 500, _crash(exc, request.method, request.path)
 
     async def _config(self, request: Request, body: Any) -> tuple[int, Any]:
@@ -262,7 +262,7 @@ class Runtime:
             try:
                 result = await asyncio.wait_for(self.provider.run_action(self, action),
                                                 self.action_timeout)
-            except TimeoutError:
+            except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 - distinct before 3.11
                 # A sync handler's thread cannot be interrupted: it finishes unobserved.
                 return 504, _plugin_error(
                     504, f"action {action.command} timed out after {self.action_timeout:g}s",
@@ -318,7 +318,7 @@ class Runtime:
                 log.error("Error processing event %s: %s", event.topic, exc)
             except Exception as exc:
                 log.error("Event handler crashed on %s:\n%s", event.topic,
-                          "".join(traceback.format_exception(exc)))
+                          "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
 
     async def _close_events(self) -> None:
         task, stream = self._events_task, self._events
