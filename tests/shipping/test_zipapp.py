@@ -472,3 +472,36 @@ def test_define_from_the_shell_header_equals_python(tmp_path: Path, bare_python:
     other = subprocess.run([str(built.path), "version"], capture_output=True, text=True,  # noqa: S603
                            timeout=60, env=clean_env(), check=False)
     assert other.returncode == 0 and other.stdout.strip() == "Version: v1.0.0"  # v<semver>
+
+
+@pytest.mark.slow
+def test_default_floor_is_the_oldest_the_requirements_allow(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dependency that needs Python >= 3.11 raises the floor to 3.11 by itself; a 3.10
+    host then gets one line naming both versions.  ``--python '>=3.9'`` cannot be met."""
+    links = tmp_path / "links"
+    fake_wheel(links, "drp-test-needs311", {"drp_test_needs311/__init__.py": b"X = 1\n"})
+    wheel = next(links.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    meta = "drp_test_needs311-1.0.dist-info/METADATA"
+    members[meta] = members[meta].replace(b"Requires-Python: >=3.9", b"Requires-Python: >=3.11")
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("DRP_PLUGIN_BUILD_CACHE", str(tmp_path / "cache"))
+    # pip backtracks through old releases before it gives a minor up: bound each try.
+    monkeypatch.setenv("DRP_PLUGIN_PIP_PROBE_TIMEOUT", "30")
+    project = _project_with(tmp_path, "needs311", "drp-test-needs311")
+    built = build(project, tmp_path / "out" / "needs311")
+    assert built.floor == (3, 11)
+    assert "drp_test_needs311/__init__.py" in zip_names(built.path)
+    older = _python(10)
+    if older is not None:
+        result = run_file(older, built.path, "listen")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"{built.path}: this provider needs Python >= 3.11, this host's python3 is "
+            f"{result.stderr.split(' is ')[-1].strip()}"]
+        assert "3.10." in result.stderr

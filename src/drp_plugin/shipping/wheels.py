@@ -139,8 +139,16 @@ def pip_command() -> list[str]:
     return [sys.executable, "-m", "pip"]
 
 
+def probe_timeout() -> float:
+    """Seconds one minor may take while the default floor is searched
+    (``DRP_PLUGIN_PIP_PROBE_TIMEOUT``, default 120): pip's resolver can backtrack for
+    minutes through old releases before it admits that a minor cannot work."""
+    return float(os.environ.get("DRP_PLUGIN_PIP_PROBE_TIMEOUT", "120"))
+
+
 def pip_download(requirements: Sequence[str], dest: Path, minor: tuple[int, int], arch: str,
-                 no_deps: bool = False) -> subprocess.CompletedProcess[str]:
+                 no_deps: bool = False,
+                 timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """``pip download`` of ``requirements`` for CPython ``minor`` on manylinux ``arch``."""
     argv = [*pip_command(), "download", "--disable-pip-version-check", "--no-input",
             "--only-binary=:all:", "--implementation", "cp",
@@ -152,10 +160,14 @@ def pip_download(requirements: Sequence[str], dest: Path, minor: tuple[int, int]
     argv += list(requirements)
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
-    return subprocess.run(  # noqa: S603 - pip of this interpreter, our arguments
-        argv, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False,
-        stdin=subprocess.DEVNULL, env=env,
-    )
+    try:
+        return subprocess.run(  # noqa: S603 - pip of this interpreter, our arguments
+            argv, capture_output=True, text=True, timeout=timeout or PIP_TIMEOUT, check=False,
+            stdin=subprocess.DEVNULL, env=env,
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(
+            argv, 1, "", f"pip took longer than {timeout or PIP_TIMEOUT:g} s (still resolving)")
 
 
 def _pip_failure(result: subprocess.CompletedProcess[str]) -> str:
@@ -222,13 +234,13 @@ def missing_requirements(wheels: Iterable[Path], requirements: Sequence[str],
 
 
 def download_for(requirements: Sequence[str], dest: Path, minor: tuple[int, int],
-                 arch: str, log: Log) -> list[Path]:
+                 arch: str, log: Log, timeout: float | None = None) -> list[Path]:
     """The wheels of ``requirements`` and their dependencies for ``minor`` and newer."""
     minors = [m for m in SUPPORTED_MINORS if m >= minor]
     wanted = list(requirements)
     for _ in range(6):
         if wanted:
-            result = pip_download(wanted, dest, minor, arch)
+            result = pip_download(wanted, dest, minor, arch, timeout=timeout)
             if result.returncode != 0:
                 raise DependencyError(
                     f"pip cannot resolve {', '.join(wanted)} for CPython {minor_text(minor)} "
@@ -310,7 +322,9 @@ def _resolve_floor(requirements: Sequence[str], dest: Path, floor: tuple[int, in
             old.unlink()
         try:
             log(f"resolving the packages for CPython >= {minor_text(minor)} with pip")
-            return minor, download_for(requirements, dest, minor, arch, log)
+            last = minor == candidates[-1]
+            return minor, download_for(requirements, dest, minor, arch, log,
+                                       None if floor is not None or last else probe_timeout())
         except DependencyError as exc:
             failures.append(str(exc))
             if floor is None:
