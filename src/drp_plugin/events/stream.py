@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -39,7 +39,7 @@ __all__ = ["EventStream", "StreamClosed", "Subscription", "wait_for"]
 log = logging.getLogger("drp_plugin.events")
 
 T = TypeVar("T")
-Handler = Callable[[Event], Awaitable[None] | None]
+Handler = Callable[[Event], Optional[Awaitable[None]]]  # noqa: UP045 - runs on 3.9
 
 #: Largest event accepted (DRP objects with many params can be big).
 MAX_EVENT_SIZE = 64 * 1024 * 1024
