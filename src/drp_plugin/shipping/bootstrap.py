@@ -70,6 +70,7 @@ class ZipAssets:
         return rel in self.index
 
     def keys(self) -> KeysView[str]:
+        """The asset paths (relative to the unpack folder)."""
         return self.index.keys()
 
     def __getitem__(self, rel: str) -> tuple[int, bytes]:
@@ -81,6 +82,7 @@ class ZipAssets:
             return mode, _read_exact(fh, length, rel)
 
     def items(self) -> Iterator[tuple[str, tuple[int, bytes]]]:
+        """``(path, (mode, bytes))`` for every asset, read once, forwards, in pack order."""
         if not self.index:
             return
         import zipfile
@@ -93,10 +95,12 @@ class ZipAssets:
                 yield rel, (mode, _read_exact(fh, length, rel))
 
     def values(self) -> Iterator[tuple[int, bytes]]:
+        """``(mode, bytes)`` of every asset, in pack order."""
         for _, value in self.items():
             yield value
 
     def get(self, rel: str, default: Any = None) -> Any:
+        """``(mode, bytes)`` of the asset ``rel``, or ``default`` when there is none."""
         return self[rel] if rel in self.index else default
 
     def __repr__(self) -> str:

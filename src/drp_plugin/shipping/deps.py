@@ -85,6 +85,7 @@ class Requirement:
 
     @property
     def key(self) -> str:
+        """The normalized project name (PEP 503), what requirements are matched by."""
         return normalize(self.name)
 
 
@@ -291,6 +292,7 @@ class Package:
 
     @property
     def key(self) -> str:
+        """The normalized project name (PEP 503), what requirements are matched by."""
         return normalize(self.name)
 
 

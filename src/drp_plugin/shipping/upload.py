@@ -80,9 +80,11 @@ class Connection:
 
     @property
     def who(self) -> str:
+        """Who is asking, for error messages: ``a token`` or ``user <name>`` (never a secret)."""
         return "a token" if self.token else f"user {self.username}"
 
     def auth_headers(self) -> dict[str, str]:
+        """The ``Authorization`` header: ``Bearer`` with a token, else ``Basic`` user:password."""
         if self.token:
             return {"Authorization": f"Bearer {self.token}"}
         pair = f"{self.username or ''}:{self.password or ''}".encode()

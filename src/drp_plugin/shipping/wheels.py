@@ -118,6 +118,8 @@ class WheelName:
 
     @classmethod
     def parse(cls, file: str) -> WheelName:
+        """Split a wheel file name (PEP 427) into name, version and its expanded
+        ``(python, abi, platform)`` tags; :class:`DependencyError` if it is not one."""
         match = _WHEEL_RE.match(file)
         if match is None:
             raise DependencyError(f"{file} is not a wheel file name")
@@ -131,6 +133,7 @@ class WheelName:
 
     @property
     def key(self) -> str:
+        """The normalized project name (PEP 503)."""
         return normalize(self.name)
 
 

@@ -280,6 +280,7 @@ class Project:
 
     @property
     def name(self) -> str:
+        """The provider's name (as its ``define`` reports it)."""
         return self.probe.name
 
 
@@ -495,6 +496,8 @@ class Entries:
         self.owner: dict[str, str] = {}
 
     def add(self, name: str, data: bytes, owner: str) -> None:
+        """Add ``data`` as ``name`` for ``owner``; :class:`BuildError` for a name that would
+        leave the archive or that two owners fill with different bytes."""
         if name.startswith("/") or ".." in name.split("/") or "\\" in name:
             raise BuildError(f"refusing the archive entry {name!r} of {owner}")
         previous = self.data.get(name)
@@ -504,11 +507,13 @@ class Entries:
         self.owner.setdefault(name, owner)
 
     def drop_top_level(self, top: str) -> None:
+        """Remove the module or package ``top`` (``top.py`` or everything under ``top/``)."""
         for name in [n for n in self.data if n == f"{top}.py" or n.startswith(f"{top}/")]:
             del self.data[name]
             del self.owner[name]
 
     def top_levels(self) -> dict[str, str]:
+        """Each top-level module or package in the archive, with the owner that added it."""
         tops: dict[str, str] = {}
         for name, owner in self.owner.items():
             first, _, rest = name.partition("/")
