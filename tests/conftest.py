@@ -17,3 +17,22 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RS_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+#: Where every test starts provider processes, builds files or installs packages: end
+#: to end, so they run in the full suite (the README's test command, CI) and stay out of
+#: the quick subset ``pytest -m "not slow"``.  A test elsewhere that takes more than
+#: about 2 s carries ``@pytest.mark.slow`` itself.
+END_TO_END = (
+    "tests/shipping/",
+    "tests/providers_endpoint_exec/",
+    "tests/runtime/test_listen.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        rel = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if rel.startswith(END_TO_END):
+            item.add_marker(pytest.mark.slow)

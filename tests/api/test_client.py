@@ -219,6 +219,7 @@ async def test_plugin_provider_upload(api: Api, tmp_path: Path) -> None:
     assert caught.value.code == 400
 
 
+@pytest.mark.slow
 async def test_user_sessions_renew_their_token_after_three_quarters_of_its_ttl() -> None:
     async with StandIn() as drp, AsyncClient(
         drp.endpoint, username="rocketskates", password="r0cketsk8ts", token_ttl=1

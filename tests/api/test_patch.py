@@ -66,6 +66,7 @@ json_values = st.recursive(
 documents = st.dictionaries(st.text(max_size=4), json_values, max_size=5)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(documents, documents)
 def test_guarded_patch_turns_old_into_new(old: dict[str, Any], new: dict[str, Any]) -> None:

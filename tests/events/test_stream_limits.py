@@ -43,6 +43,7 @@ def _most_attempts(elapsed: float, backoff: float, max_backoff: float) -> int:
     return attempts
 
 
+@pytest.mark.slow
 async def test_a_server_that_closes_at_once_is_retried_ever_more_slowly(
     server: tuple[ScriptedEvents, AsyncClient], caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -135,6 +136,7 @@ async def test_a_message_that_cannot_be_decoded_is_skipped_and_counted(
     assert len(lines) == 1 and "nested too deeply" in lines[0], lines
 
 
+@pytest.mark.slow
 async def test_unread_events_are_bounded_in_bytes(server: tuple[ScriptedEvents, AsyncClient]) -> None:
     """On main only the count was bounded: 100 unread events of 4 MiB took RSS to 507 MiB."""
     script, api = server

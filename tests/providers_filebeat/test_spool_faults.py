@@ -132,6 +132,7 @@ def test_a_spool_folder_others_can_write_is_refused(fb: SimpleNamespace, tmp_pat
     assert not (shared / "events.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_the_provider_refuses_such_a_spool_dir(drp_provider: Callable[..., ProviderUnderTest],
                                                drp_standin: StandInThread, tmp_path: Path) -> None:
     shared = tmp_path / "shared"

@@ -55,6 +55,7 @@ async def until_started(host: PluginHost, command: str, count: int, timeout: flo
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["stop", "sigterm"])
 async def test_stop_during_100_in_flight_actions(host: PluginHost, how: str) -> None:
     async with client(host) as c:

@@ -140,6 +140,7 @@ async def test_header_limit_holds_when_sent_at_once(host: PluginHost) -> None:
     assert (await host.action("ok")).status == 200
 
 
+@pytest.mark.slow
 async def test_idle_and_slow_connections_time_out(clean_env: dict[str, str]) -> None:
     """Item 4: an idle connection is closed; a head or a body that does not arrive in
     time is answered 408 and closed (``DRP_PLUGIN_IDLE_TIMEOUT``, ``..._HEADER_TIMEOUT``,
@@ -179,6 +180,7 @@ def _sockets(pid: int) -> int:
     return count
 
 
+@pytest.mark.slow
 async def test_connections_are_capped(clean_env: dict[str, str]) -> None:
     """Item 4: with ``DRP_PLUGIN_MAX_CONNECTIONS=4``, 12 idle connections hold at most 4
     of the provider's descriptors; the rest wait in the backlog and are served once
