@@ -22,17 +22,23 @@ import yaml
 from ..errors import PluginError
 
 
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, Any]:
-    """``k=v`` options as a dict; ``v`` is JSON when it parses, else a string."""
+def option_value(text: str) -> Any:
+    """A command-line value: JSON when it parses, else the string itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def option_pairs(values: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``k=v`` options (``what`` names the option in errors) as a dict of
+    :func:`option_value` values."""
     out: dict[str, Any] = {}
     for item in values:
         key, sep, text = item.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not K=V", param_hint=what)
-        try:
-            out[key] = json.loads(text)
-        except ValueError:
-            out[key] = text
+        out[key] = option_value(text)
     return out
 
 
@@ -109,8 +115,8 @@ def dev(provider: str, seed_file: str | None, command: str | None, target: str |
     """Run PROVIDER (a .py file, a built provider, or a command) under a local DRP stand-in."""
     if target is not None and command is None:
         raise click.UsageError("--on needs --action")
-    code = asyncio.run(_dev(provider, seed_file, command, target, _pairs(params, "--param"),
-                            plugin_name, _pairs(plugin_params, "--plugin-param"), port, quiet))
+    code = asyncio.run(_dev(provider, seed_file, command, target, option_pairs(params, "--param"),
+                            plugin_name, option_pairs(plugin_params, "--plugin-param"), port, quiet))
     sys.exit(code)
 
 

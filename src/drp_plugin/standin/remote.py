@@ -18,25 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import PluginError
+from .cli import option_pairs, option_value
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not K=V", param_hint=what)
-        out[key] = _value(text)
-    return out
 
 
 def _connection(fn: F) -> F:
@@ -104,7 +88,7 @@ def create_plugin(name: str, provider: str | None, params: tuple[str, ...], desc
                   password: str | None) -> None:
     """Create the Plugin NAME (like ``drpcli plugins create``); prints it."""
     body = {"Name": name, "Provider": provider or name, "Description": description,
-            "Params": _pairs(params, "--param")}
+            "Params": option_pairs(params, "--param")}
     with client(endpoint, token, username, password) as api:
         click.echo(json.dumps(api.create("plugins", body), indent=2))
 
@@ -128,7 +112,7 @@ def runaction(key: str, command: str, params: tuple[str, ...], plugin: str | Non
     ``name value`` pairs, like ``drpcli machines runaction KEY COMMAND [name value]...``."""
     if len(params) % 2:
         raise click.UsageError("PARAMS are name value pairs")
-    values = {params[i]: _value(params[i + 1]) for i in range(0, len(params), 2)}
+    values = {params[i]: option_value(params[i + 1]) for i in range(0, len(params), 2)}
     with client(endpoint, token, username, password) as api:
         result = api.run_action("machines", key, command, values, plugin=plugin)
     click.echo(json.dumps(result, indent=2))
