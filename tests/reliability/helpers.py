@@ -121,3 +121,12 @@ def normal_action(path: str) -> tuple[int, bytes]:
     responses = exchange(path, request)
     assert len(responses) == 1
     return responses[0]
+
+
+async def until_started(host: PluginHost, command: str, count: int, timeout: float = 60) -> None:
+    """Wait (bounded) until ``count`` actions ``command`` have started in the provider."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while sum(1 for line in host.logs if line["Message"] == f"Action: {command}") < count:
+        assert loop.time() < deadline, "the actions did not start"
+        await asyncio.sleep(0.02)

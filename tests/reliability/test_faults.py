@@ -15,6 +15,7 @@ import pytest
 
 from drp_plugin.testing import LogSink, PluginHost
 from tests.helpers import KITCHEN, run_args
+from tests.reliability.helpers import until_started
 
 MACHINE = {"Uuid": "0b5f3e0e-0000-4000-8000-000000000001"}
 
@@ -44,15 +45,6 @@ async def fire(c: httpx.AsyncClient, body: dict[str, Any]) -> tuple[int, Any]:
     except httpx.TransportError as exc:
         return 0, str(exc)
     return r.status_code, r.json()
-
-
-async def until_started(host: PluginHost, command: str, count: int, timeout: float = 60) -> None:
-    """Wait (bounded) until ``count`` actions ``command`` have started in the provider."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while sum(1 for line in host.logs if line["Message"] == f"Action: {command}") < count:
-        assert loop.time() < deadline, "the actions did not start"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from drp_plugin.testing import PluginHost
+from tests.reliability.helpers import until_started
 
 LINGERING = Path(__file__).with_name("lingering.py")
 OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
@@ -54,15 +55,6 @@ async def make_host(clean_env: dict[str, str]) -> AsyncIterator[HostFactory]:
     yield make
     for host in hosts:
         await host.aclose()
-
-
-async def until_started(host: PluginHost, command: str, count: int, timeout: float = 60) -> None:
-    """Wait (bounded) until ``count`` actions ``command`` have started in the provider."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while sum(1 for line in host.logs if line["Message"] == f"Action: {command}") < count:
-        assert loop.time() < deadline, "the actions did not start"
-        await asyncio.sleep(0.02)
 
 
 def client(host: PluginHost, connections: int = 40) -> httpx.AsyncClient:
