@@ -404,3 +404,17 @@ async def test_token_roles_other_than_superuser_are_refused_by_name(
     assert refused.status_code == 501
     assert refused.json()["Messages"] == [
         "roles are not served by the stand-in: operator (only superuser)"]
+
+
+async def test_a_malformed_replacement_keeps_the_loaded_pack(client: httpx.AsyncClient) -> None:
+    """``PUT /contents/<name>`` (drppy ``ContentsApi.replace_content``) with sections that
+    are not objects is refused (422) before anything is unloaded: the pack loaded before
+    stays, with its objects."""
+    pack = {"meta": {"Name": "keep-me"},
+            "sections": {"params": {"keep/one": {"Name": "keep/one", "Schema": {}}}}}
+    assert (await client.post("/contents", json=pack)).status_code in (200, 201)
+    bad = await client.put("/contents/keep-me", json={"meta": {"Name": "keep-me"},
+                                                      "sections": {"params": ["not", "objects"]}})
+    assert bad.status_code == 422
+    assert (await client.get("/contents/keep-me")).status_code == 200
+    assert (await client.get("/params/keep/one")).status_code == 200

@@ -75,14 +75,14 @@ class Packs:
         if name in self.packs and not replace:
             raise PluginError("already exists", code=409, model="contents", key=name,
                               type="CREATE")
-        if name in self.packs:
-            self.remove(name)
         store = self.drp.store
         sections = body.get("sections") or {}
         if not isinstance(sections, dict) or not all(
                 isinstance(v, dict) or v is None for v in sections.values()):
             raise PluginError("sections must map each prefix to an object of objects",
                               code=422, model="contents", key=name, type="ValidationError")
+        if name in self.packs:  # only once the new body is known to be well formed
+            self.remove(name)
         keys: list[tuple[str, str]] = []
         warnings: list[str] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
