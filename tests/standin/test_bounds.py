@@ -25,6 +25,7 @@ from drp_plugin.standin import StandIn
 from drp_plugin.standin.eventhub import EventHub
 from drp_plugin.standin.logs import LogBook, LogRecord
 from drp_plugin.standin.settings import MIB, Limits
+from tests.standin.helpers import serve_credentials
 
 KIB = 1024
 
@@ -127,13 +128,7 @@ def test_upload_streams_to_disk_rss(tmp_path: Path) -> None:
         env={**os.environ, "DRP_PLUGIN_STANDIN_MAX_UPLOAD": str(512 * MIB)})
     try:
         assert proc.stdout is not None
-        endpoint = token = ""
-        for _ in range(10):
-            line = proc.stdout.readline()
-            if "RS_TOKEN=" in line:
-                endpoint = re.search(r"RS_ENDPOINT=(\S+)", line).group(1)  # type: ignore[union-attr]
-                token = re.search(r"RS_TOKEN=(\S+)", line).group(1)  # type: ignore[union-attr]
-                break
+        endpoint, token = serve_credentials(proc.stdout)
         assert endpoint and token
         before = _hwm_kib(proc.pid)
         size = 256 * MIB

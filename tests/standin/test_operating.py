@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 from drp_plugin.standin import StandIn, StandInThread
 from drp_plugin.tool import cli
+from tests.standin.helpers import serve_credentials
 
 FAKE = Path(__file__).with_name("fake_provider.py")
 
@@ -86,13 +86,7 @@ def test_serve_echoes_uploaded_providers_log_lines(tmp_path: Path) -> None:
     reader.start()
     try:
         assert proc.stdout is not None
-        endpoint = token = ""
-        for _ in range(10):
-            line = proc.stdout.readline()
-            if "RS_TOKEN=" in line:
-                endpoint = re.search(r"RS_ENDPOINT=(\S+)", line).group(1)  # type: ignore[union-attr]
-                token = re.search(r"RS_TOKEN=(\S+)", line).group(1)  # type: ignore[union-attr]
-                break
+        endpoint, token = serve_credentials(proc.stdout)
         with httpx.Client(base_url=endpoint + "/api/v3", verify=False, timeout=60,
                           headers={"Authorization": f"Bearer {token}"}) as client:
             assert client.post("/plugin_providers/fake",
