@@ -2,7 +2,7 @@
 
 Runs the stand-in (:class:`drp_plugin.standin.StandIn`) in a forked child with its
 own event loop, so the orchestrator stays single-threaded.  Throughput is end to
-end: from the first publish in the stand-in until the provider's handler counted
+end: from the first publish in the stand-in (paced, see ``PACE``) until the provider's handler counted
 the last event (checked with the provider's ``count`` action, so none is lost).
 """
 
@@ -17,6 +17,10 @@ from typing import Any
 from .util import MP, PROVIDERS, PYTHON, machine_object, rss_kb, summary
 
 PLUGIN = "bench-events"
+#: The publisher waits while a subscriber has more than this queued: the stand-in closes a
+#: client that falls ``DRP_PLUGIN_STANDIN_WS_QUEUE_BYTES`` (16 MiB) behind, so an unpaced
+#: burst of 40,000 1 KB events would measure that bound, not the stream.
+PACE = 4 * 1024 * 1024
 
 
 async def _run(events: int, reps: int, warmup: int) -> dict[str, Any]:
@@ -41,6 +45,9 @@ async def _run(events: int, reps: int, warmup: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             for i in range(n):
                 drp.hub.publish(make_event("bench", "tick", str(i), obj))
+                if i % 256 == 255:  # a paced source: the hub bounds what it queues
+                    while max((s.queued_bytes for s in drp.hub.subscribers), default=0) > PACE:
+                        await asyncio.sleep(0.0005)
             published = time.perf_counter() - t0
             seen, last_change, last = before, time.perf_counter(), before
             while seen - before < n and time.perf_counter() - last_change < 10.0:
