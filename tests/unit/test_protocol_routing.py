@@ -39,6 +39,10 @@ def make_provider(**kw: Any) -> Provider:
     def boom(ctx: SyncContext, action: Action) -> None:
         raise ValueError("kaboom")
 
+    @provider.action("nan")
+    def nan(ctx: SyncContext, action: Action) -> float:
+        return float("nan")
+
     @provider.action("teapot")
     async def teapot(ctx: Context, action: Action) -> None:
         raise PluginError("short and stout", code=418, model="pots", key="brown", type="kettle")
@@ -84,6 +88,14 @@ def test_mux_errors(client: TestClient) -> None:
     bad = client.request("/api-plugin/v4/config", content=b"{nope")
     assert bad.status == 400 and bad.messages[0].startswith("Invalid JSON: ")
     assert client.config([1, 2]).status == 400  # type: ignore[arg-type]
+
+
+def test_replies_that_are_not_json_are_a_500_as_on_the_wire(client: TestClient) -> None:
+    """The server refuses to write NaN (Go cannot read it); the test client answers alike."""
+    reply = client.action("nan")
+    assert reply.status == 500
+    assert reply.body["Code"] == 500
+    assert reply.messages[0].startswith("reply is not JSON: ")
 
 
 def test_config_needs_a_token_and_records_params() -> None:

@@ -34,8 +34,18 @@ _TOKEN = rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
 _REQUEST_LINE = re.compile(
     rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])")
 _STATUS_LINE = re.compile(rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: ((?:[ \t]|[^\x00\s])*))?")
-_HEADER_FIELD = re.compile(
-    rb"(" + _TOKEN + rb"):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*")
+_FIELD = rb"(" + _TOKEN + rb"):[ \t]*((?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?)[ \t]*"
+_HEADER_FIELD = re.compile(_FIELD)
+# The common head, checked whole in one pass: CRLF lines only, nothing folded.  A
+# field line here is a token, ":", then bytes other than NUL, CR, LF, VT and FF: the
+# same set _HEADER_FIELD accepts (OWS, then field-content of h11's ``[^\x00\s]``
+# runs joined by spaces and tabs, then OWS), so the value is the rest stripped of
+# spaces and tabs.  A head it does not match takes the line-by-line path.
+_PLAIN_FIELDS = rb"((?:" + _TOKEN + rb":[^\x00\n\r\x0b\x0c]*\r\n)*)\r\n"
+_PLAIN_REQUEST = re.compile(
+    rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])\r\n" + _PLAIN_FIELDS)
+_PLAIN_RESPONSE = re.compile(
+    rb"HTTP/([0-9]\.[0-9]) ([0-9]{3})(?: (?:[ \t]|[^\x00\s])*)?\r\n" + _PLAIN_FIELDS)
 _FOLD = re.compile(rb"[ \t]+")
 _HEAD_END = re.compile(rb"\n\r?\n")
 _DIGITS = re.compile(rb"[0-9]+")
@@ -217,8 +227,50 @@ def _frame(head: Head, is_request: bool, request_method: bytes = b"POST") -> Non
         head.length = -1  # a response read until the connection closes
 
 
+def _plain_fields(section: bytes) -> tuple[Headers, int, int, bool] | None:
+    """The fields of a section :data:`_PLAIN_FIELDS` checked, the Content-Length (-1
+    without one), how many Host fields, and whether it has no Connection, Upgrade or
+    Expect (nothing else for :func:`_frame` to read).  None when a field needs h11's
+    fuller rules (a repeated or odd Content-Length, Transfer-Encoding)."""
+    fields: Headers = []
+    append = fields.append
+    hosts = 0
+    length = -1
+    simple = True
+    lines = section.split(b"\r\n")
+    lines.pop()
+    for line in lines:
+        name, _, value = line.partition(b":")
+        name = name.lower()
+        value = value.strip(b" \t")
+        if name == b"content-length":
+            if length >= 0 or not value.isdigit() or len(value) > 20:
+                return None
+            length = int(value)
+        elif name == b"host":
+            hosts += 1
+        elif name == b"transfer-encoding":
+            return None
+        elif name in (b"connection", b"upgrade", b"expect"):
+            simple = False
+        append((name, value))
+    return fields, length, hosts, simple
+
+
 def parse_request_head(block: bytes) -> Head:
     """Parse a request head ``block`` (it ends with its blank line)."""
+    plain = _PLAIN_REQUEST.fullmatch(block)
+    if plain is not None:
+        found = _plain_fields(plain.group(4))
+        if found is not None:
+            head = Head()
+            head.method, head.target, head.version = plain.group(1, 2, 3)
+            head.headers, length, hosts, simple = found
+            if simple and hosts == 1 and head.version == b"1.1" and head.method != b"CONNECT":
+                head.length = max(length, 0)
+            else:
+                _frame(head, True)
+            return head
     if block[:1] in (b"\n", b"\r"):
         raise HTTPError("no request line received")
     lines, folded = _head_lines(block)
@@ -235,6 +287,22 @@ def parse_request_head(block: bytes) -> Head:
 
 def parse_response_head(block: bytes, request_method: bytes = b"POST") -> Head:
     """Parse a response head ``block`` (it ends with its blank line)."""
+    plain = _PLAIN_RESPONSE.fullmatch(block)
+    if plain is not None:
+        found = _plain_fields(plain.group(3))
+        if found is not None:
+            head = Head()
+            head.version = plain.group(1)
+            head.status = int(plain.group(2))
+            head.headers, length, _, simple = found
+            if head.status < 200:
+                return head
+            if simple and length >= 0 and head.version == b"1.1" \
+                    and head.status not in (204, 304) and request_method != b"HEAD":
+                head.length = length
+            else:
+                _frame(head, False, request_method)
+            return head
     if block[:1] in (b"\n", b"\r"):
         raise HTTPError("no response line received")
     lines, folded = _head_lines(block)
@@ -520,11 +588,27 @@ def request_prefix(path: str) -> bytes:
 
 
 # -- JSON on the wire --------------------------------------------------------------------------
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(body: Any) -> bytes:
     """JSON plus a newline, like Go's ``json.Encoder``; NaN and Infinity raise ValueError
-    (Go's encoding/json cannot read them)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode() + b"\n"
+    (Go's encoding/json cannot read them).  A :class:`PreparedJSON` is written as is."""
+    if type(body) is PreparedJSON:
+        return body.payload
+    return (_ENCODER.encode(body) + "\n").encode()
+
+
+class PreparedJSON:
+    """A reply body encoded once (the constant ``models.Error`` of a 200, say): the
+    server writes :attr:`payload` without encoding it again, and :attr:`value` is
+    what it decodes to."""
+
+    __slots__ = ("value", "payload")
+
+    def __init__(self, value: Any) -> None:
+        self.payload = (_ENCODER.encode(value) + "\n").encode()
+        self.value = json.loads(self.payload)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError, error_body, panic_body, plugin_error
 from ..models import Action, Event
-from .http1 import decode_json
+from .http1 import PreparedJSON, decode_json
 from .httpserver import WireRequest
 from .logship import new_group
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 PREFIX = "/api-plugin/v4"
 OK: dict[str, Any] = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
+#: :data:`OK`, encoded once: config, publish and stop answer it on every success.
+OK_REPLY = PreparedJSON(OK)
 
 Reply = tuple[int, Any]
 Route = Callable[[WireRequest, Any], Awaitable[Reply]]
@@ -117,7 +119,7 @@ class Router:
                 # Go: models.NewError("plugins", 500, ...) sets Type (plugin/plugin.go)
                 return 500, error_body(500, f"Unable to create event stream: {exc}",
                                        type="plugins")
-        return 200, OK
+        return 200, OK_REPLY
 
     async def _action(self, request: WireRequest, body: Any) -> Reply:
         lifecycle = self.lifecycle
@@ -162,10 +164,10 @@ class Router:
             await self.provider.run_publish(self.services, event)
         except PluginError as exc:
             return exc.status, error_body(exc.status, exc.to_json())
-        return 200, OK
+        return 200, OK_REPLY
 
     async def _stop(self, request: WireRequest, body: Any) -> Reply:
         """Join the one drain (starting it if needed), then answer 200."""
         await self.lifecycle.join_stop("/stop received")
         request.after_response = self.lifecycle.reply_written
-        return 200, OK
+        return 200, OK_REPLY

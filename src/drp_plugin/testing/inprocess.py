@@ -31,9 +31,10 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import PluginError
+from ..errors import PluginError, error_body
 from ..models import Event, make_event
 from ..protocol.eventsbridge import deliver_event
+from ..protocol.http1 import encode_json
 from ..protocol.httpserver import WireRequest
 from ..protocol.lifecycle import Lifecycle
 from ..protocol.routing import PREFIX, Router
@@ -247,8 +248,14 @@ class TestClient:
         # The server writes the reply, then runs this (``/stop`` counts its replies).
         if request.after_response is not None:
             request.after_response()
-        # Decoded from its JSON, as DRP would see it (a reply that is not JSON fails here).
-        return InProcessReply(status, json.loads(json.dumps(body)))
+        # Decoded from its JSON, as DRP would see it; a reply that is not JSON is a 500,
+        # as the server answers it.
+        try:
+            payload = encode_json(body)
+        except (TypeError, ValueError, RecursionError) as exc:
+            status, payload = 500, encode_json(error_body(
+                500, f"reply is not JSON: {exc}", type=request.method, key=request.path))
+        return InProcessReply(status, json.loads(payload))
 
     def config(self, params: dict[str, Any] | None = None) -> InProcessReply:
         """``POST /config`` with ``params``."""
