@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import errno
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, fields
 from typing import Any, Union
 
@@ -171,6 +173,34 @@ def _malloc_trim() -> None:
 
 _Item = Union[WireRequest, _Refusal]  # noqa: UP007 (a runtime alias on Python 3.9)
 
+# The first step of a request runs in data_received, inside the connection's task
+# (asyncio's own bookkeeping, as 3.12's eager tasks do it): most requests finish
+# there, with no wake-up of the task.  Needs the task's context (create_task's
+# ``context=``, 3.11+) and asyncio's _enter_task/_leave_task; else every request
+# goes through the task.
+_enter_task = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task = getattr(asyncio.tasks, "_leave_task", None)
+_EAGER = sys.version_info >= (3, 11) and _enter_task is not None and _leave_task is not None
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, bool], pending: Any) -> Generator[Any, Any, bool]:
+    """Go on with ``coro`` in the current task; its first step yielded ``pending``."""
+    while True:
+        try:
+            yield pending
+        except BaseException as exc:  # the task was cancelled, or closed
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as stop:
+                return bool(stop.value)
+        else:
+            try:
+                pending = coro.send(None)
+            except StopIteration as stop:
+                return bool(stop.value)
+
+
 # Read-deadline kinds of a connection.
 _NONE, _IDLE, _HEAD, _BODY = 0, 1, 2, 3
 #: Parsed requests waiting on one connection before reading pauses.
@@ -194,13 +224,22 @@ class _Connection(asyncio.Protocol):
         self.kind = _NONE
         self.deadline = 0.0
         self.task: asyncio.Task[None] | None = None
+        self.context: contextvars.Context | None = None
+        #: A request whose first step ran in data_received and that the task finishes:
+        #: (request, its coroutine and what it yielded, or None when it was answered
+        #: and only its ``after_response`` is left).
+        self.resume: tuple[WireRequest, Coroutine[Any, Any, bool] | None, Any] | None = None
 
     # -- reading ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.server._conns.add(self)
-        self.task = self.server.loop.create_task(self._work())
+        if _EAGER:
+            self.context = contextvars.copy_context()
+            self.task = self.server.loop.create_task(self._work(), context=self.context)
+        else:
+            self.task = self.server.loop.create_task(self._work())
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -226,7 +265,12 @@ class _Connection(asyncio.Protocol):
                         done.headers, body, done.keep_alive)
                     request._reserved = self.reserved
                     self.reserved = 0
-                    self._push(request)
+                    if self.context is not None and done.keep_alive and not self.busy \
+                            and not self.pending and self.drain_waiter is None \
+                            and self.waiter is not None and not self.waiter.done():
+                        self._first_step(request)
+                    else:
+                        self._push(request)
                     if parser.stopped:  # close after it, upgrade or HTTP/1.0
                         self.done_reading = True
                         break
@@ -255,6 +299,45 @@ class _Connection(asyncio.Protocol):
             # The client waits for this before it sends the body (Go's ExpectContinueTimeout).
             assert self.transport is not None
             self.transport.write(http1.CONTINUE)
+
+    def _first_step(self, request: WireRequest) -> None:
+        """Run ``request`` up to its first suspension here, as the connection's task.
+
+        Most finish in this step and are answered at once.  One that suspends is
+        handed to the task (:attr:`resume`), which goes on exactly where it stopped;
+        so is what must wait for the write buffer (``after_response``)."""
+        server = self.server
+        loop = server.loop
+        task = self.task
+        assert self.context is not None and task is not None
+        try:
+            _enter_task(loop, task)  # type: ignore[misc]
+        except RuntimeError:  # called from inside another task: not the loop's I/O
+            self._push(request)
+            return
+        coro = server._answer(request, self.transport)  # type: ignore[arg-type]
+        self.busy = True
+        try:
+            pending = self.context.run(coro.send, None)
+        except StopIteration as stop:
+            self._answered(request)
+            if request.after_response is not None or stop.value:
+                self.resume = (request, None, stop.value)
+                self._wake()
+            return
+        except BaseException:
+            self._answered(request)
+            raise
+        finally:
+            _leave_task(loop, task)  # type: ignore[misc]
+        self.resume = (request, coro, pending)
+        self._wake()
+
+    def _answered(self, request: WireRequest) -> None:
+        """``request`` was answered (or failed): free what it held."""
+        self.busy = False
+        self.server._release(request._reserved)
+        request.body = b""
 
     def _busy(self) -> str:
         return (f"Server busy: requests would hold more than {self.server.limits.max_buffered} "
@@ -350,6 +433,20 @@ class _Connection(asyncio.Protocol):
         assert transport is not None
         try:
             while True:
+                resume = self.resume
+                if resume is not None:  # its first step ran in data_received
+                    self.resume = None
+                    request, coro, pending = resume
+                    if coro is None:
+                        close = bool(pending)
+                    else:
+                        try:
+                            close = await _resume(coro, pending)
+                        finally:
+                            self._answered(request)
+                    if not await self._after(request, close):
+                        return
+                    continue
                 if self.lost:
                     return  # nobody to answer: requests not started yet are not run
                 if not self.pending:
@@ -359,6 +456,8 @@ class _Connection(asyncio.Protocol):
                     await self.waiter
                     self.waiter = None
                     continue
+                if self.drain_waiter is not None:
+                    await self.drain_waiter
                 item = self.pending.popleft()
                 if self.reading_paused and len(self.pending) < _MAX_PIPELINED // 2 \
                         and not self.lost:
@@ -373,19 +472,24 @@ class _Connection(asyncio.Protocol):
                 try:
                     close = await server._answer(item, transport)
                 finally:
-                    self.busy = False
-                    server._release(item._reserved)
-                    item.body = b""
-                if self.drain_waiter is not None:
-                    await self.drain_waiter
-                if item.after_response is not None:
-                    item.after_response()
-                if close or self.lost:
+                    self._answered(item)
+                if not await self._after(item, close):
                     return
-                self._arm()
         finally:
             transport.close()
             self.task = None
+
+    async def _after(self, request: WireRequest, close: bool) -> bool:
+        """Once ``request`` was answered: wait for the write buffer, run its
+        ``after_response``; False when the connection ends here."""
+        if self.drain_waiter is not None:
+            await self.drain_waiter
+        if request.after_response is not None:
+            request.after_response()
+        if close or self.lost:
+            return False
+        self._arm()
+        return True
 
 
 class UnixHTTPServer:
