@@ -521,9 +521,9 @@ class Provider:
     # are not imported by ``define``.
     @functools.cached_property
     def _logger(self) -> logging.Logger:
-        import logging
+        from ._provider_logger import provider_logger
 
-        return logging.getLogger(f"drp_plugin.provider.{self.name}")
+        return provider_logger(f"drp_plugin.provider.{self.name}")
 
     @functools.cached_property
     def _serial_locks(self) -> KeyedLocks:

@@ -162,16 +162,22 @@ class LogShipper(logging.Handler):
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
-        group = log_group.get()
-        seq = next(self._seq)
-        stamp = _rfc3339(time.time_ns())
-        level = level_name(record.levelno)
-        path = _quote(str(record.pathname))
-        lineno = int(record.lineno or 0)
         # ``extra={"ignore_publish": True}``: DRP keeps the line out of its event
         # stream (Go's ``NoRepublish``), e.g. for a provider that forwards every
         # event and must not see its own log lines.
-        ignore = "true" if getattr(record, "ignore_publish", False) else "false"
+        return self.encode_line(record.levelno, message, str(record.pathname),
+                                int(record.lineno or 0),
+                                bool(getattr(record, "ignore_publish", False)))
+
+    def encode_line(self, levelno: int, message: str, pathname: str, lineno: int,
+                    ignore_publish: bool = False) -> bytes:
+        """The ``logger.Line`` of one message, capped at ``max_line`` bytes."""
+        group = log_group.get()
+        seq = next(self._seq)
+        stamp = _rfc3339(time.time_ns())
+        level = level_name(levelno)
+        path = _quote(pathname)
+        ignore = "true" if ignore_publish else "false"
         line = _LINE.format(group, seq, stamp, self._service, level, path, lineno,
                             _quote(message), ignore).encode("utf-8", "replace")
         over = len(line) - self.max_line
@@ -200,6 +206,22 @@ class LogShipper(logging.Handler):
         except Exception:  # a broken record must never break the caller
             self.failed += 1
             return
+        self._queue(payload)
+
+    def ship(self, levelno: int, message: str, pathname: str, lineno: int,
+             ignore_publish: bool = False) -> None:
+        """Queue one line without a ``LogRecord`` (the provider logger's short path,
+        :mod:`drp_plugin._provider_logger`); never blocks, never raises."""
+        if self._closed or _shipping.get():
+            return
+        try:
+            payload = self.encode_line(levelno, message, pathname, lineno, ignore_publish)
+        except Exception:
+            self.failed += 1
+            return
+        self._queue(payload)
+
+    def _queue(self, payload: bytes) -> None:
         size = len(payload)
         with self._lock:
             queue = self.queue

@@ -30,6 +30,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._provider_logger import set_sink
 from .backchannel import BackChannel
 from .eventsbridge import EventBridge
 from .httpserver import UnixHTTPServer
@@ -133,6 +134,7 @@ class Runtime:
         root = logging.getLogger()
         root.setLevel(logging.DEBUG if self.debug else logging.INFO)
         root.addHandler(self.shipper)
+        set_sink(self.shipper)
         # httpx announces every request at INFO: that is noise in DRP's log.
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -181,6 +183,7 @@ class Runtime:
         # aclose waits for the queue itself; the extra second bounds its own teardown.
         await bounded(self.shipper.aclose(timeout=s.log_flush_timeout), s.log_flush_timeout + 1.0,
                       "flushing the log to DRP")
+        set_sink(None)
         logging.getLogger().removeHandler(self.shipper)
         await bounded(self.backchannel.close(), 1.0, "closing the back channel")
         await bounded(self.services.aclose(), 1.0, "closing the API clients")
