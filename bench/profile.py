@@ -33,10 +33,12 @@ from .util import (
     ACTION_PATH,
     INCREMENTER,
     PROVIDERS,
+    PUBLISH_PATH,
     ROOT,
     ProviderProcess,
     action_body,
     cpu_seconds,
+    event_body,
     provider_argv,
     scratch,
     summary,
@@ -144,17 +146,21 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def profile(seconds: float, conns: int, rate: int, raw_out: Path | None,
-            gil: bool = True) -> dict[str, Any]:
+            gil: bool = True, publish: bool = False) -> dict[str, Any]:
     spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
-    body = json.dumps(action_body("incrstatus")).encode()
+    if publish:  # events into publish_counter's async handler, as the events section does
+        script, path, body = PROVIDERS / "publish_counter.py", PUBLISH_PATH, event_body()
+    else:
+        script, path = INCREMENTER, ACTION_PATH
+        body = json.dumps(action_body("incrstatus")).encode()
     with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink:
-        prov = ProviderProcess(provider_argv(INCREMENTER), tmp, sink.path)
+        prov = ProviderProcess(provider_argv(script), tmp, sink.path)
         prov.start()
         try:
             prov.config()
-            run_load(prov.to_path, ACTION_PATH, body, conns=conns, total=500)  # warm up
+            run_load(prov.to_path, path, body, conns=conns, total=500)  # warm up
             raw = raw_out or tmp / "spy.txt"
             extra = ["--gil"] if gil else ["--idle"]
             rec = subprocess.Popen([spy, "record", "--pid", str(prov.pid), "--rate", str(rate),
@@ -163,7 +169,7 @@ def profile(seconds: float, conns: int, rate: int, raw_out: Path | None,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
             cpu0 = cpu_seconds(prov.pid)
-            res = run_load(prov.to_path, ACTION_PATH, body, conns=conns, duration=seconds)
+            res = run_load(prov.to_path, path, body, conns=conns, duration=seconds)
             cpu = cpu_seconds(prov.pid) - cpu0
             _, err = rec.communicate(timeout=seconds + 60)
             if rec.returncode != 0:
@@ -232,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="sample all threads (idle included) instead of the GIL holder")
     parser.add_argument("--raw", type=Path, help="keep py-spy's raw (collapsed) stacks here")
     parser.add_argument("--out", type=Path, help="write the analysis as JSON here")
+    parser.add_argument("--publish", action="store_true",
+                        help="profile POST /publish into publish_counter instead of incrstatus")
     parser.add_argument("--ablation", action="store_true",
                         help="also measure CPU/action of sync/async x log/no-log variants")
     args = parser.parse_args(argv)
-    result = profile(args.seconds, args.conns, args.rate, args.raw, not args.no_gil)
+    result = profile(args.seconds, args.conns, args.rate, args.raw, not args.no_gil,
+                     args.publish)
     print(format_report(result))
     if args.ablation:
         result["ablation"] = ablation(3000, 3)

@@ -27,6 +27,7 @@ from .util import (
     action_body,
     child_env,
     cpu_seconds,
+    event_body,
     machine_object,
     provider_argv,
     scratch,
@@ -383,14 +384,6 @@ def _go_runs(plan: Plan, tmp: Path, sink: Sink, body: bytes) -> dict[str, Any]:
 
 
 # -- 4. events --------------------------------------------------------------------------------------
-def _event_body() -> bytes:
-    return json.dumps({
-        "Time": "2026-11-26T11:00:10.281325352Z", "Type": "machines", "Action": "update",
-        "Key": "3e7031fe-3062-45f1-835c-92541bc9cbd3", "Principal": "user:rocketskates",
-        "Object": machine_object(512), "Original": None,
-    }).encode()
-
-
 def _count(prov: ProviderProcess) -> int:
     status, reply = prov.action("count")
     if status != 200:
@@ -399,7 +392,7 @@ def _count(prov: ProviderProcess) -> int:
 
 
 def bench_events(plan: Plan) -> dict[str, Any]:
-    body = _event_body()
+    body = event_body()
     result: dict[str, Any] = {"body_bytes": len(body), "conns": 4}
     for variant, extra in (("async", {}), ("sync", {"BENCH_PUBLISH_SYNC": "1"})):
         with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink:

@@ -242,3 +242,12 @@ def machine_object(size: int) -> dict[str, Any]:
     base = len(json.dumps(machine).encode())
     machine["Params"]["bench/pad"] = "x" * max(0, size - base)
     return machine
+
+
+def event_body() -> bytes:
+    """The body of one ``POST /publish``: a machine update event (~1.2 KB), as DRP sends it."""
+    return json.dumps({
+        "Time": "2026-11-26T11:00:10.281325352Z", "Type": "machines", "Action": "update",
+        "Key": "3e7031fe-3062-45f1-835c-92541bc9cbd3", "Principal": "user:rocketskates",
+        "Object": machine_object(512), "Original": None,
+    }).encode()
