@@ -167,7 +167,10 @@ def bench_define(plan: Plan) -> dict[str, Any]:
             "source": [*provider_argv(INCREMENTER), "define"],
         }
         if BUILT.path is not None:
-            runs["built"] = [*BUILT.argv(), "define"]
+            # As dr-provision runs it: the file itself (its /bin/sh header answers define).
+            runs["built"] = [str(BUILT.path), "define"]
+            # Through an interpreter named on the command line (runpy and zipimport load).
+            runs["built_python"] = [*(BUILT.interpreter or [PYTHON]), str(BUILT.path), "define"]
             if BUILT.interpreter:
                 runs["floor_system"] = [*BUILT.interpreter, "-c", "pass"]
                 runs["floor_system_isolated"] = [*BUILT.interpreter, "-I", "-c", "pass"]
@@ -190,11 +193,13 @@ def bench_define(plan: Plan) -> dict[str, Any]:
         if "built" in samples:
             floor = samples.get("floor_system_isolated", samples["floor_isolated"])
             result["ratio_built"] = _ratio(samples["built"], floor)
+            result["ratio_built_python"] = _ratio(samples["built_python"], floor)
         result["source"]["command"] = " ".join(runs["source"])
         if BUILT.path is None:
             result["built"] = {"skipped": BUILT.reason}
         else:
             result["built"]["command"] = " ".join(runs["built"])
+            result["built_python"]["command"] = " ".join(runs["built_python"])
             result["built"]["size_bytes"] = BUILT.path.stat().st_size
             if "floor_system" in result:
                 result["floor_system"]["command"] = " ".join(runs["floor_system"])

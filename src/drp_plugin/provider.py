@@ -550,6 +550,9 @@ class Provider:
         specs = self.actions.get(action.command)
         if not specs:
             raise self.error(f"Unknown command: {action.command}", code=404)
+        if len(specs) == 1:  # registered on one model: nothing to infer
+            action.target_model = specs[0].model
+            return specs[0]
         model = infer_target_model(action.model, [s.model for s in specs])
         action.target_model = model
         return next(s for s in specs if s.model == model)

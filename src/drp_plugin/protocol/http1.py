@@ -622,13 +622,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: First bytes after which ``json.detect_encoding`` can only answer UTF-8 (no BOM, and
+#: a second byte that is not NUL rules out UTF-16 and UTF-32).
+_JSON_OPENERS = (b"{", b"[", b'"')
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def decode_json(body: bytes | bytearray) -> Any:
     """Parse a request body as Go's encoding/json would: NaN, Infinity and numbers
     that overflow a float64 (``1e999``) are refused with ValueError."""
-    text = body.decode(json.detect_encoding(body), "surrogatepass")
+    if body[:1] in _JSON_OPENERS and body[1:2] != b"\x00":
+        text = body.decode("utf-8", "surrogatepass")  # what detect_encoding answers here
+    else:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
     if text.startswith("\ufeff"):
         raise ValueError("Unexpected UTF-8 BOM")
     return _DECODER.decode(text)
