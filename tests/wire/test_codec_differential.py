@@ -26,9 +26,6 @@ from drp_plugin.protocol import http1
 MAX = 64 * 1024
 
 Message = tuple[bytes, bytes, bytes, tuple[tuple[bytes, bytes], ...], bytes]
-#: ``Head.field`` must give the last value of these, as the list of fields has it.
-LOOKED_UP = (b"content-type", b"host", b"content-length", b"x-tab", b"x-trail", b"x-empty",
-             b"x-obs", b"x-missing")
 
 
 def run_h11(pieces: list[bytes]) -> tuple[list[Message], str]:
@@ -77,10 +74,8 @@ def run_ours(pieces: list[bytes]) -> tuple[list[Message], str, bool]:
                 break
             if event == http1.Parser.MESSAGE:
                 head, body = parser.take()
-                looked_up = {name: head.field(name) for name in LOOKED_UP}  # before the list exists
                 messages.append((head.method, head.target, head.version, tuple(head.headers),
                                  bytes(body)))
-                assert looked_up == {name: dict(head.headers).get(name) for name in LOOKED_UP}
                 if head.smuggle_risk:
                     return messages, "stopped", True
                 if parser.stopped:
@@ -265,8 +260,6 @@ def run_our_client(pieces: list[bytes], count: int) -> tuple[list[tuple[int, byt
                 break
             if event == http1.Parser.MESSAGE:
                 head, body = parser.take()
-                looked_up = {name: head.field(name) for name in LOOKED_UP}
-                assert looked_up == {name: dict(head.headers).get(name) for name in LOOKED_UP}
                 out.append((head.status, bytes(body)))
                 if head.smuggle_risk:
                     return out, "smuggle"

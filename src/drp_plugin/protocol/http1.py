@@ -65,20 +65,16 @@ class HTTPError(Exception):
 class Head:
     """One parsed message head (a request's, or a response's when ``status`` is set)."""
 
-    __slots__ = ("method", "target", "status", "version", "_headers", "_section", "_low",
-                 "length", "chunked", "keep_alive", "expect_continue", "upgrade", "smuggle_risk")
+    __slots__ = ("method", "target", "status", "version", "headers", "length", "chunked",
+                 "keep_alive", "expect_continue", "upgrade", "smuggle_risk")
 
     def __init__(self) -> None:
         self.method = b""
         self.target = b""
         self.status = 0
         self.version = b"1.1"
-        self._headers: Headers | None = []
-        # A plain head keeps its header lines as read, and a lower-case copy with a
-        # leading CRLF (every line then starts with CRLF + name + ":"): the list of
-        # fields is built only if someone asks for it.
-        self._section = b""
-        self._low = b""
+        #: (lower-case name, value) in arrival order; ``content-length`` normalised.
+        self.headers: Headers = []
         #: Body length when framed by Content-Length (0 when there is no body).
         self.length = 0
         self.chunked = False
@@ -88,35 +84,6 @@ class Head:
         self.upgrade = False
         #: Both Transfer-Encoding and Content-Length: the connection closes after it.
         self.smuggle_risk = False
-
-    @property
-    def headers(self) -> Headers:
-        """(lower-case name, value) in arrival order; ``content-length`` normalised."""
-        fields = self._headers
-        if fields is None:
-            fields = self._headers = _split_plain(self._section)
-        return fields
-
-    @headers.setter
-    def headers(self, fields: Headers) -> None:
-        self._headers = fields
-        self._low = b""
-
-    def field(self, name: bytes) -> bytes | None:
-        """The value of the last field called ``name`` (lower case), None without one."""
-        low = self._low
-        if not low:
-            found = None
-            for key, value in self.headers:
-                if key == name:
-                    found = value
-            return found
-        key = b"\r\n" + name + b":"
-        at = low.rfind(key)
-        if at < 0:
-            return None
-        end = low.find(b"\r\n", at + 2)
-        return self._section[at + len(key) - 2:end - 2].strip(b" \t")
 
 
 def _split_lines(block: bytes) -> list[bytes]:
@@ -260,57 +227,45 @@ def _frame(head: Head, is_request: bool, request_method: bytes = b"POST") -> Non
         head.length = -1  # a response read until the connection closes
 
 
-def _split_plain(section: bytes) -> Headers:
-    """The fields of a section :data:`_PLAIN_FIELDS` checked (and whose Content-Length
-    :func:`_plain_facts` checked)."""
+def _plain_fields(section: bytes) -> tuple[Headers, int, int, bool] | None:
+    """The fields of a section :data:`_PLAIN_FIELDS` checked, the Content-Length (-1
+    without one), how many Host fields, and whether it has no Connection, Upgrade or
+    Expect (nothing else for :func:`_frame` to read).  None when a field needs h11's
+    fuller rules (a repeated or odd Content-Length, Transfer-Encoding)."""
     fields: Headers = []
     append = fields.append
+    hosts = 0
+    length = -1
+    simple = True
     lines = section.split(b"\r\n")
     lines.pop()
     for line in lines:
         name, _, value = line.partition(b":")
-        append((name.lower(), value.strip(b" \t")))
-    return fields
-
-
-def _plain_head(head: Head, section: bytes) -> tuple[int, int, bool] | None:
-    """Read a section :data:`_PLAIN_FIELDS` checked into ``head`` (fields built on
-    demand); answers the Content-Length (-1 without one), how many Host fields, and
-    whether there is no Connection, Upgrade or Expect (nothing else for
-    :func:`_frame` to read).  None when a field needs h11's fuller rules (a repeated
-    or odd Content-Length, Transfer-Encoding): ``head`` is left untouched.
-
-    Each line of ``low`` starts with CRLF + name + ":" (a value holds no CR or LF),
-    so counting and finding those keys counts and finds fields."""
-    low = b"\r\n" + section.lower()
-    if b"\r\ntransfer-encoding:" in low:
-        return None
-    length = -1
-    at = low.find(b"\r\ncontent-length:")
-    if at >= 0:
-        if low.find(b"\r\ncontent-length:", at + 17) >= 0:
+        name = name.lower()
+        value = value.strip(b" \t")
+        if name == b"content-length":
+            if length >= 0 or not value.isdigit() or len(value) > 20:
+                return None
+            length = int(value)
+        elif name == b"host":
+            hosts += 1
+        elif name == b"transfer-encoding":
             return None
-        value = section[at + 15:low.find(b"\r\n", at + 17) - 2].strip(b" \t")
-        if not value.isdigit() or len(value) > 20:
-            return None
-        length = int(value)
-    simple = b"\r\nconnection:" not in low and b"\r\nupgrade:" not in low \
-        and b"\r\nexpect:" not in low
-    head._headers = None
-    head._section = section
-    head._low = low
-    return length, low.count(b"\r\nhost:"), simple
+        elif name in (b"connection", b"upgrade", b"expect"):
+            simple = False
+        append((name, value))
+    return fields, length, hosts, simple
 
 
 def parse_request_head(block: bytes) -> Head:
     """Parse a request head ``block`` (it ends with its blank line)."""
     plain = _PLAIN_REQUEST.fullmatch(block)
     if plain is not None:
-        head = Head()
-        found = _plain_head(head, plain.group(4))
+        found = _plain_fields(plain.group(4))
         if found is not None:
+            head = Head()
             head.method, head.target, head.version = plain.group(1, 2, 3)
-            length, hosts, simple = found
+            head.headers, length, hosts, simple = found
             if simple and hosts == 1 and head.version == b"1.1" and head.method != b"CONNECT":
                 head.length = max(length, 0)
             else:
@@ -334,12 +289,12 @@ def parse_response_head(block: bytes, request_method: bytes = b"POST") -> Head:
     """Parse a response head ``block`` (it ends with its blank line)."""
     plain = _PLAIN_RESPONSE.fullmatch(block)
     if plain is not None:
-        head = Head()
-        found = _plain_head(head, plain.group(3))
+        found = _plain_fields(plain.group(3))
         if found is not None:
+            head = Head()
             head.version = plain.group(1)
             head.status = int(plain.group(2))
-            length, _, simple = found
+            head.headers, length, _, simple = found
             if head.status < 200:
                 return head
             if simple and length >= 0 and head.version == b"1.1" \

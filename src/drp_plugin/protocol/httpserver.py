@@ -94,7 +94,7 @@ class WireRequest:
                  "_reserved", "_raw", "_headers")
 
     def __init__(self, method: str, target: str,
-                 headers: dict[str, str] | list[tuple[bytes, bytes]] | http1.Head,
+                 headers: dict[str, str] | list[tuple[bytes, bytes]],
                  body: bytes | bytearray, keep_alive: bool = True) -> None:
         #: Called once the response was written (``/stop`` exits from here).
         self.after_response: Callable[[], None] | None = None
@@ -102,7 +102,7 @@ class WireRequest:
         self.path, _, self.query = target.partition("?")
         if isinstance(headers, dict):
             self._headers: dict[str, str] | None = headers
-            self._raw: list[tuple[bytes, bytes]] | http1.Head = []
+            self._raw: list[tuple[bytes, bytes]] = []
         else:
             self._headers = None
             self._raw = headers
@@ -115,32 +115,30 @@ class WireRequest:
     def headers(self) -> dict[str, str]:
         """Lower-case names; a repeated header keeps its last value."""
         if self._headers is None:
-            raw = self._raw if isinstance(self._raw, list) else self._raw.headers
-            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
         return self._headers
-
-    def _content_type(self) -> bytes:
-        raw = self._raw
-        if isinstance(raw, http1.Head):
-            return raw.field(b"content-type") or b""
-        found = b""
-        for name, value in raw:
-            if name == b"content-type":
-                found = value
-        return found
 
     @property
     def content_type(self) -> str:
         """The Content-Type header, as sent."""
         if self._headers is None:
-            return self._content_type().decode("latin-1")
+            found = b""
+            for name, value in self._raw:
+                if name == b"content-type":
+                    found = value
+            return found.decode("latin-1")
         return self._headers.get("content-type", "")
 
     @property
     def media_type(self) -> str:
         """The media type of the Content-Type, lower case, parameters removed."""
-        if self._headers is None and self._content_type() == b"application/json":
-            return "application/json"  # what DRP sends: nothing to normalise
+        if self._headers is None:
+            found = b""
+            for name, value in self._raw:
+                if name == b"content-type":
+                    found = value
+            if found == b"application/json":  # what DRP sends: nothing to normalise
+                return "application/json"
         return http1.media_type(self.content_type)
 
 
@@ -271,7 +269,7 @@ class _Connection(asyncio.Protocol):
                         self.reserved = len(body)
                     request = WireRequest(
                         done.method.decode("latin-1"), done.target.decode("latin-1"),
-                        done, body, done.keep_alive)
+                        done.headers, body, done.keep_alive)
                     request._reserved = self.reserved
                     self.reserved = 0
                     if self.context is not None and done.keep_alive and not self.busy \
