@@ -17,10 +17,11 @@ import multiprocessing.sharedctypes
 import os
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 import h11
+
+from drp_plugin.protocol.http1 import DateCache
 
 from .util import MP
 
@@ -31,23 +32,10 @@ LOG_LINES, LOG_LAST_NS, LOG_BYTES, PUBLISHED, LEAVING, OTHER = range(6)
 Handler = Callable[[bytes, bytes], tuple[int, bytes]]
 
 
-class _Date:
-    def __init__(self) -> None:
-        self.second = -1
-        self.value = b""
-
-    def get(self) -> bytes:
-        now = int(time.time())
-        if now != self.second:
-            self.second = now
-            self.value = formatdate(now, usegmt=True).encode()
-        return self.value
-
-
 class H11Protocol(asyncio.Protocol):
     """One connection: parse requests with h11, answer each from ``handler``."""
 
-    def __init__(self, handler: Handler, date: _Date) -> None:
+    def __init__(self, handler: Handler, date: DateCache) -> None:
         self.handler = handler
         self.date = date
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
@@ -106,7 +94,7 @@ class H11Protocol(asyncio.Protocol):
 class CodecProtocol(asyncio.Protocol):
     """One connection: parse requests with the provider's own codec, answer from ``handler``."""
 
-    def __init__(self, handler: Handler, date: _Date) -> None:
+    def __init__(self, handler: Handler, date: DateCache) -> None:
         from drp_plugin.protocol import http1
 
         self.http1 = http1
@@ -146,7 +134,7 @@ def _serve_forever(path: str, handler: Handler, ready: Any,
     async def main() -> None:
         if os.path.lexists(path):
             os.unlink(path)
-        date = _Date()
+        date = DateCache()
         loop = asyncio.get_running_loop()
         factory = protocol or H11Protocol
         server = await loop.create_unix_server(lambda: factory(handler, date),  # type: ignore[call-arg]
@@ -293,7 +281,7 @@ class RawProtocol(asyncio.Protocol):
 
     Only for the profile's ablation: how much of the floor is h11 itself."""
 
-    def __init__(self, date: _Date) -> None:
+    def __init__(self, date: DateCache) -> None:
         self.date = date
         self.buf = b""
         self.transport: asyncio.Transport | None = None
@@ -327,7 +315,7 @@ def _raw_floor_main(path: str, ready: Any) -> None:
     async def main() -> None:
         if os.path.lexists(path):
             os.unlink(path)
-        date = _Date()
+        date = DateCache()
         server = await asyncio.get_running_loop().create_unix_server(
             lambda: RawProtocol(date), path)
         ready.set()
