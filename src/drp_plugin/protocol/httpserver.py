@@ -118,28 +118,38 @@ class WireRequest:
             self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self._raw}
         return self._headers
 
+    def _raw_content_type(self) -> bytes:
+        found = b""
+        for name, value in self._raw:
+            if name == b"content-type":
+                found = value
+        return found
+
     @property
     def content_type(self) -> str:
         """The Content-Type header, as sent."""
         if self._headers is None:
-            found = b""
-            for name, value in self._raw:
-                if name == b"content-type":
-                    found = value
-            return found.decode("latin-1")
+            return self._raw_content_type().decode("latin-1")
         return self._headers.get("content-type", "")
 
     @property
     def media_type(self) -> str:
         """The media type of the Content-Type, lower case, parameters removed."""
-        if self._headers is None:
-            found = b""
-            for name, value in self._raw:
-                if name == b"content-type":
-                    found = value
-            if found == b"application/json":  # what DRP sends: nothing to normalise
-                return "application/json"
+        if self._headers is None and self._raw_content_type() == b"application/json":
+            return "application/json"  # what DRP sends: nothing to normalise
         return http1.media_type(self.content_type)
+
+
+def reply_payload(status: int, body: Any, request: WireRequest) -> tuple[int, bytes]:
+    """The status and JSON bytes written for an app's answer: a status that is not a
+    final one, or a body that is not JSON (NaN, say), becomes a 500 ``models.Error``."""
+    if not 100 <= status <= 599 or 100 <= status < 200:
+        status = 500
+    try:
+        return status, encode_json(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return 500, encode_json(error_body(500, f"reply is not JSON: {exc}",
+                                           type=request.method, key=request.path))
 
 
 #: An app takes a request and returns (status, JSON-able body).
@@ -681,14 +691,7 @@ class UnixHTTPServer:
                 status, body = await self.app(request)
             except Exception as exc:  # the app's own safety net failed
                 status, body = 500, panic_body(exc, request.method, request.path)
-            if not 100 <= status <= 599 or 100 <= status < 200:
-                status = 500
-            try:
-                payload = encode_json(body)
-            except (TypeError, ValueError, RecursionError) as exc:
-                status = 500
-                payload = encode_json(error_body(500, f"reply is not JSON: {exc}",
-                                                 type=request.method, key=request.path))
+            status, payload = reply_payload(status, body, request)
             close = not request.keep_alive
             transport.write(encode_response(status, payload, self._date.get(), close=close,
                                             head_only=request.method == "HEAD"))

@@ -31,11 +31,10 @@ import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import PluginError, error_body
+from ..errors import PluginError
 from ..models import Event, make_event
 from ..protocol.eventsbridge import deliver_event
-from ..protocol.http1 import encode_json
-from ..protocol.httpserver import WireRequest
+from ..protocol.httpserver import WireRequest, reply_payload
 from ..protocol.lifecycle import Lifecycle
 from ..protocol.routing import PREFIX, Router
 from ..protocol.services import Services
@@ -248,13 +247,8 @@ class TestClient:
         # The server writes the reply, then runs this (``/stop`` counts its replies).
         if request.after_response is not None:
             request.after_response()
-        # Decoded from its JSON, as DRP would see it; a reply that is not JSON is a 500,
-        # as the server answers it.
-        try:
-            payload = encode_json(body)
-        except (TypeError, ValueError, RecursionError) as exc:
-            status, payload = 500, encode_json(error_body(
-                500, f"reply is not JSON: {exc}", type=request.method, key=request.path))
+        # Decoded from the JSON the server would write (a reply that is not JSON is a 500).
+        status, payload = reply_payload(status, body, request)
         return InProcessReply(status, json.loads(payload))
 
     def config(self, params: dict[str, Any] | None = None) -> InProcessReply:
