@@ -11,8 +11,8 @@ program name stays the built file's).
 
 Byte code per minor: zipimport only knows ``x.pyc`` next to ``x.py``, for one
 Python minor.  The build compiles every module once per supported minor into
-one entry per cache tag (``_drp_pyc/cpython-312``: archive name -> marshalled
-code); :func:`install_pycs` wraps ``zipimport._get_module_code`` (a module
+one stored entry per cache tag (``_drp_pyc/cpython-312``: archive name ->
+zlib-compressed marshalled code, so a start inflates only what it imports); :func:`install_pycs` wraps ``zipimport._get_module_code`` (a module
 function with the same signature from 3.8 to 3.13) so that a module of this
 file is taken from that table.  A module the table lacks, another archive, or a
 Python without the function, falls back to zipimport's own behaviour.
@@ -115,9 +115,11 @@ def _read_exact(fh: Any, length: int, rel: str) -> bytes:
 
 
 def install_pycs(archive: str, table: dict[str, bytes]) -> bool:
-    """Serve the modules of ``archive`` from ``table`` (archive name -> marshalled code)."""
+    """Serve the modules of ``archive`` from ``table`` (archive name -> zlib-compressed
+    marshalled code, inflated when the module is imported)."""
     import marshal
     import zipimport
+    import zlib
 
     original = getattr(zipimport, "_get_module_code", None)
     module_path = getattr(zipimport, "_get_module_path", None)
@@ -130,7 +132,7 @@ def install_pycs(archive: str, table: dict[str, bytes]) -> bool:
             for rel, package in ((path + "/__init__.py", True), (path + ".py", False)):
                 data = table.get(rel)
                 if data is not None:
-                    return marshal.loads(data), package, archive + os.sep + rel.replace("/", os.sep)
+                    return marshal.loads(zlib.decompress(data)), package, archive + os.sep + rel.replace("/", os.sep)
         return original(self, fullname)
 
     zipimport._get_module_code = _get_module_code  # type: ignore[attr-defined]
