@@ -212,6 +212,9 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
              "source": provider_argv(INCREMENTER)}
     if BUILT.path is not None:
         kinds["built"] = BUILT.argv()
+    loops = {"source_uvloop": "uvloop"} if _has_uvloop() else {}
+    for kind in loops:
+        kinds[kind] = provider_argv(INCREMENTER)
     # Issue 11: spawn to READY! <= 1.25x `python3 -I -c "import asyncio"` (same run).
     asyncio_floors = {"source": [PYTHON, "-I", "-c", "import asyncio"]}
     if BUILT.path is not None:
@@ -224,7 +227,8 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
         env = child_env(tmp)
         for i in range(plan.spawn_reps + 1):  # the first round warms the .pyc files
             for kind, argv in kinds.items():
-                p = ProviderProcess(argv, tmp, sink.path, env, to_name=f"{kind}{i}.sock")
+                kind_env = {**env, "DRP_PLUGIN_LOOP": loops[kind]} if kind in loops else env
+                p = ProviderProcess(argv, tmp, sink.path, kind_env, to_name=f"{kind}{i}.sock")
                 seconds = p.start()
                 try:
                     if kind != "floor":
@@ -255,6 +259,10 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
         result[f"floor_asyncio_{kind}_ms"] = {**summary(samples), "samples": samples,
                                               "command": " ".join(asyncio_floors[kind])}
         result[f"ratio_{kind}"] = _ratio(ready[kind], samples)
+    if "source_uvloop" in ready:
+        result["ready_source_uvloop_ms"] = {**summary(ready["source_uvloop"]),
+                                            "samples": ready["source_uvloop"]}
+        result["ratio_source_uvloop"] = _ratio(ready["source_uvloop"], floor_asyncio["source"])
     if "built" in ready:
         result["ready_built_ms"] = {**summary(ready["built"]), "samples": ready["built"],
                                     "command": " ".join(kinds["built"])}
@@ -396,10 +404,22 @@ def _count(prov: ProviderProcess) -> int:
     return int(json.loads(reply)["events"])
 
 
+def _has_uvloop() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
 def bench_events(plan: Plan) -> dict[str, Any]:
     body = event_body()
     result: dict[str, Any] = {"body_bytes": len(body), "conns": 4}
-    for variant, extra in (("async", {}), ("sync", {"BENCH_PUBLISH_SYNC": "1"})):
+    variants: list[tuple[str, dict[str, str]]] = [("async", {}),
+                                                  ("sync", {"BENCH_PUBLISH_SYNC": "1"})]
+    if _has_uvloop():
+        variants.insert(1, ("async_uvloop", {"DRP_PLUGIN_LOOP": "uvloop"}))
+    else:
+        result["async_uvloop"] = {"skipped": "uvloop is not installed (pip install -e '.[uvloop]')"}
+    for variant, extra in variants:
         with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink:
             prov = _started(ProviderProcess(provider_argv(PROVIDERS / "publish_counter.py"), tmp,
                                             sink.path, child_env(tmp, **extra)))

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 
 import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--heavy", action="store_true", help="run the heavy reliability cases")
+
+
+if os.environ.get("DRP_PLUGIN_LOOP") == "uvloop":
+    # ``.ci/run`` runs the protocol tests once more on uvloop: provider subprocesses get
+    # the variable through ``clean_env``, in-process async tests get uvloop's loop here.
+    import uvloop
+
+    def pytest_asyncio_loop_factories(config: pytest.Config,
+                                      item: pytest.Item) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+        return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture

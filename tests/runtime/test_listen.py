@@ -264,6 +264,24 @@ async def test_interface_style_provider(make_host: HostFactory) -> None:
     assert await host.wait() == 0
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+async def test_each_event_loop_serves_actions_logs_and_stop(
+        make_host: HostFactory, clean_env: dict[str, str], loop: str) -> None:
+    """``DRP_PLUGIN_LOOP``: the same provider, on asyncio's loop and on uvloop's."""
+    pytest.importorskip("uvloop")
+    host = await make_host(INCREMENTER, env={**clean_env, "DRP_PLUGIN_LOOP": loop}, config={})
+    with open(f"/proc/{host.process.pid}/maps", encoding="utf-8") as fh:
+        assert ("uvloop" in fh.read()) is (loop == "uvloop")
+    replies = await asyncio.gather(*(host.action("incrstatus", plugin="incrementer")
+                                     for _ in range(20)))
+    assert {(r.status, r.body) for r in replies} == {(200, b'"Running"\n')}
+    await host.stop()
+    assert await host.wait() == 0
+    assert not os.path.exists(host.to_path)
+    # every action's log line reached the sink before the exit
+    assert sum(1 for line in host.logs if "incrstatus" in line["Message"]) == 20, host.logs
+
+
 async def test_action_timeout_answers_504(make_host: HostFactory, clean_env: dict[str, str]) -> None:
     host = await make_host(env={**clean_env, "DRP_PLUGIN_ACTION_TIMEOUT": "0.2"}, config={})
     reply = await host.action("sleep_async", {"seconds": 2})

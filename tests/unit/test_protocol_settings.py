@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from drp_plugin import Provider
@@ -27,7 +29,8 @@ def test_every_variable_is_read() -> None:
            "DRP_PLUGIN_BODY_TIMEOUT": "2", "DRP_PLUGIN_LOG_QUEUE_BYTES": "65536",
            "DRP_PLUGIN_LOG_LINE_BYTES": "1024", "DRP_PLUGIN_EVENT_MAX_BYTES": "100",
            "DRP_PLUGIN_EVENT_PENDING_BYTES": "200", "DRP_PLUGIN_EVENT_WS_QUEUE": "2",
-           "DRP_PLUGIN_EVENT_MAX_BACKOFF": "3", "DRP_PLUGIN_EVENT_STABLE_AFTER": "4"}
+           "DRP_PLUGIN_EVENT_MAX_BACKOFF": "3", "DRP_PLUGIN_EVENT_STABLE_AFTER": "4",
+           "DRP_PLUGIN_LOOP": "auto"}
     assert set(env) == set(VARIABLES)
     assert ListenSettings.from_env(env) == ListenSettings(
         max_body=1024, action_timeout=2.5, drp_gone_grace=7.0, drp_probe_interval=0.25,
@@ -35,7 +38,7 @@ def test_every_variable_is_read() -> None:
         max_buffered=4096, max_connections=8, idle_timeout=60.0, header_timeout=1.5,
         body_timeout=2.0, log_queue_bytes=65536, log_line_bytes=1024, event_max_bytes=100,
         event_pending_bytes=200, event_ws_queue=2, event_max_backoff=3.0,
-        event_stable_after=4.0)
+        event_stable_after=4.0, loop="auto")
 
 
 def test_defaults_are_the_components_own() -> None:
@@ -75,6 +78,7 @@ def test_the_provider_gives_the_action_timeout_default_and_the_variable_wins() -
     ("DRP_PLUGIN_LOG_QUEUE_BYTES", "16MiB", "whole number of bytes"),
     ("DRP_PLUGIN_EVENT_WS_QUEUE", "0", "positive"),
     ("DRP_PLUGIN_EVENT_MAX_BACKOFF", "soon", "number of seconds"),
+    ("DRP_PLUGIN_LOOP", "trio", "asyncio, uvloop or auto"),
 ])
 def test_a_bad_value_names_its_variable_on_one_line(name: str, value: str, reason: str) -> None:
     with pytest.raises(SettingsError) as info:
@@ -95,3 +99,40 @@ def test_describe_lists_every_field() -> None:
     described = ListenSettings().describe()
     assert described["exit_grace"] == 5.0
     assert len(described) == len(VARIABLES)
+
+
+def test_the_loop_setting_and_the_loops_it_makes() -> None:
+    from drp_plugin.protocol.runtime import new_event_loop
+
+    uvloop = pytest.importorskip("uvloop")  # in the dev extra: CI has it
+    assert ListenSettings().loop == "asyncio"
+    assert ListenSettings.from_env({"DRP_PLUGIN_LOOP": "UVLoop"}).loop == "uvloop"
+    for kind, expected in (("asyncio", asyncio.SelectorEventLoop), ("uvloop", uvloop.Loop),
+                           ("auto", uvloop.Loop)):
+        loop = new_event_loop(kind)
+        try:
+            assert isinstance(loop, expected), kind
+        finally:
+            loop.close()
+
+
+def test_uvloop_asked_for_but_absent_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without uvloop, ``uvloop`` is refused before READY! and ``auto`` means asyncio."""
+    import importlib.util
+    import sys
+
+    from drp_plugin.protocol.runtime import new_event_loop
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "uvloop" else real(name, *a))
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # ``import uvloop`` raises ImportError
+    with pytest.raises(SettingsError) as info:
+        ListenSettings.from_env({"DRP_PLUGIN_LOOP": "uvloop"})
+    assert "uvloop is not installed" in str(info.value) and "\n" not in str(info.value)
+    assert ListenSettings.from_env({"DRP_PLUGIN_LOOP": "auto"}).loop == "auto"
+    loop = new_event_loop("auto")
+    try:
+        assert type(loop) is type(asyncio.new_event_loop()) or isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()

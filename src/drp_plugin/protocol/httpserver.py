@@ -249,8 +249,8 @@ class _Connection(asyncio.Protocol):
 
     # -- reading ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not subclasses of asyncio.Transport, only alike.
+        self.transport = transport  # type: ignore[assignment]
         self.server._conns.add(self)
         if _EAGER:
             self.context = contextvars.copy_context()

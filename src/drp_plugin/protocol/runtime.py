@@ -204,10 +204,12 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
     handlers (one may be stuck past its timeout); the :class:`ExitGuard` armed at
     the end of the drain bounds what interpreter shutdown may still wait for.
     """
+    if settings is None:
+        settings = ListenSettings.from_env(provider=provider)
     guard = ExitGuard()
     shield = StdioShield()
     shield.install()
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop(settings.loop)
     # Our own executor, so that closing does not wait for a handler's stuck thread.
     executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="drp-plugin-handler")
     loop.set_default_executor(executor)
@@ -219,6 +221,21 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
         _close_loop(loop)
         executor.shutdown(wait=False, cancel_futures=True)
         shield.restore()
+
+
+def new_event_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
+    """A new loop of ``kind`` (``DRP_PLUGIN_LOOP``): asyncio's, or uvloop's for
+    ``uvloop``, and for ``auto`` when uvloop is installed."""
+    if kind != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
 
 
 def _close_loop(loop: asyncio.AbstractEventLoop) -> None:

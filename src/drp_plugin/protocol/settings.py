@@ -40,6 +40,10 @@ variable                        default    meaning
 ``DRP_PLUGIN_LOG_LINE_BYTES``   64 KiB     one log line (longer ones are cut, counted)
 ``DRP_PLUGIN_EVENT_*``          see        the event stream's bounds, checked here and
                                 README     read by :mod:`drp_plugin.events.stream`
+``DRP_PLUGIN_LOOP``             asyncio    the event loop: ``asyncio``, ``uvloop`` (must
+                                           be installed) or ``auto`` (uvloop when it
+                                           is installed); uvloop takes 5-8% less CPU
+                                           per request and ~8 ms more at start
 ==============================  =========  ==============================================
 
 The server's bounds reach :class:`~drp_plugin.protocol.httpserver.Limits` and the log
@@ -117,6 +121,8 @@ class ListenSettings:
     event_max_backoff: float = 5.0
     #: Seconds a connection must stay up before backoff starts small again.
     event_stable_after: float = 10.0
+    #: The event loop: ``asyncio``, ``uvloop`` or ``auto`` (``DRP_PLUGIN_LOOP``).
+    loop: str = "asyncio"
 
     def limits(self) -> Limits:
         """The to-plugin server's bounds."""
@@ -195,6 +201,19 @@ def _optional_seconds(text: str) -> float | None:
         raise ValueError("expected a number of seconds, e.g. 30, or 'none' for no limit") from None
 
 
+def _loop(text: str) -> str:
+    kind = text.lower()
+    if kind not in ("asyncio", "uvloop", "auto"):
+        raise ValueError("expected asyncio, uvloop or auto")
+    if kind == "uvloop":
+        import importlib.util
+
+        if importlib.util.find_spec("uvloop") is None:
+            raise ValueError("uvloop is not installed for this Python "
+                             "(pip install 'drp-plugin[uvloop]'), or use asyncio or auto")
+    return kind
+
+
 #: Variable -> (field, parser).  A new setting is one row here plus one field above.
 _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "DRP_PLUGIN_MAX_BODY": ("max_body", _bytes),
@@ -217,6 +236,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "DRP_PLUGIN_EVENT_WS_QUEUE": ("event_ws_queue", _count),
     "DRP_PLUGIN_EVENT_MAX_BACKOFF": ("event_max_backoff", _seconds),
     "DRP_PLUGIN_EVENT_STABLE_AFTER": ("event_stable_after", _seconds),
+    "DRP_PLUGIN_LOOP": ("loop", _loop),
 }
 
 #: The names of every setting variable.
