@@ -84,13 +84,20 @@ class Pipeline:
     async def reconfigure(self, settings: Settings, sink: FileSink | TcpSink) -> None:
         assert self.settings is not None and self.spool is not None
         assert self.pump is not None and self.forwarder is not None
-        # The new subscription first: if it fails, nothing changed.
+        # The new subscription first: if it fails, nothing changed.  The pump is told
+        # before: from then on an event can reach the old and the new subscription.
         changed = settings.selections != self.settings.selections
-        subscription = await self._subscribe(settings) if changed else None
+        handover = self.pump.prepare(settings.patterns) if changed else None
+        try:
+            subscription = await self._subscribe(settings) if changed else None
+        except BaseException:
+            if handover is not None:
+                self.pump.cancel(handover)
+            raise
         if not sink.same_as(self.forwarder.target):
             await self.forwarder.switch(sink)
-        if changed:
-            await self.pump.hand_over(subscription, settings.patterns)
+        if handover is not None:
+            await self.pump.hand_over(subscription, handover)
         spool = self.spool
         spool.memory_items, spool.disk_max = settings.queue_size, settings.spool_max
         try:

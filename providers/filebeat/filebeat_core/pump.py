@@ -18,13 +18,33 @@ if TYPE_CHECKING:
     from .spool import Spool
 
 
+class Handover:
+    """A re-config to other selections, from before their subscription exists to the switch.
+
+    The stream gives an event to every subscription registered when it arrives,
+    and a subscription is registered from ``subscribe`` on: until the pump
+    switches, an event the new selections match can reach both subscriptions
+    and be queued from the old one.  ``queued`` keeps every such event, in
+    order, for the new subscription to skip.
+    """
+
+    def __init__(self, patterns: list[Pattern]) -> None:
+        self.patterns = patterns
+        self.queued: list[Event] = []
+
+    def matches(self, event: Event) -> bool:
+        return any(p.matches(event) for p in self.patterns)
+
+
 class Pump:
     """Reads the event subscription and queues each event's line in the spool.
 
-    On a re-config with other selections, :meth:`hand_over` gets a subscription
-    already registered for them; the pump finishes the events the old one had
-    received, then skips the new one's first events when they are those same
-    events (an event can match both), so the switch loses and doubles nothing.
+    On a re-config with other selections, :meth:`prepare` comes before the new
+    subscription is made, and :meth:`hand_over` gets it, already registered;
+    the pump finishes the events the old one had received, then skips the new
+    one's first events when it queued them from the old one since
+    :meth:`prepare` (an event can match both), so the switch loses and doubles
+    nothing.
     """
 
     def __init__(self, spool: Spool,
@@ -34,9 +54,11 @@ class Pump:
         self.subscription: Subscription | None = None
         self.received = 0
         self.gaps = 0
-        self._next: tuple[Subscription | None, list[Pattern]] | None = None
+        self._next: tuple[Subscription | None, Handover] | None = None
+        self._handovers: list[Handover] = []  # prepared, not switched to yet
         self._wake = asyncio.Event()
         self._skip: list[Event] | None = None
+        self._skip_from: Subscription | None = None  # where the events of _skip came from
         self._in_flight: bytes | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -45,11 +67,28 @@ class Pump:
         self.subscription = subscription
         self._task = asyncio.create_task(self._run(), name="filebeat-pump")
 
-    async def hand_over(self, subscription: Subscription | None,
-                        patterns: list[Pattern]) -> None:
-        previous, self._next = self._next, (subscription, patterns)
-        if previous is not None and previous[0] is not None:
-            await previous[0].close()  # a hand-over that never happened
+    def prepare(self, patterns: list[Pattern]) -> Handover:
+        """Announce a switch to ``patterns``: call it before subscribing to them.
+
+        From now on the events queued that ``patterns`` match are kept, until
+        :meth:`hand_over` switched to the new subscription or :meth:`cancel`.
+        """
+        handover = Handover(patterns)
+        self._handovers.append(handover)
+        return handover
+
+    def cancel(self, handover: Handover) -> None:
+        """The subscription of ``handover`` could not be made: keep nothing for it."""
+        if handover in self._handovers:
+            self._handovers.remove(handover)
+
+    async def hand_over(self, subscription: Subscription | None, handover: Handover) -> None:
+        """Switch to ``subscription`` (made after :meth:`prepare` gave ``handover``)."""
+        previous, self._next = self._next, (subscription, handover)
+        if previous is not None:  # a hand-over that never happened
+            self.cancel(previous[1])
+            if previous[0] is not None:
+                await previous[0].close()
         self._wake.set()
 
     async def _next_event(self, subscription: Subscription) -> Event | None:
@@ -96,18 +135,19 @@ class Pump:
 
     async def _switch(self) -> None:
         assert self._next is not None
-        new, patterns = self._next
+        new, handover = self._next
         self._next = None
-        old, overlap = self.subscription, []
+        old = self.subscription
         if old is not None and old is not new:
             for _ in range(old.pending):  # what the old selections received so far
-                event = await old.get()
-                await self._handle(event)
-                if any(p.matches(event) for p in patterns):
-                    overlap.append(event)
+                await self._handle(await old.get())  # kept in handover.queued if it matches
             await old.close()
+        self.cancel(handover)
         self.subscription = new
-        self._skip = overlap or None
+        # Queued since prepare() (from the old subscription, or the one before it when a
+        # switch came in between): the new one may hold them too, in that order.
+        overlap = handover.queued if old is not None and old is not new else []
+        self._skip, self._skip_from = overlap or None, old
 
     def _duplicate(self, event: Event) -> bool:
         """Whether ``event`` was already queued from the previous subscription."""
@@ -119,7 +159,11 @@ class Pump:
                 # The new subscription starts inside the overlap: expect the rest next.
                 self._skip = skip[i + 1:] or None
                 return True
-        self._skip = None
+        # Not queued before.  When the old subscription could have received it, it came
+        # after the overlap: nothing more to skip.  Otherwise only the new selections
+        # match it and the overlap may go on after it.
+        if self._skip_from is None or self._skip_from.matches(event):
+            self._skip = None
         return False
 
     async def _handle(self, event: Event) -> None:
@@ -137,6 +181,9 @@ class Pump:
             self.log.error("filebeat: event %s cannot be encoded: %s", event.topic, exc)
             return
         self.received += 1
+        for handover in self._handovers:
+            if handover.matches(event):
+                handover.queued.append(event)
         self._in_flight = line
         await self.spool.put(line)
         self._in_flight = None
@@ -162,6 +209,7 @@ class Pump:
         self._in_flight = None
         subscription, self.subscription = self.subscription, None
         pending, self._next = self._next, None
+        self._handovers.clear()
         for sub in (subscription, pending[0] if pending else None):
             if sub is None:
                 continue
