@@ -212,7 +212,8 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
              "source": provider_argv(INCREMENTER)}
     if BUILT.path is not None:
         kinds["built"] = BUILT.argv()
-    loops = {"source_uvloop": "uvloop"} if _has_uvloop() else {}
+    # "source" runs on the default loop; with uvloop installed, also on asyncio's.
+    loops = {"source_asyncio": "asyncio"} if default_loop() == "uvloop" else {}
     for kind in loops:
         kinds[kind] = provider_argv(INCREMENTER)
     # Issue 11: spawn to READY! <= 1.25x `python3 -I -c "import asyncio"` (same run).
@@ -259,10 +260,11 @@ def bench_spawn(plan: Plan) -> dict[str, Any]:
         result[f"floor_asyncio_{kind}_ms"] = {**summary(samples), "samples": samples,
                                               "command": " ".join(asyncio_floors[kind])}
         result[f"ratio_{kind}"] = _ratio(ready[kind], samples)
-    if "source_uvloop" in ready:
-        result["ready_source_uvloop_ms"] = {**summary(ready["source_uvloop"]),
-                                            "samples": ready["source_uvloop"]}
-        result["ratio_source_uvloop"] = _ratio(ready["source_uvloop"], floor_asyncio["source"])
+    result["loop"] = default_loop()
+    if "source_asyncio" in ready:
+        result["ready_source_asyncio_ms"] = {**summary(ready["source_asyncio"]),
+                                             "samples": ready["source_asyncio"]}
+        result["ratio_source_asyncio"] = _ratio(ready["source_asyncio"], floor_asyncio["source"])
     if "built" in ready:
         result["ready_built_ms"] = {**summary(ready["built"]), "samples": ready["built"],
                                     "command": " ".join(kinds["built"])}
@@ -404,21 +406,27 @@ def _count(prov: ProviderProcess) -> int:
     return int(json.loads(reply)["events"])
 
 
-def _has_uvloop() -> bool:
+def default_loop() -> str:
+    """The loop a provider started here runs on: ``DRP_PLUGIN_LOOP``, else ``auto``
+    (uvloop when it is installed)."""
     import importlib.util
 
-    return importlib.util.find_spec("uvloop") is not None
+    kind = os.environ.get("DRP_PLUGIN_LOOP", "").strip().lower() or "auto"
+    if kind == "auto":
+        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    return kind
 
 
 def bench_events(plan: Plan) -> dict[str, Any]:
     body = event_body()
     result: dict[str, Any] = {"body_bytes": len(body), "conns": 4}
+    # "async" and "sync" run on the default loop (DRP_PLUGIN_LOOP=auto: uvloop when it is
+    # installed); with uvloop installed, "async_asyncio" measures asyncio's loop beside it.
+    result["loop"] = default_loop()
     variants: list[tuple[str, dict[str, str]]] = [("async", {}),
                                                   ("sync", {"BENCH_PUBLISH_SYNC": "1"})]
-    if _has_uvloop():
-        variants.insert(1, ("async_uvloop", {"DRP_PLUGIN_LOOP": "uvloop"}))
-    else:
-        result["async_uvloop"] = {"skipped": "uvloop is not installed (pip install -e '.[uvloop]')"}
+    if result["loop"] == "uvloop":
+        variants.insert(1, ("async_asyncio", {"DRP_PLUGIN_LOOP": "asyncio"}))
     for variant, extra in variants:
         with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink:
             prov = _started(ProviderProcess(provider_argv(PROVIDERS / "publish_counter.py"), tmp,

@@ -14,8 +14,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 if os.environ.get("DRP_PLUGIN_LOOP") == "uvloop":
-    # ``.ci/run`` runs the protocol tests once more on uvloop: provider subprocesses get
-    # the variable through ``clean_env``, in-process async tests get uvloop's loop here.
+    # Provider subprocesses run on uvloop whenever it is installed (``auto``, the
+    # default; ``.ci/run`` runs the protocol tests once more with
+    # ``DRP_PLUGIN_LOOP=asyncio``).  In-process async tests run on asyncio's loop,
+    # and on uvloop's with ``DRP_PLUGIN_LOOP=uvloop``.
     import uvloop
 
     def pytest_asyncio_loop_factories(config: pytest.Config,

@@ -30,7 +30,7 @@ def test_every_variable_is_read() -> None:
            "DRP_PLUGIN_LOG_LINE_BYTES": "1024", "DRP_PLUGIN_EVENT_MAX_BYTES": "100",
            "DRP_PLUGIN_EVENT_PENDING_BYTES": "200", "DRP_PLUGIN_EVENT_WS_QUEUE": "2",
            "DRP_PLUGIN_EVENT_MAX_BACKOFF": "3", "DRP_PLUGIN_EVENT_STABLE_AFTER": "4",
-           "DRP_PLUGIN_LOOP": "auto"}
+           "DRP_PLUGIN_LOOP": "asyncio"}
     assert set(env) == set(VARIABLES)
     assert ListenSettings.from_env(env) == ListenSettings(
         max_body=1024, action_timeout=2.5, drp_gone_grace=7.0, drp_probe_interval=0.25,
@@ -38,7 +38,7 @@ def test_every_variable_is_read() -> None:
         max_buffered=4096, max_connections=8, idle_timeout=60.0, header_timeout=1.5,
         body_timeout=2.0, log_queue_bytes=65536, log_line_bytes=1024, event_max_bytes=100,
         event_pending_bytes=200, event_ws_queue=2, event_max_backoff=3.0,
-        event_stable_after=4.0, loop="auto")
+        event_stable_after=4.0, loop="asyncio")
 
 
 def test_defaults_are_the_components_own() -> None:
@@ -105,7 +105,7 @@ def test_the_loop_setting_and_the_loops_it_makes() -> None:
     from drp_plugin.protocol.runtime import new_event_loop
 
     uvloop = pytest.importorskip("uvloop")  # in the dev extra: CI has it
-    assert ListenSettings().loop == "asyncio"
+    assert ListenSettings().loop == "auto"
     assert ListenSettings.from_env({"DRP_PLUGIN_LOOP": "UVLoop"}).loop == "uvloop"
     for kind, expected in (("asyncio", asyncio.SelectorEventLoop), ("uvloop", uvloop.Loop),
                            ("auto", uvloop.Loop)):

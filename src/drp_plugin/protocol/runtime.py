@@ -223,9 +223,9 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
         shield.restore()
 
 
-def new_event_loop(kind: str = "asyncio") -> asyncio.AbstractEventLoop:
-    """A new loop of ``kind`` (``DRP_PLUGIN_LOOP``): asyncio's, or uvloop's for
-    ``uvloop``, and for ``auto`` when uvloop is installed."""
+def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
+    """A new loop of ``kind`` (``DRP_PLUGIN_LOOP``): uvloop's for ``uvloop``, and for
+    ``auto`` when uvloop is installed; asyncio's otherwise."""
     if kind != "asyncio":
         try:
             import uvloop

@@ -40,10 +40,11 @@ variable                        default    meaning
 ``DRP_PLUGIN_LOG_LINE_BYTES``   64 KiB     one log line (longer ones are cut, counted)
 ``DRP_PLUGIN_EVENT_*``          see        the event stream's bounds, checked here and
                                 README     read by :mod:`drp_plugin.events.stream`
-``DRP_PLUGIN_LOOP``             asyncio    the event loop: ``asyncio``, ``uvloop`` (must
-                                           be installed) or ``auto`` (uvloop when it
-                                           is installed); uvloop takes 5-8% less CPU
-                                           per request and ~8 ms more at start
+``DRP_PLUGIN_LOOP``             auto       the event loop: ``auto`` (uvloop when it is
+                                           installed, else asyncio's, as uvicorn does),
+                                           ``asyncio`` or ``uvloop`` (must be
+                                           installed); uvloop takes 5-8% less CPU per
+                                           request and ~4 ms more at start
 ==============================  =========  ==============================================
 
 The server's bounds reach :class:`~drp_plugin.protocol.httpserver.Limits` and the log
@@ -121,8 +122,8 @@ class ListenSettings:
     event_max_backoff: float = 5.0
     #: Seconds a connection must stay up before backoff starts small again.
     event_stable_after: float = 10.0
-    #: The event loop: ``asyncio``, ``uvloop`` or ``auto`` (``DRP_PLUGIN_LOOP``).
-    loop: str = "asyncio"
+    #: The event loop: ``auto``, ``asyncio`` or ``uvloop`` (``DRP_PLUGIN_LOOP``).
+    loop: str = "auto"
 
     def limits(self) -> Limits:
         """The to-plugin server's bounds."""
