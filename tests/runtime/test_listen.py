@@ -268,12 +268,10 @@ async def test_interface_style_provider(make_host: HostFactory) -> None:
 async def test_each_event_loop_serves_actions_logs_and_stop(
         make_host: HostFactory, clean_env: dict[str, str], loop: str) -> None:
     """``DRP_PLUGIN_LOOP``: the same provider on asyncio's loop and on uvloop's, which
-    ``auto``, the default (the variable unset), picks when it is installed."""
+    ``auto``, the default (the variable empty, as unset: ``PluginHost`` adds
+    ``os.environ``, where CI sets it), picks when it is installed."""
     pytest.importorskip("uvloop")
-    env = {k: v for k, v in clean_env.items() if k != "DRP_PLUGIN_LOOP"}
-    if loop:
-        env["DRP_PLUGIN_LOOP"] = loop
-    host = await make_host(INCREMENTER, env=env, config={})
+    host = await make_host(INCREMENTER, env={**clean_env, "DRP_PLUGIN_LOOP": loop}, config={})
     assert host.process is not None
     with open(f"/proc/{host.process.pid}/maps", encoding="utf-8") as fh:
         assert ("uvloop" in fh.read()) is (loop != "asyncio")
