@@ -6,26 +6,16 @@ Real files and links in a temporary folder; the sink is ``filebeat_core.files.Fi
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def files() -> Iterator[Any]:
-    folder = str(ROOT / "providers" / "filebeat")
-    sys.path.insert(0, folder)
-    try:
-        from filebeat_core import errors, files
-
-        yield files.FileSink, errors.SinkError
-    finally:
-        sys.path.remove(folder)
+def files(fb: SimpleNamespace) -> tuple[Any, Any]:
+    return fb.FileSink, fb.SinkError
 
 
 def test_a_link_at_the_path_is_refused_at_config(files: Any, tmp_path: Path) -> None:

@@ -13,33 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from drp_plugin.events import EventStream, Pattern, Subscription
 from drp_plugin.models import make_event
 
-ROOT = Path(__file__).resolve().parents[2]
 LOG = logging.getLogger("test.filebeat.pump")
-
-
-@pytest.fixture(scope="module")
-def fb() -> Iterator[SimpleNamespace]:
-    """The pump, spool and pipeline of ``filebeat_core``, from the provider's folder."""
-    folder = str(ROOT / "providers" / "filebeat")
-    sys.path.insert(0, folder)
-    try:
-        from filebeat_core import pipeline, pump, settings, spool
-
-        yield SimpleNamespace(Pump=pump.Pump, Spool=spool.Spool, Pipeline=pipeline.Pipeline,
-                              Settings=settings.Settings)
-    finally:
-        sys.path.remove(folder)
 
 
 class Wire:

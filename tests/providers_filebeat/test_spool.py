@@ -5,31 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import stat
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 LOG = logging.getLogger("test.filebeat.spool")
-
-
-@pytest.fixture(scope="module")
-def fb() -> Iterator[SimpleNamespace]:
-    """The spool and the event filter of ``filebeat_core``, imported from the provider's folder."""
-    folder = str(ROOT / "providers" / "filebeat")
-    sys.path.insert(0, folder)
-    try:
-        from filebeat_core import filtering, spool
-
-        yield SimpleNamespace(Spool=spool.Spool, SpoolFile=spool.SpoolFile,
-                              shape_event=filtering.shape_event,
-                              encode_event=filtering.encode_event)
-    finally:
-        sys.path.remove(folder)
 
 
 def line(i: int) -> bytes:

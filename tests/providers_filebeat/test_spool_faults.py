@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -82,17 +82,6 @@ def test_a_full_disk_holds_the_stream_back_and_loses_nothing(tmp_path: Path) -> 
     assert "cannot write to the spool file" in done.stderr and "File too large" in done.stderr
     assert "takes events again" in done.stderr
     assert result["left"] == ""  # read to its end, emptied
-
-
-@pytest.fixture(scope="module")
-def fb() -> Iterator[SimpleNamespace]:
-    sys.path.insert(0, str(FOLDER))
-    try:
-        from filebeat_core import spool
-
-        yield SimpleNamespace(Spool=spool.Spool, SpoolFile=spool.SpoolFile)
-    finally:
-        sys.path.remove(str(FOLDER))
 
 
 def test_a_planted_link_is_never_followed(fb: SimpleNamespace, tmp_path: Path) -> None:
