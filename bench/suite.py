@@ -407,14 +407,10 @@ def _count(prov: ProviderProcess) -> int:
 
 
 def default_loop() -> str:
-    """The loop a provider started here runs on: ``DRP_PLUGIN_LOOP``, else ``auto``
-    (uvloop when it is installed)."""
-    import importlib.util
+    """The loop a provider started here runs on (``DRP_PLUGIN_LOOP``, default ``auto``)."""
+    from drp_plugin.protocol.settings import ListenSettings, loop_in_use
 
-    kind = os.environ.get("DRP_PLUGIN_LOOP", "").strip().lower() or "auto"
-    if kind == "auto":
-        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
-    return kind
+    return loop_in_use(ListenSettings.from_env().loop)
 
 
 def bench_events(plan: Plan) -> dict[str, Any]:

@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from drp_plugin import Provider
-from drp_plugin.protocol.settings import DEFAULT_MAX_BODY, VARIABLES, ListenSettings, SettingsError
+from drp_plugin.protocol.settings import (
+    DEFAULT_MAX_BODY,
+    VARIABLES,
+    ListenSettings,
+    SettingsError,
+    loop_in_use,
+)
 
 
 def test_defaults_without_any_variable() -> None:
@@ -107,6 +113,7 @@ def test_the_loop_setting_and_the_loops_it_makes() -> None:
     uvloop = pytest.importorskip("uvloop")  # in the dev extra: CI has it
     assert ListenSettings().loop == "auto"
     assert ListenSettings.from_env({"DRP_PLUGIN_LOOP": "UVLoop"}).loop == "uvloop"
+    assert [loop_in_use(k) for k in ("asyncio", "uvloop", "auto")] == ["asyncio", "uvloop", "uvloop"]
     for kind, expected in (("asyncio", asyncio.SelectorEventLoop), ("uvloop", uvloop.Loop),
                            ("auto", uvloop.Loop)):
         loop = new_event_loop(kind)
@@ -131,6 +138,7 @@ def test_uvloop_asked_for_but_absent_is_one_clear_line(monkeypatch: pytest.Monke
         ListenSettings.from_env({"DRP_PLUGIN_LOOP": "uvloop"})
     assert "uvloop is not installed" in str(info.value) and "\n" not in str(info.value)
     assert ListenSettings.from_env({"DRP_PLUGIN_LOOP": "auto"}).loop == "auto"
+    assert loop_in_use("auto") == "asyncio"
     loop = new_event_loop("auto")
     try:
         assert type(loop) is type(asyncio.new_event_loop()) or isinstance(loop, asyncio.SelectorEventLoop)

@@ -202,16 +202,27 @@ def _optional_seconds(text: str) -> float | None:
         raise ValueError("expected a number of seconds, e.g. 30, or 'none' for no limit") from None
 
 
+def _uvloop_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
+def loop_in_use(kind: str) -> str:
+    """The loop a ``DRP_PLUGIN_LOOP`` of ``kind`` runs on here: ``auto`` is uvloop when
+    it is installed, else asyncio (what :func:`.runtime.new_event_loop` makes)."""
+    if kind == "auto":
+        return "uvloop" if _uvloop_installed() else "asyncio"
+    return kind
+
+
 def _loop(text: str) -> str:
     kind = text.lower()
     if kind not in ("asyncio", "uvloop", "auto"):
         raise ValueError("expected asyncio, uvloop or auto")
-    if kind == "uvloop":
-        import importlib.util
-
-        if importlib.util.find_spec("uvloop") is None:
-            raise ValueError("uvloop is not installed for this Python "
-                             "(pip install 'drp-plugin[uvloop]'), or use asyncio or auto")
+    if kind == "uvloop" and not _uvloop_installed():
+        raise ValueError("uvloop is not installed for this Python "
+                         "(pip install 'drp-plugin[uvloop]'), or use asyncio or auto")
     return kind
 
 
