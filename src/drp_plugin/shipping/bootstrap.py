@@ -12,9 +12,10 @@ program name stays the built file's).
 Byte code per minor: zipimport only knows ``x.pyc`` next to ``x.py``, for one
 Python minor.  The build compiles every module once per supported minor into
 one stored entry per cache tag (``_drp_pyc/cpython-312``: archive name ->
-zlib-compressed marshalled code, so a start inflates only what it imports); :func:`install_pycs` wraps ``zipimport._get_module_code`` (a module
-function with the same signature from 3.8 to 3.13) so that a module of this
-file is taken from that table.  A module the table lacks, another archive, or a
+zlib-compressed marshalled code, so a start inflates only what it imports);
+:func:`install_pycs` wraps ``zipimport._get_module_code`` (a module function with
+the same signature from 3.8 to 3.13) so that a module of this file is taken from
+that table.  A module the table lacks, another archive, or a
 Python without the function, falls back to zipimport's own behaviour.
 
 Compiled packages (``--native``): the file carries their manylinux wheels; on
