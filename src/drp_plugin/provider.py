@@ -277,6 +277,8 @@ class Provider:
         self._cli: click.Group | None = None
         self._lifespan: Callable[[Any], Any] | None = None
         self._lifespan_cm: Any = None
+        # The lifespan's start while it runs: configs that arrive meanwhile share it.
+        self._lifespan_starting: Any = None
         #: The plugin's state: what the lifespan yielded (``ctx.state`` in handlers),
         #: ``None`` before the first config and after stop.
         self.state: Any = None
@@ -372,9 +374,27 @@ class Provider:
         return fn
 
     async def _enter_lifespan(self, runtime: Runtime | None) -> None:
+        """Enter the lifespan once: concurrent configs wait for the same start (a failed
+        start fails each of them, and the next config tries again)."""
         fn = self._lifespan
         if fn is None or self._lifespan_cm is not None:
             return
+        import asyncio
+
+        starting = self._lifespan_starting
+        if starting is None:
+            starting = asyncio.ensure_future(self._start_lifespan(fn, runtime))
+            # Retrieved here too: a config cancelled while it waits must not leave the
+            # start's error unretrieved.
+            starting.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._lifespan_starting = starting
+        try:
+            await asyncio.shield(starting)
+        finally:
+            if starting.done() and self._lifespan_starting is starting:
+                self._lifespan_starting = None
+
+    async def _start_lifespan(self, fn: Callable[[Any], Any], runtime: Runtime | None) -> None:
         flags = getattr(getattr(fn, "__code__", None), "co_flags", 0)
         if flags & _CO_GENERATOR and not flags & _CO_ASYNC_GENERATOR:
             import contextlib
@@ -396,6 +416,15 @@ class Provider:
         self.state = state
 
     async def _exit_lifespan(self) -> None:
+        starting = self._lifespan_starting
+        if starting is not None and not starting.done():
+            # A stop during the start: let it finish, so that what it enters is left.
+            import asyncio
+
+            try:
+                await asyncio.shield(starting)
+            except Exception:
+                pass  # it failed: nothing was entered
         cm, self._lifespan_cm = self._lifespan_cm, None
         if cm is not None:
             try:

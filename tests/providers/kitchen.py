@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 from drp_plugin import Action, Context, Event, PluginError, Provider, SyncContext
@@ -52,6 +53,22 @@ async def zero(ctx: Context, action: Action) -> None:
 def sleep_sync(ctx: SyncContext, action: Action) -> str:
     time.sleep(float(action.params.get("seconds", 0.5)))  # type: ignore[arg-type]
     return "slept"
+
+
+_barriers: dict[int, threading.Barrier] = {}
+_barriers_lock = threading.Lock()
+
+
+@provider.action("rendezvous")
+def rendezvous(ctx: SyncContext, action: Action) -> int:
+    """Returns once ``n`` of these run at once (each on its own thread); fails after
+    ``wait`` seconds otherwise."""
+    n = int(action.params.get("n", 2))  # type: ignore[call-overload]
+    with _barriers_lock:
+        barrier = _barriers.setdefault(n, threading.Barrier(n))
+    barrier.wait(float(action.params.get("wait", 20)))  # type: ignore[arg-type]
+    ctx.log.info("rendezvous of %d", n)
+    return n
 
 
 @provider.action("sleep_async")

@@ -28,11 +28,12 @@ OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
 
 HostFactory = Callable[..., Any]
 
-#: Runs the rest of argv with a lower soft limit of open files (what ``ulimit -n`` does);
+#: Runs the rest of argv with lower soft and hard limits of open files (``ulimit -n``; the
+#: provider raises its soft limit to the hard one at start, as Go does);
 #: the limit survives ``exec``, like ``resource.setrlimit`` in a ``preexec_fn``.
 WITH_NOFILE = ("import os, resource, sys; "
                "resource.setrlimit(resource.RLIMIT_NOFILE, "
-               "(int(sys.argv[1]), resource.getrlimit(resource.RLIMIT_NOFILE)[1])); "
+               "(int(sys.argv[1]), int(sys.argv[1]))); "
                "os.execv(sys.executable, [sys.executable] + sys.argv[2:])")
 
 

@@ -36,7 +36,8 @@ def test_every_variable_is_read() -> None:
            "DRP_PLUGIN_LOG_LINE_BYTES": "1024", "DRP_PLUGIN_EVENT_MAX_BYTES": "100",
            "DRP_PLUGIN_EVENT_PENDING_BYTES": "200", "DRP_PLUGIN_EVENT_WS_QUEUE": "2",
            "DRP_PLUGIN_EVENT_MAX_BACKOFF": "3", "DRP_PLUGIN_EVENT_STABLE_AFTER": "4",
-           "DRP_PLUGIN_LOOP": "asyncio"}
+           "DRP_PLUGIN_LOOP": "asyncio", "DRP_PLUGIN_SYNC_THREADS": "12",
+           "DRP_PLUGIN_SYNC_IDLE": "0.5"}
     assert set(env) == set(VARIABLES)
     assert ListenSettings.from_env(env) == ListenSettings(
         max_body=1024, action_timeout=2.5, drp_gone_grace=7.0, drp_probe_interval=0.25,
@@ -44,7 +45,7 @@ def test_every_variable_is_read() -> None:
         max_buffered=4096, max_connections=8, idle_timeout=60.0, header_timeout=1.5,
         body_timeout=2.0, log_queue_bytes=65536, log_line_bytes=1024, event_max_bytes=100,
         event_pending_bytes=200, event_ws_queue=2, event_max_backoff=3.0,
-        event_stable_after=4.0, loop="asyncio")
+        event_stable_after=4.0, loop="asyncio", sync_threads=12, sync_idle=0.5)
 
 
 def test_defaults_are_the_components_own() -> None:
@@ -53,8 +54,12 @@ def test_defaults_are_the_components_own() -> None:
     from drp_plugin.protocol import logship
     from drp_plugin.protocol.httpserver import Limits
 
+    from drp_plugin.protocol.threads import HandlerThreads
+
     s = ListenSettings()
     assert s.limits() == Limits()
+    threads = HandlerThreads()
+    assert (s.sync_threads, s.sync_idle) == (threads.limit, threads.idle_timeout)
     assert (s.log_queue_bytes, s.log_line_bytes) == (logship.DEFAULT_QUEUE_BYTES,
                                                      logship.DEFAULT_LINE_BYTES)
     assert (s.event_max_bytes, s.event_pending_bytes, s.event_ws_queue, s.event_max_backoff,

@@ -4,16 +4,21 @@ It answers every request with JSON.  Requests on one connection are answered in
 order (keep-alive and pipelining); connections run concurrently.  Everything it
 holds is bounded, in bytes and seconds (:class:`Limits`, README "Design"):
 
-- at most ``max_connections`` connections; beyond that, new ones wait in the
-  kernel's backlog until one closes (nothing is refused);
+- at most ``max_connections`` connections: at the limit the longest-idle
+  keep-alive connection is closed to make room, else the longest-silent new one
+  (a socket that sent nothing), else the new connection's request is answered 503
+  naming the setting; the listen backlog is the kernel's largest (``somaxconn``,
+  as Go's listener takes), so a burst of dials is accepted, never refused;
 - a head larger than ``max_head`` is refused (431) however its bytes arrive; a body
   larger than ``max_body`` is refused (413) before it is read; bodies being read or
   waiting for their turn hold at most ``max_buffered`` bytes across all
   connections (503 beyond); a body of known length is read into one buffer of
   that size, freed once answered;
-- a connection idle for ``idle_timeout`` is closed; a head not complete
-  ``header_timeout`` after its first byte, or a body that stalls for
-  ``body_timeout``, is answered 408 and closed;
+- a connection idle for ``idle_timeout`` between requests is closed; a new
+  connection that sent no byte within ``header_timeout`` is closed; a head not
+  complete ``header_timeout`` after the connection opened (or, between requests,
+  after its first byte), or a body that stalls for ``body_timeout``, is answered
+  408 and closed;
 - ``Expect: 100-continue`` is answered ``100 Continue`` when the body is wanted;
 - when ``accept`` runs out of file descriptors the accept loop backs off (10 ms
   doubling to 1 s) and says so once per episode on stderr, never through logging.
@@ -50,8 +55,9 @@ class Limits:
     max_head: int = http1.DEFAULT_MAX_HEAD
     #: Request bytes held across all connections (``DRP_PLUGIN_MAX_BUFFERED``): 503 beyond.
     max_buffered: int = 256 * 1024 * 1024
-    #: Concurrent connections (``DRP_PLUGIN_MAX_CONNECTIONS``); more wait to be accepted.
-    max_connections: int = 256
+    #: Concurrent connections (``DRP_PLUGIN_MAX_CONNECTIONS``); at the limit idle ones are
+    #: closed first, then new ones are answered 503.
+    max_connections: int = 16384
     #: Seconds a connection may sit idle between requests (``DRP_PLUGIN_IDLE_TIMEOUT``).
     idle_timeout: float = 300.0
     #: Seconds from a head's first byte to its end (``DRP_PLUGIN_HEADER_TIMEOUT``).
@@ -138,6 +144,18 @@ class WireRequest:
         if self._headers is None and self._raw_content_type() == b"application/json":
             return "application/json"  # what DRP sends: nothing to normalise
         return http1.media_type(self.content_type)
+
+
+def listen_backlog() -> int:
+    """The kernel's largest listen backlog (``net.core.somaxconn``, at most 65,535), as
+    Go's ``net`` package takes it: a burst of dials waits there instead of failing
+    (Go's dial on a unix socket fails at once with EAGAIN when the backlog is full)."""
+    try:
+        with open("/proc/sys/net/core/somaxconn", "rb") as f:
+            value = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return max(socket.SOMAXCONN, 1024)
+    return max(1, min(value, 65535))
 
 
 def reply_payload(status: int, body: Any, request: WireRequest) -> tuple[int, bytes]:
@@ -240,6 +258,10 @@ class _Connection(asyncio.Protocol):
         self.reading_paused = False
         self.kind = _NONE
         self.deadline = 0.0
+        #: No request was read yet: the first head must come within the header timeout.
+        self.fresh = True
+        #: Accepted past ``max_connections``: its request is answered 503.
+        self.over_limit = False
         self.task: asyncio.Task[None] | None = None
         self.context: contextvars.Context | None = None
         #: A request whose first step ran in data_received and that the task finishes:
@@ -272,6 +294,8 @@ class _Connection(asyncio.Protocol):
                 if event == http1.Parser.HEAD:
                     self._on_head()
                 else:
+                    if self.over_limit:  # it came whole, without a HEAD event
+                        self._admit()
                     done, body = parser.take()
                     if not self.reserved and body:  # it came whole, without a HEAD event
                         if not self.server._reserve(len(body)):
@@ -282,6 +306,7 @@ class _Connection(asyncio.Protocol):
                         done.headers, body, done.keep_alive)
                     request._reserved = self.reserved
                     self.reserved = 0
+                    self.fresh = False
                     if self.context is not None and done.keep_alive and not self.busy \
                             and not self.pending and self.drain_waiter is None \
                             and self.waiter is not None and not self.waiter.done():
@@ -308,6 +333,8 @@ class _Connection(asyncio.Protocol):
     def _on_head(self) -> None:
         head = self.parser.head
         assert head is not None
+        if self.over_limit:
+            self._admit()
         need = head.length
         if not self.server._reserve(need):
             raise HTTPError(self._busy(), 503)
@@ -316,6 +343,16 @@ class _Connection(asyncio.Protocol):
             # The client waits for this before it sends the body (Go's ExpectContinueTimeout).
             assert self.transport is not None
             self.transport.write(http1.CONTINUE)
+
+    def _admit(self) -> None:
+        """A connection accepted past the limit sent a request: a request in hand beats
+        a connection that has said nothing, so make room now, else refuse it (503)
+        naming the limit."""
+        self.server._not_idle(self)
+        if not self.server._make_room():
+            raise HTTPError(f"Server busy: {self.server.limits.max_connections} connections "
+                            "are open (DRP_PLUGIN_MAX_CONNECTIONS); retry later", 503)
+        self.over_limit = False
 
     def _first_step(self, request: WireRequest) -> None:
         """Run ``request`` up to its first suspension here, as the connection's task.
@@ -382,6 +419,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.kind = _NONE
+        self.server._not_idle(self)
         self.done_reading = True
         self._release_partial()
         self.server._forget(self)
@@ -411,30 +450,41 @@ class _Connection(asyncio.Protocol):
             self.reserved = 0
 
     def _arm(self) -> None:
-        """Set the read deadline for what the connection is doing now."""
-        limits = self.server.limits
+        """Set the read deadline for what the connection is doing now, and whether it
+        may be closed to make room (idle between requests, or new and silent)."""
+        server = self.server
+        limits = server.limits
         if self.done_reading or self.reading_paused:
             self.kind = _NONE
         elif self.parser.head is not None:
             self.kind = _BODY
-            self.deadline = self.server.loop.time() + limits.body_timeout
-        elif self.parser.buf:
+            self.deadline = server.loop.time() + limits.body_timeout
+        elif self.parser.buf or (self.fresh and not self.busy):
+            # A head under way, or a new connection's first head, counted from the
+            # connection's start: a socket that sends nothing does not hold a slot.
             if self.kind != _HEAD:
                 self.kind = _HEAD
-                self.deadline = self.server.loop.time() + limits.header_timeout
+                self.deadline = server.loop.time() + limits.header_timeout
         elif self.busy or self.pending:
             self.kind = _NONE
         else:
             self.kind = _IDLE
-            self.deadline = self.server.loop.time() + limits.idle_timeout
+            self.deadline = server.loop.time() + limits.idle_timeout
+        if self.kind == _IDLE:
+            server._idle_since(self, server._keepalive)
+        elif self.kind == _HEAD and self.fresh and not self.parser.buf:
+            server._idle_since(self, server._silent)
+        else:
+            server._not_idle(self)
 
     def expire(self) -> None:
         """The read deadline passed."""
         kind = self.kind
         self.kind = _NONE
         assert self.transport is not None
-        if kind == _IDLE:
-            self.done_reading = True
+        self.server._not_idle(self)
+        if kind == _IDLE or (kind == _HEAD and self.fresh and not self.parser.buf):
+            self.done_reading = True  # nothing was asked: nothing to answer
             self.transport.close()
         elif kind == _HEAD:
             self._refuse(408, "Request timeout: the request head did not arrive within "
@@ -527,6 +577,14 @@ class UnixHTTPServer:
         self.loop = asyncio.get_event_loop()
         self._sock: socket.socket | None = None
         self._conns: set[_Connection] = set()
+        # Connections that may be closed to make room, oldest first (dicts keep order):
+        # idle between requests, and new ones that sent nothing yet.
+        self._keepalive: dict[_Connection, float] = {}
+        self._silent: dict[_Connection, float] = {}
+        #: Connections closed to make room for new ones.
+        self.evicted = 0
+        #: Connections accepted past the limit (their request answered 503).
+        self.over_limit = 0
         self._accepting = False
         self._opening = 0
         self._backoff = 0.0
@@ -555,7 +613,7 @@ class UnixHTTPServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        sock.listen(min(socket.SOMAXCONN, 1024))
+        sock.listen(listen_backlog())
         sock.setblocking(False)
         self._sock = sock
         self._resume_accepting()
@@ -596,9 +654,6 @@ class UnixHTTPServer:
         if sock is None:
             return
         for _ in range(128):
-            if len(self._conns) + self._opening >= self.limits.max_connections:
-                self._pause_accepting()  # resumed when a connection closes
-                return
             try:
                 client, _ = sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -613,12 +668,51 @@ class UnixHTTPServer:
                       f"({self.accept_failures} failed accepts)", file=sys.stderr, flush=True)
                 self._backoff = 0.0
             client.setblocking(False)
+            # At the limit: a new connection whose request may not have been read yet is
+            # not closed for this one (it must have been silent a tenth of the header
+            # timeout); else this one is over the limit until its head arrives.
+            over = len(self._conns) + self._opening >= self.limits.max_connections \
+                and not self._make_room(self.limits.header_timeout / 10)
             self._opening += 1
-            self.loop.create_task(self._open(client))
+            self.loop.create_task(self._open(client, over))
 
-    async def _open(self, client: socket.socket) -> None:
+    def _make_room(self, min_silence: float = 0.0) -> bool:
+        """Close the longest-idle keep-alive connection, else the longest-silent new one
+        if it has been silent ``min_silence`` seconds; False when none may go."""
+        for idle in (self._keepalive, self._silent):
+            if idle:
+                conn = next(iter(idle))
+                if idle is self._silent and self.loop.time() - idle[conn] < min_silence:
+                    continue
+                self._not_idle(conn)
+                self._conns.discard(conn)
+                conn.kind = _NONE
+                conn.done_reading = True
+                if conn.transport is not None:
+                    conn.transport.close()
+                self.evicted += 1
+                return True
+        return False
+
+    def _idle_since(self, conn: _Connection, idle: dict[_Connection, float]) -> None:
+        if conn not in idle:
+            self._not_idle(conn)
+            idle[conn] = self.loop.time()
+
+    def _not_idle(self, conn: _Connection) -> None:
+        self._keepalive.pop(conn, None)
+        self._silent.pop(conn, None)
+
+    def _make_connection(self, over: bool) -> _Connection:
+        conn = _Connection(self)
+        if over:
+            conn.over_limit = True
+            self.over_limit += 1
+        return conn
+
+    async def _open(self, client: socket.socket, over: bool = False) -> None:
         try:
-            await self.loop.connect_accepted_socket(lambda: _Connection(self), client)
+            await self.loop.connect_accepted_socket(lambda: self._make_connection(over), client)
         except OSError:
             client.close()
         finally:

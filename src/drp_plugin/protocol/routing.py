@@ -21,6 +21,7 @@ from ..models import Action, Event
 from .http1 import PreparedJSON, decode_json
 from .httpserver import WireRequest
 from .logship import new_group
+from .threads import ThreadLimitReached, bounded_calls, reset_bounded
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -132,6 +133,7 @@ class Router:
         self._received += 1
         action.received = self._received
         token = lifecycle.action_started()
+        bounded = bounded_calls()
         try:
             log.debug("Action: %s", action.command)
             run = self.provider.run_action(self.services, action)
@@ -145,6 +147,9 @@ class Router:
                 return 504, plugin_error(
                     self.provider.name, f"action {action.command} timed out after {timeout:g}s",
                     code=504).to_dict()
+        except ThreadLimitReached as exc:
+            return 503, plugin_error(self.provider.name, f"action {action.command} refused: {exc}",
+                                     code=503).to_dict()
         except asyncio.CancelledError:
             if not lifecycle.abandoned():
                 raise
@@ -153,6 +158,7 @@ class Router:
                 f"plugin stopped: action {action.command} was still running after the "
                 f"{lifecycle.stop_timeout:g}s stop timeout", code=503).to_dict()
         finally:
+            reset_bounded(bounded)
             lifecycle.action_finished(token)
 
     async def _publish(self, request: WireRequest, body: Any) -> Reply:
@@ -160,10 +166,16 @@ class Router:
             event = Event(body)
         except TypeError as exc:
             return 400, error_body(400, str(exc), type=request.method)
+        bounded = bounded_calls()
         try:
             await self.provider.run_publish(self.services, event)
         except PluginError as exc:
             return exc.status, error_body(exc.status, exc.to_json())
+        except ThreadLimitReached as exc:
+            return 503, plugin_error(self.provider.name, f"publish refused: {exc}",
+                                     code=503).to_dict()
+        finally:
+            reset_bounded(bounded)
         return 200, OK_REPLY
 
     async def _stop(self, request: WireRequest, body: Any) -> Reply:

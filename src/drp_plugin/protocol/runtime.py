@@ -21,7 +21,6 @@ the provider exits.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import signal
@@ -40,6 +39,7 @@ from .routing import OK, PREFIX, Router
 from .services import Services
 from .settings import ListenSettings
 from .stdio import StdioShield
+from .threads import HandlerThreads
 from .watchdog import DrpWatchdog
 
 if TYPE_CHECKING:
@@ -209,9 +209,11 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
     guard = ExitGuard()
     shield = StdioShield()
     shield.install()
+    raise_open_files_limit()
     loop = new_event_loop(settings.loop)
-    # Our own executor, so that closing does not wait for a handler's stuck thread.
-    executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="drp-plugin-handler")
+    # A thread per running sync handler (never asyncio's six-thread default), and
+    # closing does not wait for a handler's stuck thread.
+    executor = HandlerThreads(settings.sync_threads, settings.sync_idle)
     loop.set_default_executor(executor)
     try:
         asyncio.set_event_loop(loop)
@@ -221,6 +223,24 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
         _close_loop(loop)
         executor.shutdown(wait=False, cancel_futures=True)
         shield.restore()
+
+
+def raise_open_files_limit() -> None:
+    """Raise the open-file soft limit to the hard limit, as Go's runtime does at start:
+    each action DRP has in flight is a connection, and a rack's worth of them must not
+    run into a soft limit of 1,024."""
+    try:
+        import resource
+    except ImportError:  # not on Linux: nothing to raise
+        return
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1 << 20
+        if soft != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError):
+        pass  # keep the soft limit; accept backs off if it runs out
 
 
 def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:

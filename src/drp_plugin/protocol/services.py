@@ -9,6 +9,7 @@ with a back channel that records instead of posting.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,6 +55,7 @@ class Services:
         self._sync_factory = sync_factory
         self._async_api: AsyncClient | None = None
         self._sync_api: Client | None = None
+        self._sync_lock = threading.Lock()
 
     @property
     def config_params(self) -> Mapping[str, Any]:
@@ -77,15 +79,21 @@ class Services:
         return self._async_api
 
     def sync_api(self) -> Client:
-        """The blocking API client, built on first use."""
-        if self._sync_api is None:
-            if self._sync_factory is not None:
-                self._sync_api = self._sync_factory()
-            else:
-                from ..api import Client
+        """The blocking API client, built on first use (by one of the handler threads
+        that ask at once: they all share it, and its one connection pool)."""
+        api = self._sync_api
+        if api is None:
+            with self._sync_lock:
+                api = self._sync_api
+                if api is None:
+                    if self._sync_factory is not None:
+                        api = self._sync_factory()
+                    else:
+                        from ..api import Client
 
-                self._sync_api = Client.from_env()
-        return self._sync_api
+                        api = Client.from_env()
+                    self._sync_api = api
+        return api
 
     async def publish(self, type: str, action: str, key: str, obj: Any = None) -> None:
         """Send an event into DRP's event stream."""

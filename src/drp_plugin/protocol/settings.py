@@ -30,10 +30,23 @@ variable                        default    meaning
 ``DRP_PLUGIN_MAX_HEADER``       64 KiB     largest request head (431 above)
 ``DRP_PLUGIN_MAX_BUFFERED``     256 MiB    request bytes held across all connections
                                            (503 above)
-``DRP_PLUGIN_MAX_CONNECTIONS``  256        concurrent connections; more wait to be
-                                           accepted
+``DRP_PLUGIN_MAX_CONNECTIONS``  16384      concurrent connections (DRP opens one per
+                                           request in flight: a rack's actions at once);
+                                           at the limit idle ones are closed first, then
+                                           a new one is answered 503 naming the setting
+                                           (the open-file soft limit is raised to the
+                                           hard limit at start, as Go does)
+``DRP_PLUGIN_SYNC_THREADS``     2048       ``def`` handlers running at once for actions
+                                           and ``/publish`` (a thread each, as Go runs a
+                                           goroutine); one more is answered 503 naming
+                                           the setting.  Past ~2,000 threads waking at
+                                           once, CPython's GIL hand-offs take seconds
+``DRP_PLUGIN_SYNC_IDLE``        30 s       a handler thread with nothing to do ends
+                                           after this long
 ``DRP_PLUGIN_IDLE_TIMEOUT``     300 s      an idle keep-alive connection is closed
-``DRP_PLUGIN_HEADER_TIMEOUT``   10 s       from a head's first byte to its end (408)
+``DRP_PLUGIN_HEADER_TIMEOUT``   10 s       from a connection's start, or a head's first
+                                           byte, to the head's end (408, or closed when
+                                           no byte came)
 ``DRP_PLUGIN_BODY_TIMEOUT``     30 s       a body may go this long without a byte (408)
 ``DRP_PLUGIN_LOG_QUEUE_BYTES``  16 MiB     log lines waiting for DRP (oldest dropped,
                                            counted)
@@ -66,6 +79,9 @@ if TYPE_CHECKING:
     from .httpserver import Limits
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+#: Defaults of ``DRP_PLUGIN_SYNC_THREADS`` and ``DRP_PLUGIN_SYNC_IDLE`` (see :mod:`.threads`).
+DEFAULT_SYNC_THREADS = 2048
+DEFAULT_SYNC_IDLE = 30.0
 
 
 class SettingsError(ValueError):
@@ -101,7 +117,11 @@ class ListenSettings:
     #: Request bytes held across all connections.
     max_buffered: int = 256 * 1024 * 1024
     #: Concurrent connections on the to-plugin socket.
-    max_connections: int = 256
+    max_connections: int = 16384
+    #: ``def`` handlers running at once for DRP's requests (actions, ``/publish``).
+    sync_threads: int = DEFAULT_SYNC_THREADS
+    #: Seconds an idle handler thread waits for work before it ends.
+    sync_idle: float = DEFAULT_SYNC_IDLE
     #: Seconds an idle keep-alive connection is kept.
     idle_timeout: float = 300.0
     #: Seconds from a request head's first byte to its end.
@@ -238,6 +258,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "DRP_PLUGIN_MAX_HEADER": ("max_header", _bytes),
     "DRP_PLUGIN_MAX_BUFFERED": ("max_buffered", _bytes),
     "DRP_PLUGIN_MAX_CONNECTIONS": ("max_connections", _count),
+    "DRP_PLUGIN_SYNC_THREADS": ("sync_threads", _count),
+    "DRP_PLUGIN_SYNC_IDLE": ("sync_idle", _seconds),
     "DRP_PLUGIN_IDLE_TIMEOUT": ("idle_timeout", _seconds),
     "DRP_PLUGIN_HEADER_TIMEOUT": ("header_timeout", _seconds),
     "DRP_PLUGIN_BODY_TIMEOUT": ("body_timeout", _seconds),
