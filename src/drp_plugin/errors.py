@@ -32,6 +32,17 @@ built; :func:`plugin_error` makes the plugin-tagged error (``Model: plugin``,
 :func:`panic_body` is the one ``Panic recovered`` answer for a handler that raised
 something else than :class:`PluginError`.
 
+Go's error shapes, by name (classmethods of :class:`PluginError`; each gives the very
+``Model``/``Key``/``Type`` the Go code writes):
+
+- ``utils.MakeError(code, msg)``: ``PluginError.rpc(code, msg, key=ctx.plugin)``
+- ``utils.ConvertError(code, err)``: ``PluginError.convert(code, err, key=ctx.plugin)``
+- a refused ``Config``, ``&models.Error{Type: "plugin", Model: "plugins", Key: name}``:
+  ``PluginError.config(name, msg, code=400)``
+- the Go ``plugin`` package's ``Model: plugin``, ``Type: plugin``:
+  ``PluginError.plugin(name, msg, code=400)``
+- ``models.NewError(t, code, msg)``: ``PluginError.new(t, code, msg)``
+
 This module is imported by ``define``: it imports nothing but :mod:`json`.
 """
 
@@ -158,6 +169,78 @@ class PluginError(DRPPluginError):
             key=str(data.get("Key") or ""),
             type=str(data.get("Type") or ""),
         )
+
+    # -- Go's error shapes, by name ------------------------------------------------------
+    @classmethod
+    def rpc(cls, code: int, message: str, *, key: str = "unknown") -> PluginError:
+        """Go's ``utils.MakeError(code, msg)`` (provision-plugins ``utils/error_helpers.go``),
+        the error most Go providers answer a failed action with::
+
+            {"Model": "plugin", "Key": <key>, "Type": "rpc", "Messages": [message], "Code": code}
+
+        ``key`` is the Plugin's name: Go sets it with ``utils.SetErrorName(config["Name"])``
+        in ``Config`` (``"unknown"`` until then); in a handler pass ``key=ctx.plugin``.
+        Go builds the message with ``fmt.Sprintf``: use an f-string::
+
+            raise PluginError.rpc(409, f"Command failed {action.command}: {err}",
+                                  key=ctx.plugin)
+        """
+        return cls(message, code=code, model="plugin", key=key or "unknown", type="rpc")
+
+    @classmethod
+    def convert(cls, code: int, err: BaseException, *, key: str = "unknown") -> PluginError:
+        """Go's ``utils.ConvertError(code, err)``: a :class:`PluginError` (an API error
+        included) is given ``code`` and returned as it is, the same object with its own
+        ``Model``/``Key``/``Type`` and messages; any other exception becomes
+        :meth:`rpc` with the message ``Err: <err>``::
+
+            try:
+                machine = ctx.api.get("machines", uuid)
+            except Exception as exc:
+                raise PluginError.convert(400, exc, key=ctx.plugin) from exc
+
+        (Go returns ``nil`` for a ``nil`` error; in Python there is no error to convert
+        outside an ``except`` block.)
+        """
+        if isinstance(err, PluginError):
+            err.code = code
+            return err
+        return cls.rpc(code, f"Err: {err}", key=key)
+
+    @classmethod
+    def config(cls, key: str, *messages: str, code: int = 400) -> PluginError:
+        """The error Go providers refuse a ``Config`` with (provision-plugins ``tower``,
+        ``callback``, ``endpoint-exec``: ``&models.Error{Type: "plugin", Model:
+        "plugins", Key: name}`` then ``Errorf`` per problem)::
+
+            {"Model": "plugins", "Key": <key>, "Type": "plugin", "Messages": [...], "Code": code}
+
+        ``key`` is the Plugin's name (``params["Name"]`` in the config handler).  Raised
+        from a config handler, it is answered as Go's ``configHandler`` does: status
+        ``code``, with this error's JSON as the one message of an outer error.  Collect
+        the problems first, then raise once::
+
+            err = PluginError.config(params["Name"])
+            if "tower/login" not in params:
+                err.messages.append(f"Plugin {params['Name']} is missing tower/login")
+            if err.messages:
+                raise err
+        """
+        return cls(*messages, code=code, model="plugins", key=key, type="plugin")
+
+    @classmethod
+    def plugin(cls, key: str, *messages: str, code: int = 400) -> PluginError:
+        """The error of the Go ``plugin`` package (``plugin/plugin.go``): ``Model: plugin``,
+        ``Key: <key>``, ``Type: plugin``.  The same as :func:`plugin_error` and
+        ``provider.error(...)`` (which gives the provider's name as ``key``)."""
+        return cls(*messages, code=code, model="plugin", key=key, type="plugin")
+
+    @classmethod
+    def new(cls, type: str, code: int, message: str) -> PluginError:
+        """Go's ``models.NewError(t, code, msg)`` (``models/errors.go``): ``Type: t``, one
+        message, no ``Model`` or ``Key`` (the Go ``plugin`` package answers a failed
+        event stream with ``models.NewError("plugins", 500, ...)``)."""
+        return cls(message, code=code, type=type)
 
     def __str__(self) -> str:
         # Go's models.Error.Error() (models/errors.go): "<Type>: <Model>/<Key>" (path.Join,

@@ -73,8 +73,9 @@ class App(Provider):
             documentation=d.get("Documentation") or "",
             auto_start=bool(d.get("AutoStart")),
             has_publish=bool(d.get("HasPublish")),
-            required_params=d.get("RequiredParams") or (),
-            optional_params=d.get("OptionalParams") or (),
+            # as written: a missing or null list stays null, [] stays [] (as Go's slices)
+            required_params=d.get("RequiredParams"),
+            optional_params=d.get("OptionalParams"),
             ignore_events=bool(d.get("IgnoreEvents")),
             meta=d.get("Meta"),
             base_dir=base_dir if base_dir is not None else _caller_dir(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any, TypeVar
 
     T = TypeVar("T", bound="Target")
@@ -117,8 +118,12 @@ class Target:
     __slots__ = ("model", "raw")
 
     def __init__(self, model: str, raw: dict[str, Any]) -> None:
-        self.model = model
-        self.raw = raw
+        self.model: str = model
+        """The prefix of the object's model: ``machines``, ``plugins``, or the prefix of a
+        plugin-defined type (the action's :attr:`Action.target_model`)."""
+        self.raw: dict[str, Any] = raw
+        """The object's JSON as DRP sent it (the action's :attr:`Action.model`): every
+        field, including those no accessor reads."""
 
     def _str(self, field: str) -> str:
         value = self.raw.get(field)
@@ -198,6 +203,56 @@ class Machine(Target):
         """Whether the machine is ``Locked`` (only a JSON ``true`` counts)."""
         return self.raw.get("Locked") is True
 
+    # -- the job and task fields DRP keeps on the machine (Go models/machine.go) ----------
+    @property
+    def current_job(self) -> str:
+        """``CurrentJob``: the UUID of the machine's current job (Go: "the job that is
+        currently running on the machine"; read the job's ``State`` to know whether it
+        still runs); ``""`` when there is none (Go writes an empty ``uuid.UUID`` so).
+
+        A provider that writes to the running job's log passes it to
+        ``ctx.api.append_job_log(machine.current_job, text)`` (Go's ``AddToJobLog``)::
+
+            machine = action.target_as(Machine)
+            if machine.current_job:
+                ctx.api.append_job_log(machine.current_job, "tower job 42 started\\n")
+        """
+        return self._str("CurrentJob")
+
+    @property
+    def current_task(self) -> int:
+        """``CurrentTask``: the index in :attr:`tasks` of the task that is running (when
+        a job runs) or runs next; ``-1``: the first task runs next; ``len(tasks)``: every
+        task has finished.  ``0`` when missing or not an integer (Go's zero value)."""
+        value = self.raw.get("CurrentTask")
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    @property
+    def tasks(self) -> list[str]:
+        """``Tasks``: the machine's task list, as set by its workflow and stages, in order
+        (``stage:``, ``bootenv:``, ``action:`` and ``context:`` entries included;
+        non-strings skipped; ``[]`` when missing)."""
+        value = self.raw.get("Tasks")
+        return [t for t in value if isinstance(t, str)] if isinstance(value, list) else []
+
+    @property
+    def runnable(self) -> bool:
+        """``Runnable``: whether the machine may run jobs (a failed job sets it
+        ``false``; only a JSON ``true`` counts)."""
+        return self.raw.get("Runnable") is True
+
+    @property
+    def context(self) -> str:
+        """``Context``: the execution context that runs the machine's tasks (``""``: the
+        agent on the machine itself; another name: an agent running in that context)."""
+        return self._str("Context")
+
+    @property
+    def workflow_complete(self) -> bool:
+        """``WorkflowComplete``: whether the machine's workflow has finished (only a JSON
+        ``true`` counts)."""
+        return self.raw.get("WorkflowComplete") is True
+
 
 class PluginObject(Target):
     """A ``models.Plugin`` (a configured instance of a provider) the action was called on."""
@@ -243,22 +298,45 @@ class Action:
     def __init__(self, data: Any) -> None:
         data = _mapping(data, "Action")
         self.raw: dict[str, Any] = data
+        """The ``models.Action`` JSON object as DRP sent it (fields this class does not
+        read, from newer servers, are here)."""
         self.command: str = _opt_str(data, "Command", "Action")
+        """``Command``: the action's name, as registered with ``@provider.action``."""
         self.plugin: str = _opt_str(data, "Plugin", "Action")
+        """``Plugin``: the name of the Plugin (the configured instance of this provider)
+        the action was sent to; ``""`` when DRP sent none."""
         self.command_set: str = _opt_str(data, "CommandSet", "Action")
+        """``CommandSet``: the scope of the command, usually the target model's prefix
+        (``machines``); ``""`` when DRP sent none."""
         model = data.get("Model")
         self.model: Any = model
+        """``Model``: the object the action was called on, as DRP sent it (the machine's
+        JSON for a machine action, the Plugin's for a plugin action; ``None`` for a
+        system action).  Read it through :attr:`target` or :meth:`target_as`."""
         params = data.get("Params")
         if params is None:
             params = {}
         if not isinstance(params, dict):
             raise TypeError(f"Action.Params must be a JSON object, not {type(params).__name__}")
         self.params: dict[str, Any] = params
+        """``Params``: the action's params, param name -> value (``{}`` when DRP sent
+        none).  DRP fills each of the action's declared ``required`` and ``optional``
+        params the caller left out from the target's aggregated params (the global
+        profile's for a system action), then from the param's default, so a declared
+        param is here whenever it is set anywhere; a required one still missing is
+        answered 400 before the handler runs.  Undeclared params are here only when the
+        caller gave them.  The object's own ``Params`` are in ``target.params``."""
         self.job: Any = data.get("Job")
-        #: Arrival number given by the runtime (increasing in the order actions arrive).
+        """``Job``: the UUID (a string) of the job DRP created to track this action, sent
+        by newer servers; ``None`` when DRP sent none (servers without the field): test
+        it before use.  It is not the machine's job: that is
+        ``action.target_as(Machine).current_job``."""
         self.received = 0
-        #: The model the action was called on (``""``: system), set by the dispatch.
+        """Arrival number given by the runtime (increasing in the order actions arrive)."""
         self.target_model = ""
+        """The model the action was called on: ``machines``, ``plugins``, a StoreObjects
+        prefix, or ``""`` for a system action; set by the dispatch before the handler
+        runs (from the command's registrations and the object)."""
 
     @property
     def uuid(self) -> str | None:
@@ -319,13 +397,22 @@ class Event:
     def __init__(self, data: Any) -> None:
         data = _mapping(data, "Event")
         self.raw: dict[str, Any] = data
+        """The ``models.Event`` JSON object as DRP sent it."""
         self.time: str = _opt_str(data, "Time", "Event")
+        """``Time``: when the event happened, RFC 3339 (``""`` when missing)."""
         self.type: str = _opt_str(data, "Type", "Event")
+        """``Type``: the model (``machines``, ``jobs``, ...) or the event kind."""
         self.action: str = _opt_str(data, "Action", "Event")
+        """``Action``: what happened (``create``, ``save``, ``update``, ``delete``, ...)."""
         self.key: str = _opt_str(data, "Key", "Event")
+        """``Key``: the key of the object concerned (a machine's ``Uuid``, ...)."""
         self.principal: str = _opt_str(data, "Principal", "Event")
+        """``Principal``: who caused the event (``""`` when missing)."""
         self.object: Any = data.get("Object")
+        """``Object``: the object after the change, as JSON (``None`` when missing)."""
         self.original: Any = data.get("Original")
+        """``Original``: the object before the change (``update`` and ``save``; else
+        ``None``)."""
 
     @property
     def topic(self) -> str:
@@ -352,14 +439,29 @@ def make_event(type: str, action: str, key: str, obj: Any = None) -> dict[str, A
 def available_action(
     command: str,
     model: str = "",
-    required: list[str] | None = None,
-    optional: list[str] | None = None,
+    required: Iterable[str] | None = None,
+    optional: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """One ``AvailableAction`` in Go field order (empty lists become ``null``)."""
+    """One ``AvailableAction`` in Go field order.
+
+    The param lists come out as written, like a Go slice: ``None`` (not given) is
+    ``null``, ``[]`` is ``[]`` (see :func:`param_list`).
+    """
     return {
         "Provider": "",
         "Model": model,
         "Command": command,
-        "RequiredParams": list(required) if required else None,
-        "OptionalParams": list(optional) if optional else None,
+        "RequiredParams": param_list(required),
+        "OptionalParams": param_list(optional),
     }
+
+
+def param_list(names: Iterable[str] | None) -> list[str] | None:
+    """A ``RequiredParams``/``OptionalParams`` list as the author wrote it: ``None`` stays
+    ``None`` (JSON ``null``, Go's nil slice), any other iterable becomes a list, an
+    empty one ``[]`` (Go's ``[]string{}``).  A lone string is one name, not letters."""
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [names]
+    return list(names)

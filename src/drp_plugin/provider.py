@@ -27,7 +27,7 @@ import sys
 from . import stamp
 from .context import Context, SyncContext
 from .errors import PluginError, plugin_error
-from .models import PLUGIN_VERSION, available_action, normalize_version
+from .models import PLUGIN_VERSION, available_action, normalize_version, param_list
 
 # Neither typing nor pathlib nor logging is imported at run time: ``define`` must
 # stay fast (each costs milliseconds of start-up).
@@ -107,30 +107,33 @@ class ActionSpec:
     """One registered action on one model: the command, its params and its handler.
 
     A command may be registered once per model, with params of its own (Go's
-    ``AvailableActions`` lists one entry per ``(Command, Model)``).
+    ``AvailableActions`` lists one entry per ``(Command, Model)``).  ``required`` and
+    ``optional`` are lists (``[]`` when not given); the definition shows them as
+    written: ``None`` (not given) as ``null``, ``[]`` as ``[]``.
     """
 
-    __slots__ = ("command", "model", "required", "optional", "handler", "serial")
+    __slots__ = ("command", "model", "required", "optional", "handler", "serial", "_declared")
 
     def __init__(
         self,
         command: str,
         model: str,
-        required: Sequence[str],
-        optional: Sequence[str],
+        required: Sequence[str] | None,
+        optional: Sequence[str] | None,
         handler: Handler,
         serial: bool = False,
     ) -> None:
         self.serial = serial
         self.command = command
         self.model = model
-        self.required = list(required)
-        self.optional = list(optional)
+        self._declared = (param_list(required), param_list(optional))
+        self.required: list[str] = list(self._declared[0] or ())
+        self.optional: list[str] = list(self._declared[1] or ())
         self.handler = handler
 
     def available_action(self) -> dict[str, Any]:
         """The ``AvailableAction`` of this registration (one command on one model)."""
-        return available_action(self.command, self.model, self.required, self.optional)
+        return available_action(self.command, self.model, *self._declared)
 
     def missing(self, params: dict[str, Any]) -> list[str]:
         """The required params absent from ``params``, in declaration order."""
@@ -238,8 +241,8 @@ class Provider:
         documentation: str = "",
         auto_start: bool = False,
         has_publish: bool = False,
-        required_params: Sequence[str] = (),
-        optional_params: Sequence[str] = (),
+        required_params: Sequence[str] | None = None,
+        optional_params: Sequence[str] | None = None,
         ignore_events: bool = False,
         meta: dict[str, str] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
@@ -260,8 +263,11 @@ class Provider:
         self.documentation = documentation
         self.auto_start = auto_start
         self.has_publish = has_publish
-        self.required_params = list(required_params)
-        self.optional_params = list(optional_params)
+        #: The Plugin's ``RequiredParams`` as written (``None``: not given, ``null`` in
+        #: the definition; ``[]`` stays ``[]``).
+        self.required_params: list[str] | None = param_list(required_params)
+        #: The Plugin's ``OptionalParams``, likewise.
+        self.optional_params: list[str] | None = param_list(optional_params)
         self.ignore_events = ignore_events
         self.meta = meta
         #: Seconds an action may run before it is answered 504 (None: no limit).
@@ -291,14 +297,15 @@ class Provider:
         command: str,
         *,
         model: str | Sequence[str] = "",
-        required: Sequence[str] = (),
-        optional: Sequence[str] = (),
+        required: Sequence[str] | None = None,
+        optional: Sequence[str] | None = None,
         serial: bool = False,
     ) -> Callable[[F], F]:
         """Register ``fn(ctx, action)`` for ``command`` on ``model`` (``""`` = system).
 
         ``required`` params are checked before the handler runs (400 naming the
-        missing param); both lists go into ``AvailableActions``.  ``serial=True``
+        missing param); both lists go into ``AvailableActions`` as written (not given:
+        ``null``; ``[]``: ``[]``, like Go's ``OptionalParams: []string{}``).  ``serial=True``
         runs the actions on one target object one at a time, in arrival order.
 
         One command may be registered once per model, each with its own params and
@@ -514,8 +521,8 @@ class Provider:
             "AutoStart": self.auto_start,
             "HasPublish": self.has_publish,
             "AvailableActions": self.available_actions(),
-            "RequiredParams": self.required_params or None,
-            "OptionalParams": self.optional_params or None,
+            "RequiredParams": param_list(self.required_params),
+            "OptionalParams": param_list(self.optional_params),
             "StoreObjects": self.store_objects,
             "Documentation": self.documentation,
             "Content": self.content_bundle(),

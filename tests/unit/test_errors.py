@@ -135,3 +135,63 @@ def test_importing_the_package_changes_no_warnings_filter(monkeypatch: pytest.Mo
         before = list(warnings.filters)
         importlib.reload(drp_plugin)
         assert warnings.filters == before
+
+
+# -- Go's error shapes by name (provision-plugins utils/error_helpers.go, provision
+#    models/errors.go, plugin/plugin.go, cmds/tower/tower.go) -----------------------------
+
+def test_rpc_is_utils_make_error() -> None:
+    err = PluginError.rpc(409, "Command failed launch: boom", key="tower1")
+    assert err.to_dict() == {"Model": "plugin", "Key": "tower1", "Type": "rpc",
+                             "Messages": ["Command failed launch: boom"], "Code": 409}
+    assert str(err) == "rpc: plugin/tower1: Command failed launch: boom"
+    # before utils.SetErrorName, Go's key is "unknown"
+    assert PluginError.rpc(400, "x").key == "unknown"
+    assert PluginError.rpc(400, "x", key="").key == "unknown"
+
+
+def test_convert_is_utils_convert_error() -> None:
+    # any other error: MakeError(code, "Err: " + err.Error())
+    err = PluginError.convert(400, OSError("no route to host"), key="tower1")
+    assert err.to_dict() == {"Model": "plugin", "Key": "tower1", "Type": "rpc",
+                             "Messages": ["Err: no route to host"], "Code": 400}
+    # a models.Error keeps everything but its code: the same object comes back
+    api = PluginError("Not Found", code=404, model="machines", key="m1", type="GET")
+    same = PluginError.convert(409, api, key="tower1")
+    assert same is api
+    assert same.to_dict() == {"Model": "machines", "Key": "m1", "Type": "GET",
+                              "Messages": ["Not Found"], "Code": 409}
+    apierr = APIError("gone", code=404, model="machines", key="m1", type="GET")
+    assert PluginError.convert(400, apierr) is apierr and apierr.code == 400
+
+
+def test_config_is_the_go_providers_config_refusal() -> None:
+    err = PluginError.config("tower1")
+    assert err.messages == []
+    err.messages.append("Plugin tower1 is missing tower/login")
+    err.code = 400
+    assert err.to_dict() == {"Model": "plugins", "Key": "tower1", "Type": "plugin",
+                             "Messages": ["Plugin tower1 is missing tower/login"], "Code": 400}
+    assert PluginError.config("p", "a", "b", code=403).to_dict()["Messages"] == ["a", "b"]
+
+
+def test_plugin_is_the_go_plugin_package_error_and_plugin_error() -> None:
+    err = PluginError.plugin("unknown", "Must have a token specified")
+    assert err.to_dict() == {"Model": "plugin", "Key": "unknown", "Type": "plugin",
+                             "Messages": ["Must have a token specified"], "Code": 400}
+    assert err.to_dict() == plugin_error("unknown", "Must have a token specified").to_dict()
+
+
+def test_new_is_models_new_error() -> None:
+    err = PluginError.new("plugins", 500, "Unable to create event stream: x")
+    assert err.to_dict() == {"Model": "", "Key": "", "Type": "plugins",
+                             "Messages": ["Unable to create event stream: x"], "Code": 500}
+    assert str(err) == "plugins: Unable to create event stream: x"
+
+
+def test_go_shapes_stay_in_the_one_exception_tree() -> None:
+    for err in (PluginError.rpc(400, "x"), PluginError.convert(400, ValueError("x")),
+                PluginError.config("p"), PluginError.plugin("p"), PluginError.new("t", 400, "m")):
+        assert type(err) is PluginError and isinstance(err, DRPPluginError)
+    # a subclass makes its own kind
+    assert type(APIError.rpc(400, "x")) is APIError

@@ -20,6 +20,15 @@ that use ``ctx.api`` need an API: pass ``api=`` (an ``AsyncClient`` factory) and
 ``sync_api=``, or ``environ={"RS_ENDPOINT": ..., "RS_TOKEN": ...}`` (a stand-in's);
 the process environment is not read.  For the
 wire itself (HTTP, sockets, process exit) use :class:`drp_plugin.testing.PluginHost`.
+
+Because the handlers run in the test's process, whatever the test sets up in this
+process reaches them: an ``httpx.MockTransport`` in place of the provider's external
+service, a monkeypatched module attribute.  A provider that builds its HTTP client in
+its lifespan with a transport the test can set (a module attribute read by the
+lifespan) is tested without a fake server; docs/howto/testing.md shows the pattern.
+The lifespan is entered by the first :meth:`TestClient.config` and left by
+:meth:`TestClient.stop`, or by :meth:`TestClient.close` when the test did not stop, so
+the next test builds its own state.
 """
 
 from __future__ import annotations
@@ -166,6 +175,12 @@ class TestClient:
         return self._records.records
 
     @property
+    def state(self) -> Any:
+        """The plugin's state: what the provider's lifespan yielded on the first config
+        (``ctx.state`` in handlers); ``None`` before it and after stop or close."""
+        return self.provider.state
+
+    @property
     def stopping(self) -> bool:
         """Whether a stop was requested."""
         return self._lifecycle is not None and self._lifecycle.stopping
@@ -208,13 +223,22 @@ class TestClient:
         await self.provider.run_stop(self._services)
 
     def close(self) -> None:
-        """Stop the loop (without a ``/stop``), close the API clients, drop the log handler."""
+        """Stop the loop (without a ``/stop``), close the API clients, drop the log handler.
+
+        A lifespan still entered (no :meth:`stop` was sent) is left first, on the
+        provider's loop, as stop would leave it (the stop handler is not run): what it
+        built (HTTP clients, ...) is closed, and the next client of the same provider
+        enters it anew.
+        """
         loop = self._loop
         if loop is None:
             return
         try:
-            if self._services is not None:
-                self._call(self._services.aclose())
+            try:
+                self._call(self.provider._exit_lifespan())
+            finally:
+                if self._services is not None:
+                    self._call(self._services.aclose())
         finally:
             logging.getLogger().removeHandler(self._records)
             logging.getLogger("drp_plugin").setLevel(self._saved_level)
