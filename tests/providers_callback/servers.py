@@ -3,7 +3,8 @@
 Both are ``http.server`` servers in a daemon thread, bound to 127.0.0.1 on a
 random port.  The recorder keeps every request it gets and answers from routes
 that tests program (a status, a JSON or raw body, headers, or a function of the
-request); the proxy forwards plain-HTTP requests in absolute form and records
+request, or a long answer generated as it is sent: :class:`Reply` ``stream``);
+the proxy forwards plain-HTTP requests in absolute form and records
 that it did.
 """
 
@@ -51,6 +52,26 @@ class Reply:
     body: Any = None            # bytes/str sent as is, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
     sleep: float = 0.0          # seconds to wait before answering (bounded by the server's stop)
+    #: Bytes of a generated answer (``body`` ignored): written 1 MiB at a time, never
+    #: held whole; ``announce``: with a Content-Length (else it ends when the
+    #: connection closes).
+    stream: int = 0
+    announce: bool = True
+
+
+@dataclass
+class Streamed:
+    """One generated answer as the server sent it."""
+
+    path: str
+    size: int
+    sent: int = 0
+    #: The client closed the connection before the end.
+    cut: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_MIB = b"x" * (1024 * 1024)
 
 
 Route = Callable[[Seen], Reply]
@@ -126,6 +147,9 @@ class _RecorderHandler(BaseHTTPRequestHandler):
         reply = owner.answer(seen)
         if reply.sleep:
             owner.stopping.wait(reply.sleep)
+        if reply.stream:
+            self._stream(owner, seen, reply)
+            return
         data = reply.body
         if data is None:
             data = b""
@@ -144,6 +168,30 @@ class _RecorderHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client gave up (timeouts)
 
+    def _stream(self, owner: Recorder, seen: Seen, reply: Reply) -> None:
+        record = Streamed(seen.path, reply.stream)
+        with owner.lock:
+            owner.streams.append(record)
+        try:
+            self.send_response(reply.status)
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            if reply.announce:
+                self.send_header("Content-Length", str(reply.stream))
+            else:
+                self.close_connection = True
+            self.end_headers()
+            while record.sent < reply.stream and not owner.stopping.is_set():
+                chunk = memoryview(_MIB)[:reply.stream - record.sent]
+                self.wfile.write(chunk)
+                record.sent += len(chunk)
+            self.wfile.flush()
+        except OSError:
+            record.cut = True  # the client stopped reading
+            self.close_connection = True
+        finally:
+            record.done.set()
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
 
 
@@ -152,7 +200,13 @@ class Recorder(_Base):
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        #: The generated answers (``Reply.stream``) sent so far.
+        self.streams: list[Streamed] = []
         super().__init__(_RecorderHandler)
+
+    def streamed(self, path: str) -> list[Streamed]:
+        with self.lock:
+            return [s for s in self.streams if s.path == path]
 
     def route(self, path: str, fn: Route) -> None:
         self.routes[path] = fn
@@ -170,7 +224,7 @@ class Recorder(_Base):
                 i = min(count[0], len(replies) - 1)
                 count[0] += 1
             r = replies[i]
-            return Reply(r.status, r.body, dict(r.headers), r.sleep)
+            return Reply(r.status, r.body, dict(r.headers), r.sleep, r.stream, r.announce)
 
         self.routes[path] = answer
 

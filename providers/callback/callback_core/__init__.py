@@ -9,7 +9,8 @@ the submodules (and httpx, Jinja2) are imported by the handlers when they run.
 - :mod:`.render`: the Jinja2 sandbox and the template names (``Machine``,
   ``Param``, ``ApiURL``, ...).
 - :mod:`.send`: one callback request with its auth chain, retries and deadline.
-- :mod:`.transport`: one HTTP request bounded in total time.
+- :mod:`.transport`: one HTTP request bounded in total time and in the bytes of
+  its answer read (``CALLBACK_RESPONSE_MAX_BYTES``).
 - :mod:`.errors`: the ``models.Error`` shape of the plugin's errors.
 - :mod:`.engine`: the plugin state: config, the ``callbackDo`` action, the
   ``taskcomplete``/``jobfail`` events and their per-machine queues.

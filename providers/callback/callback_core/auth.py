@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import clip, fail
-from .settings import AuthSpec
-from .transport import request
+from .settings import DEFAULT_RESPONSE_MAX_BYTES, RESPONSE_MAX_BYTES, AuthSpec
+from .transport import SMALL, request
 
 if TYPE_CHECKING:
     import httpx
@@ -42,8 +42,10 @@ def basic(username: str, password: str) -> dict[str, str]:
 class AuthState:
     """One auth method and its cached token."""
 
-    def __init__(self, spec: AuthSpec) -> None:
+    def __init__(self, spec: AuthSpec, max_response: int = DEFAULT_RESPONSE_MAX_BYTES) -> None:
         self.spec = spec
+        #: Bytes read at most of a token request's answer.
+        self.max_response = max_response
         self._token: str | None = None
         self._reuse_until = 0.0
         self._lock: asyncio.Lock | None = None
@@ -68,7 +70,8 @@ class AuthState:
                 return bearer(self._token), False
             self._token = None
             if spec.auth_type == "json-token":
-                token, lifetime = await fetch_json_token(client, spec, deadline)
+                token, lifetime = await fetch_json_token(client, spec, deadline,
+                                                         self.max_response)
             else:
                 token, lifetime = await run_program(spec.path, deadline), DEFAULT_LIFETIME
             self._token = token
@@ -83,10 +86,17 @@ async def _pause(delay: int, deadline: float, what: str) -> None:
         await asyncio.sleep(delay)
 
 
-async def fetch_json_token(client: httpx.AsyncClient, spec: AuthSpec,
-                           outer_deadline: float) -> tuple[str, float]:
-    """``(token, lifetime seconds)`` from the auth's token endpoint, with its retries."""
+async def fetch_json_token(client: httpx.AsyncClient, spec: AuthSpec, outer_deadline: float,
+                           max_response: int = DEFAULT_RESPONSE_MAX_BYTES) -> tuple[str, float]:
+    """``(token, lifetime seconds)`` from the auth's token endpoint, with its retries.
+
+    Its answer is read up to ``max_response`` bytes (a longer one is a failed
+    attempt naming ``CALLBACK_RESPONSE_MAX_BYTES``); an error answer is not used.
+    """
     import httpx
+
+    def budget(status: int) -> int:
+        return max_response if status < 400 else SMALL
 
     deadline = min(time.monotonic() + spec.timeout, outer_deadline)
     what = f"auth {spec.name} token request"
@@ -104,22 +114,25 @@ async def fetch_json_token(client: httpx.AsyncClient, spec: AuthSpec,
             raise fail(400, f"Timeout of {what}")
         may_retry = attempt <= spec.retry
         try:
-            resp = await request(client, spec.method, url, remaining, content=content)
+            resp = await request(client, spec.method, url, remaining, budget, content=content)
         except httpx.HTTPError as exc:
             if may_retry:
                 continue
             raise fail(400, f"Failed to get a token from {what}", f"{type(exc).__name__}: {exc}") from None
         problem: str
         code = 400
-        if resp.status_code >= 400:
-            problem, code = f"Auth API returned {resp.status_code}", resp.status_code
+        if resp.status >= 400:
+            problem, code = f"Auth API returned {resp.status}", resp.status
+        elif not resp.complete:
+            problem = (f"Auth API answer is too large: over {RESPONSE_MAX_BYTES} "
+                       f"({max_response} bytes); it was not read further")
         else:
             try:
-                data: Any = json.loads(resp.content)
+                data: Any = json.loads(resp.body)
             except ValueError:
                 data = None
             if not isinstance(data, dict):
-                problem = f"Auth API answer is not a JSON object: {clip(resp.content)}"
+                problem = f"Auth API answer is not a JSON object: {clip(resp.body)}"
             elif not isinstance(data.get(spec.token_field), str):
                 problem = (f"Auth API answer has no string field {spec.token_field!r}"
                            if spec.token_field not in data

@@ -54,7 +54,8 @@ class Running:
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
-        self.auths = {name: AuthState(spec) for name, spec in settings.auths.items()}
+        self.auths = {name: AuthState(spec, settings.max_response)
+                      for name, spec in settings.auths.items()}
         self.users = 0
         self.retired = False
         self.closed = False
@@ -111,6 +112,9 @@ class Engine:
             follow_redirects=True,
             timeout=None,            # every request gets the time left before its deadline
         )
+        # No Accept header unless a request sets one (callbacks do, token requests do
+        # not): the Go plugin's token requests have none, httpx would send */*.
+        del client.headers["Accept"]
         old, self.running = self.running, Running(parsed, client)
         if old is not None:
             await old.retire()
@@ -205,7 +209,8 @@ class Engine:
         try:
             out = await self.prepare(api, running, spec, machine,
                                      action.params.get("callback/data-override"))
-            return await send(running.client, out, running.chain(spec), log)
+            return await send(running.client, out, running.chain(spec), log,
+                              max_response=running.settings.max_response)
         finally:
             await running.release()
 
@@ -284,7 +289,9 @@ class Engine:
 
         async def job() -> None:
             try:
-                await send(running.client, out, running.chain(spec), log)
+                # Nobody uses an event callback's answer: it is not read (beyond 64 KiB).
+                await send(running.client, out, running.chain(spec), log,
+                           max_response=running.settings.max_response, want_answer=False)
             except PluginError as exc:
                 log.error("%s callback for machine %s failed: %s", spec.name, who, text_of(exc))
 

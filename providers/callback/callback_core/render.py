@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
 import re
 import threading
 import time
@@ -55,6 +54,7 @@ from urllib.parse import urlsplit
 from drp_plugin import PluginError
 
 from .errors import clip, fail, text_of
+from .settings import env_limit
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -309,19 +309,6 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
-def _limit(name: str, default: float, parse: Callable[[str], float]) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        value = -1
-    if not value > 0:
-        raise ValueError(f"{name}={raw!r} is not valid: expected a positive number")
-    return value
-
-
 class Renderer:
     """Compiles (and caches) templates; renders them, bounded, with :class:`TemplateData`.
 
@@ -331,9 +318,9 @@ class Renderer:
 
     def __init__(self, *, timeout: float | None = None, max_bytes: int | None = None) -> None:
         self.env = _environment()
-        self.timeout = timeout if timeout is not None else _limit(
+        self.timeout = timeout if timeout is not None else env_limit(
             "CALLBACK_TEMPLATE_TIMEOUT", DEFAULT_TIMEOUT, float)
-        self.max_bytes = max_bytes if max_bytes is not None else int(_limit(
+        self.max_bytes = max_bytes if max_bytes is not None else int(env_limit(
             "CALLBACK_TEMPLATE_MAX_BYTES", DEFAULT_MAX_BYTES, int))
         self.stuck = 0  # render threads still running past their limit
         self._cache: dict[str, Template] = {}

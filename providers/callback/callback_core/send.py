@@ -12,6 +12,10 @@ The rules (the Go plugin's, with its faults fixed):
   one is tried (with a fresh retry count).  A cached token that is refused is
   dropped and fetched again once before moving on.
 - The last error keeps the callback's status code (the action fails with it).
+- The answer is read only as far as it is used: a ``callbackDo`` answer up to
+  ``CALLBACK_RESPONSE_MAX_BYTES`` (past it the action fails, naming the setting),
+  the start of an error answer (quoted in the error), and of an event callback's
+  answer, which nobody reads, only a little (:data:`~.transport.SMALL`).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from drp_plugin import PluginError
 
 from .errors import clip, fail, text_of
-from .settings import CallbackSpec
-from .transport import request
+from .settings import RESPONSE_MAX_BYTES, CallbackSpec
+from .transport import SMALL, Answer, request
 
 if TYPE_CHECKING:
     import httpx
@@ -70,9 +74,27 @@ def answer_of(spec: CallbackSpec, body: bytes) -> Any:
     return base64.b64encode(body).decode("ascii")
 
 
+def too_large(what: str, answer: Answer, limit: int) -> PluginError:
+    """The error of an answer longer than ``CALLBACK_RESPONSE_MAX_BYTES``."""
+    announced = answer.announced
+    # (an announced length is that of the encoded answer: trusted only when it is over)
+    size = f"{announced} bytes" if announced is not None and announced > limit \
+        else f"more than {limit} bytes"
+    return fail(400, f"Answer of {what} is too large: {size}, over {RESPONSE_MAX_BYTES}"
+                     f" ({limit} bytes); it was not read further")
+
+
 async def send(client: httpx.AsyncClient, out: Outbound, chain: list[AuthState],
-               log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> Any:
-    """Send ``out`` with the auths of ``chain``; its answer per the response flags."""
+               log: logging.Logger | logging.LoggerAdapter[logging.Logger], *,
+               max_response: int, want_answer: bool = True) -> Any:
+    """Send ``out`` with the auths of ``chain``; its answer per the response flags.
+
+    ``want_answer`` (``callbackDo``): the answer is read, up to ``max_response``
+    bytes (more fails with 400 naming ``CALLBACK_RESPONSE_MAX_BYTES``), and returned.
+    Otherwise (event callbacks) it is not used: at most its first
+    :data:`~.transport.SMALL` bytes are read (a short answer thus frees the
+    connection for the next request), and ``None`` is returned.
+    """
     import httpx
 
     spec = out.spec
@@ -85,6 +107,9 @@ async def send(client: httpx.AsyncClient, out: Outbound, chain: list[AuthState],
     attempts = 0     # requests sent, all auths together
     started = time.monotonic()
     deadline = started + spec.timeout   # from the first attempt on, as in the Go plugin
+
+    def budget(status: int) -> int:
+        return max_response if want_answer and status < 400 else SMALL
 
     def note(text: str) -> None:
         notes.append(text)
@@ -123,8 +148,8 @@ async def send(client: httpx.AsyncClient, out: Outbound, chain: list[AuthState],
         if remaining <= 0:
             raise timeout()
         try:
-            resp = await request(client, spec.method, out.url, remaining, content=out.payload,
-                                 headers=_headers(spec, auth_headers))
+            resp = await request(client, spec.method, out.url, remaining, budget,
+                                 content=out.payload, headers=_headers(spec, auth_headers))
         except httpx.HTTPError as exc:
             note(f"attempt {attempts}: {type(exc).__name__}: {exc}")
             if tries <= spec.retry:
@@ -132,12 +157,16 @@ async def send(client: httpx.AsyncClient, out: Outbound, chain: list[AuthState],
             if time.monotonic() >= deadline:
                 raise timeout() from None
             raise fail(400, f"Failed to call back: {what}", *notes[-5:]) from None
-        status = resp.status_code
+        status = resp.status
         if status < 400:
             log.info("%s: %s %d after %d attempt(s)", what, spec.method, status, attempts)
-            return answer_of(spec, resp.content)
+            if not want_answer:
+                return None
+            if not resp.complete:
+                raise too_large(what, resp, max_response)
+            return answer_of(spec, resp.body)
         last_status = status
-        note(f"attempt {attempts}: {status} {clip(resp.content, 200)}".rstrip())
+        note(f"attempt {attempts}: {status} {resp.excerpt(200)}".rstrip())
         if status in (401, 403) and auth is not None:
             auth.invalidate()
             if not fresh:

@@ -9,12 +9,20 @@ silently, and a typo such as ``Retries`` for ``Retry`` deserves a word).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 #: Total time of a callback (and of a token request) when ``Timeout`` is not positive.
 DEFAULT_TIMEOUT = 7200
+#: The setting (provider environment) bounding the bytes read of an answer.
+RESPONSE_MAX_BYTES = "CALLBACK_RESPONSE_MAX_BYTES"
+#: Its default: far above a callback's or token request's usual answer (a status,
+#: a record, a token), far below what would strain the plugin's memory (an answer
+#: returned to DRP is held about four times over: read, base64, JSON, sent).
+DEFAULT_RESPONSE_MAX_BYTES = 16 * 1024 * 1024
 AUTH_TYPES = ("basic", "json-token", "exec")
 
 _CALLBACK_FIELDS = {
@@ -81,9 +89,26 @@ class Settings:
     callbacks: dict[str, CallbackSpec] = field(default_factory=dict)
     auths: dict[str, AuthSpec] = field(default_factory=dict)
     proxy: str = ""
+    #: ``CALLBACK_RESPONSE_MAX_BYTES``: bytes read at most of an answer that is used.
+    max_response: int = DEFAULT_RESPONSE_MAX_BYTES
     errors: list[str] = field(default_factory=list)
     #: Unknown fields (never values: these may be secrets).
     warnings: list[str] = field(default_factory=list)
+
+
+def env_limit(name: str, default: float, parse: Callable[[str], float]) -> float:
+    """The positive number in environment variable ``name`` (``default`` when unset or
+    empty); ``ValueError`` naming the variable for anything else."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise ValueError(f"{name}={raw!r} is not valid: expected a positive number")
+    return value
 
 
 def _typed(where: str, raw: dict[str, Any], spec: dict[str, type],
@@ -224,7 +249,8 @@ def _entries(params: dict[str, Any], param: str, errors: list[str]) -> list[tupl
 
 
 def parse(params: dict[str, Any]) -> Settings:
-    """Read the plugin params (as DRP sends them to ``/config``)."""
+    """Read the plugin params (as DRP sends them to ``/config``), and
+    ``CALLBACK_RESPONSE_MAX_BYTES`` from the environment."""
     out = Settings()
     errors, warnings = out.errors, out.warnings
     for name, value in _entries(params, "callback/auths", errors):
@@ -237,6 +263,10 @@ def parse(params: dict[str, Any]) -> Settings:
     elif proxy and proxy.strip():
         out.proxy = proxy.strip()
         _check_proxy(out.proxy, errors)
+    try:
+        out.max_response = int(env_limit(RESPONSE_MAX_BYTES, DEFAULT_RESPONSE_MAX_BYTES, int))
+    except ValueError as exc:
+        errors.append(f"{exc} (a number of bytes, set in the provider's environment)")
     for cb in out.callbacks.values():
         for auth in cb.auth_chain:
             if auth not in out.auths:
