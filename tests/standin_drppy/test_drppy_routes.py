@@ -265,6 +265,9 @@ def test_tasks_stages_bootenvs_workflows_jobs(api: ApiClient) -> None:
     key = MachinesApi(api).create_machine({"Name": "drppy-jobs"}).uuid
     job = JobsApi(api).create_job({"Machine": key, "Task": "drppy-task"})
     assert job.state == "created" and JobsApi(api).get_job(job.uuid).machine == key
+    # the job is its machine's current job, with a log (issue 23 item 3)
+    assert MachinesApi(api).get_machine(key).current_job == job.uuid
+    assert JobsApi(api).get_job_log(job.uuid) == f"Log for Job: {job.uuid}\n"
     with pytest.raises(ApiException) as bad:
         TasksApi(api).create_task({"Name": "{asdgasdg"})
     assert bad.value.status == 422

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -58,7 +59,11 @@ class Auth:
     def issue(self, user: str, ttl: float | None, readonly: bool = False,
               claims: tuple[Claim, ...] = EVERYTHING) -> str:
         """A new token for ``user`` valid ``ttl`` seconds (``None``: forever), allowed
-        ``claims``."""
+        ``claims``.  A ``ttl`` that is not a finite number above 0 is a ``ValueError``:
+        ``nan`` or ``inf`` would make a token that never expires."""
+        if ttl is not None and not (math.isfinite(ttl) and ttl > 0):
+            raise ValueError(f"a token's ttl must be a finite number of seconds above 0, "
+                             f"not {ttl!r}")
         token = secrets.token_urlsafe(32)
         expires = self.clock() + ttl if ttl is not None else None
         self._grants[token] = _Grant(Principal(user, readonly, claims), expires)

@@ -7,6 +7,10 @@ code 1008), so it sees a gap and reconnects, instead of the stand-in growing
 without bound.  The recorded history (``EventHub.events``) keeps the newest
 events within a count and a byte budget; ``dropped`` counts the ones let go.
 Filters match as in :mod:`drp_plugin.events.matching` (docs/protocol.md section 4).
+A subscriber with restricted claims (a machine token, a narrowed token) gets an
+event only when its claims allow the event's ``Type Action Key``, as DRP's websocket
+does (frontend/websocket.go ``wsFilterFunction``: ``matchClaim(MakeRole("", e.Type,
+e.Action, e.Key))``): a token for machine A never sees machine B's events.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from .._types import Obj
 from ..events.matching import Pattern
 from ..models import make_event
+from .claims import EVERYTHING, Claim, allowed
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,12 @@ class Subscriber:
                  close: Callable[[], Awaitable[Any]], principal: str = "",
                  accept: Callable[[Obj], bool] | None = None,
                  max_queue_bytes: int | None = None,
-                 on_overflow: Callable[[int], None] | None = None) -> None:
+                 on_overflow: Callable[[int], None] | None = None,
+                 claims: tuple[Claim, ...] = EVERYTHING) -> None:
         self.principal = principal
+        #: What the connection's token may see: an event goes out only when these
+        #: claims allow its ``Type Action Key``.
+        self.claims = claims
         self.max_queue_bytes = max_queue_bytes
         #: Called with the size of each frame dropped past ``max_queue_bytes`` instead of
         #: closing the connection (a plugin's ``/publish`` feed cannot reconnect).
@@ -84,7 +93,10 @@ class Subscriber:
         if not self.filters:
             return False
         topic = _Topic(event)
-        return any(p is not None and p.matches(topic) for p in self.filters.values())
+        if not any(p is not None and p.matches(topic) for p in self.filters.values()):
+            return False
+        return self.claims is EVERYTHING or allowed(self.claims, topic.type, topic.action,
+                                                    topic.key)
 
     def push(self, text: str) -> None:
         """Queue one frame; past ``max_queue_bytes`` the connection is closed instead."""
@@ -168,9 +180,12 @@ class EventHub:
         return self.dropped + len(self.events)
 
     def subscribe(self, send: Callable[[str], Awaitable[None]],
-                  close: Callable[[], Awaitable[Any]], principal: str = "") -> Subscriber:
-        """A new event-stream subscriber with this hub's queue bound."""
-        sub = Subscriber(send, close, principal, max_queue_bytes=self.max_queue_bytes)
+                  close: Callable[[], Awaitable[Any]], principal: str = "",
+                  claims: tuple[Claim, ...] = EVERYTHING) -> Subscriber:
+        """A new event-stream subscriber with this hub's queue bound, seeing only the
+        events ``claims`` allow."""
+        sub = Subscriber(send, close, principal, max_queue_bytes=self.max_queue_bytes,
+                         claims=claims)
         self.subscribers.add(sub)
         return sub
 

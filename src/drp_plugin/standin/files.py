@@ -9,14 +9,22 @@ delete``, a file where a directory is needed ``Cannot create directory /greg``.
 Files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (api/client.go
 ``GetBlob`` sends ``If-None-Match: "SHA256:<sum>"`` and takes 304 as up to date;
 ``GetBlobSum`` reads either header).
+
+A sum is computed in a worker thread, never on the event loop (an ISO is gigabytes:
+hashing one took 4.9 s, during which nothing else was answered), and kept by
+:class:`FileSums` under the file's device, inode, size, mtime and ctime, so it is
+computed again only when the file changed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import posixpath
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,13 +48,84 @@ def _error(message: str, code: int, key: str, method: str) -> PluginError:
     return PluginError(message, code=code, model="files", key=key, type=method)
 
 
-def sha256_file(path: Path) -> str:
-    """The hex SHA-256 of a file, read in chunks."""
+class HashStopped(Exception):
+    """A file's hashing was stopped (the stand-in is stopping)."""
+
+
+def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
+    """The hex SHA-256 of a file, read in chunks; :class:`HashStopped` once ``stop`` is
+    set (checked between chunks)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
+            if stop is not None and stop.is_set():
+                raise HashStopped(str(path))
             digest.update(block)
     return digest.hexdigest()
+
+
+_Key = tuple[int, int, int, int, int]
+
+
+def _identity(path: Path) -> _Key:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class FileSums:
+    """SHA-256 sums of files, hashed in a worker thread and kept for ``capacity`` files
+    (the least recently used go first) by device, inode, size, mtime and ctime.
+
+    Requests for a file being hashed share the one computation; one that gives up
+    (its client went away) does not cancel it for the others.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        #: Files hashed so far (requests answered from the cache are not counted).
+        self.computed = 0
+        self._sums: OrderedDict[_Key, str] = OrderedDict()
+        self._running: dict[_Key, asyncio.Task[str]] = {}
+        self._stop = threading.Event()
+
+    def close(self) -> None:
+        """Stop the hashing under way (its requests fail): the worker threads end within
+        one chunk rather than reading a whole ISO at shutdown."""
+        self._stop.set()
+
+    def _remember(self, key: _Key, digest: str) -> None:
+        if self.capacity <= 0:
+            return
+        self._sums[key] = digest
+        self._sums.move_to_end(key)
+        while len(self._sums) > self.capacity:
+            self._sums.popitem(last=False)
+
+    async def _hash(self, path: Path, key: _Key) -> str:
+        try:
+            digest = await asyncio.to_thread(sha256_file, path, self._stop)
+            self.computed += 1
+            # a file written while it was hashed has no sum worth keeping
+            if await asyncio.to_thread(_identity, path) == key:
+                self._remember(key, digest)
+            return digest
+        finally:
+            self._running.pop(key, None)
+
+    async def sha256(self, path: Path) -> str:
+        """The hex SHA-256 of the file at ``path`` (``OSError`` when it cannot be read)."""
+        key = _identity(path)
+        known = self._sums.get(key)
+        if known is not None:
+            self._sums.move_to_end(key)
+            return known
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._hash(path, key))
+            # retrieved here too, in case every request waiting for it went away
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._running[key] = task
+        return await asyncio.shield(task)
 
 
 async def receive(request: web.Request, directory: Path, limit: int, model: str,
@@ -73,15 +152,16 @@ async def receive(request: web.Request, directory: Path, limit: int, model: str,
     return path, size
 
 
-def _blob_headers(path: Path) -> dict[str, str]:
-    digest = sha256_file(path)
+async def _blob_headers(path: Path, sums: FileSums) -> dict[str, str]:
+    digest = await sums.sha256(path)
     return {"ETag": f'"SHA256:{digest}"', "X-DRP-SHA256SUM": digest,
             "Content-Type": "application/octet-stream"}
 
 
 async def handle(request: web.Request, webroot: Path, relative: str,
-                 limits: Limits) -> web.StreamResponse:
-    """Serve one ``files`` request: list, GET/HEAD, POST (octet-stream) or DELETE."""
+                 limits: Limits, sums: FileSums) -> web.StreamResponse:
+    """Serve one ``files`` request: list, GET/HEAD, POST (octet-stream) or DELETE; the
+    sums of GET/HEAD come from ``sums``."""
     root = webroot / "files"
     method = request.method
     if not relative.strip("/") and method == "GET":
@@ -94,7 +174,10 @@ async def handle(request: web.Request, webroot: Path, relative: str,
     if method in ("GET", "HEAD"):
         if not path.is_file():
             raise _error("Not a regular file", 404, key, method)
-        headers = _blob_headers(path)
+        try:
+            headers = await _blob_headers(path, sums)
+        except FileNotFoundError:  # removed meanwhile
+            raise _error("Not a regular file", 404, key, method) from None
         if request.headers.get("If-None-Match", "").strip() == headers["ETag"]:
             return web.Response(status=304, headers={k: v for k, v in headers.items()
                                                      if k != "Content-Type"})

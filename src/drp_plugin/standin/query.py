@@ -7,6 +7,9 @@ also written ``Params.<param>``).  Values are compared by the field's index type
 ``Address`` as an IP address, ``Uuid`` as a UUID, booleans and numbers as such
 (recorded drpcli errors: "Invalid UUID: false", "Invalid address: fred", "Runnable
 must be true or false", cli/test-data/output/TestMachineCli/machines.list.*).
+``Re(v)`` is an RE2 expression matched in linear time, as Go's ``regexp`` (DRP's) does:
+no backtracking, so no filter can take exponential time (Python's ``re`` took minutes
+on ``Re((a+)+$)``); compiling one may use ``regex_max_mem`` bytes (a setting).
 List options the stand-in does not implement (``filter``, ``raw``, ``group-by``,
 ``range-only``, ``exclude-self``, ``expand``) answer 501 naming the option.
 """
@@ -19,6 +22,8 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import re2
 
 from ..errors import PluginError
 
@@ -34,6 +39,8 @@ RESERVED = frozenset(
 )
 _OP = re.compile(r"^(Eq|Ne|Lt|Lte|Gt|Gte|In|Nin|Re|Between|Except)\((.*)\)$", re.S)
 _MISSING = object()
+#: RE2's own budget for compiling one expression (``Limits.regex_max_mem``'s default).
+REGEX_MAX_MEM = 8 * 1024 * 1024
 
 Test = Callable[[dict[str, Any]], bool]
 
@@ -145,7 +152,31 @@ def _compare(op: str, have: Any, wanted: list[Any]) -> bool:
         return op in ("Ne", "Nin", "Except")
 
 
-def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "") -> Test:
+def compile_regex(pattern: str, max_mem: int = REGEX_MAX_MEM) -> Any:
+    """``pattern`` compiled by RE2 (Go's syntax, linear-time matching) within ``max_mem``
+    bytes; 406 naming the setting when it is too large, or when it is not valid."""
+    options = re2.Options()
+    options.max_mem = max_mem
+    options.log_errors = False          # RE2 would print each bad pattern on stderr
+    try:
+        regex = re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        if "too large" in text:
+            text += (f" (RE2 may use {max_mem} bytes to compile a filter: "
+                     "DRP_PLUGIN_STANDIN_REGEX_MAX_MEM)")
+        raise PluginError(f"Invalid regex {pattern!r}: {text}", code=406, type="GET") from None
+    finally:
+        # re2's module cache would keep up to 128 compiled expressions (and their match
+        # caches, up to max_mem each) for the life of the stand-in: each lives for its
+        # request only.
+        re2.purge()
+    return regex
+
+
+def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "",
+               regex_max_mem: int = REGEX_MAX_MEM) -> Test:
     match = _OP.match(expr)
     op, arg = (match.group(1), match.group(2)) if match else ("Eq", expr)
     args = arg.split(",") if op in ("In", "Nin", "Between", "Except") else [arg]
@@ -153,12 +184,7 @@ def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "") ->
         raise PluginError(f"{op} needs two values: {expr}", code=406, type="GET")
     if sample is not _MISSING and op != "Re":
         return _index_test(name, op, args, sample, model)
-    regex = None
-    if op == "Re":
-        try:
-            regex = re.compile(arg)
-        except re.error as exc:
-            raise PluginError(f"Invalid regex {arg!r}: {exc}", code=406, type="GET") from None
+    regex = compile_regex(arg, regex_max_mem) if op == "Re" else None
 
     def test(obj: dict[str, Any]) -> bool:
         value = _lookup(obj, name)
@@ -212,11 +238,13 @@ def select(
     sort_args: list[str],
     model: str,
     samples: Mapping[str, Any] | None = None,
+    regex_max_mem: int = REGEX_MAX_MEM,
 ) -> list[dict[str, Any]]:
     """Filter, sort and page ``objects`` (already in key order) per ``query``.
 
     ``samples`` maps a field to a value of its type (the type's default), which makes
-    its filter an index filter compared by that type.
+    its filter an index filter compared by that type.  Reads the objects only, so it
+    may run in a worker thread (the stand-in runs it there, off its event loop).
     """
     tests: list[Test] = []
     for name, expr in query.items():
@@ -228,10 +256,10 @@ def select(
         if name in fields:
             typed = name in IP_FIELDS or name in UUID_FIELDS
             sample = (samples or {}).get(name, "" if typed else _MISSING)
-            tests.append(_make_test(name, expr, sample, model))
+            tests.append(_make_test(name, expr, sample, model, regex_max_mem))
         else:  # a param filter: ?<param>=Op(v), or ?Params.<param>=...
             param = name if name.startswith("Params.") else f"Params.{name}"
-            tests.append(_make_test(param, expr))
+            tests.append(_make_test(param, expr, regex_max_mem=regex_max_mem))
     result = [o for o in objects if all(t(o) for t in tests)]
     for name in reversed(sort_args):
         if name not in fields and not name.startswith("Params."):

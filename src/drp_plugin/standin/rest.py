@@ -7,9 +7,9 @@ password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actio
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
 bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
-``/<prefix>/<key>/pubkey``, ``/machines/<key>/token`` and
-``/<prefix>/<key>/actions[/<cmd>]``.  Every request is held to its token's claims
-(:mod:`.claims`).
+``/<prefix>/<key>/pubkey``, ``/machines/<key>/token``,
+``/<prefix>/<key>/actions[/<cmd>]`` and ``/jobs/<uuid>/log`` (GET, PUT).  Every
+request is held to its token's claims (:mod:`.claims`).
 
 What a real client relies on (each cited in ``docs/protocol/standin.md``): every 2xx
 reply but HEAD carries ``Content-Type: application/json`` (``api/client.go``
@@ -22,7 +22,8 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
 reservations), TFTP/ISOs, contexts, pools, roles, tenants, work orders,
 licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
-workflows and jobs are stored and validated, never run.
+workflows and jobs are stored and validated, never run; a new job becomes its
+machine's current job and has a log, as in DRP (:mod:`.jobs`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,7 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import claims, files, query, wording
+from . import claims, files, jobs, query, wording
 from .auth import DEFAULT_TTL, Principal
 from .store import valid_name
 from .websocket import make_handler
@@ -97,6 +99,29 @@ def parse_wait(text: str) -> float:
         total += float(match.group(1)) * _UNITS[unit]
         pos = match.end()
     return min(total, MAX_WAIT)
+
+
+def parse_ttl(request: web.Request, default: float, most: float, model: str,
+              key: str) -> float:
+    """Seconds of the ``ttl`` query parameter (``default`` when absent): a finite number
+    of seconds above 0 and at most ``most`` (``Limits.max_token_ttl``), else 400.  DRP
+    reads ``ttl`` with ``strconv.ParseInt``, so ``nan``, ``inf`` and ``1e400`` are
+    refused there too (frontend/users.go ``getUserToken``)."""
+    text = request.query.get("ttl", "")
+    if not text.strip():
+        return default
+    try:
+        ttl = float(text)
+    except ValueError:
+        ttl = math.nan
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise PluginError(f"ttl must be a finite number of seconds above 0, not {text!r}",
+                          code=400, model=model, key=key, type="GET")
+    if ttl > most:
+        raise PluginError(f"ttl {text} is longer than {most:.0f} seconds "
+                          "(DRP_PLUGIN_STANDIN_MAX_TOKEN_TTL)", code=400, model=model,
+                          key=key, type="GET")
+    return ttl
 
 
 def object_etag(obj: dict[str, Any]) -> str:
@@ -192,13 +217,14 @@ class Api:
         self.drp = drp
         self.store = drp.store
 
-    def principal(self, request: web.Request) -> Principal:
+    def principal(self, request: web.Request, *, check_claims: bool = True) -> Principal:
         """Who sent ``request`` (401/403 otherwise); read-only tokens may only read, and
-        the token's claims must allow what the request does (see ``claims``)."""
+        the token's claims must allow what the request does (see ``claims``; a handler
+        passing ``check_claims=False`` checks them itself)."""
         principal = self.drp.auth.authenticate(request)
         if principal.readonly and request.method not in ("GET", "HEAD"):
             raise PluginError("This token may only read", code=403, type=request.method)
-        if principal.claims is not claims.EVERYTHING:
+        if check_claims and principal.claims is not claims.EVERYTHING:
             self.require(request, principal, *claim_of(request))
         return principal
 
@@ -245,7 +271,8 @@ class Api:
         """``GET /api/v3/users/<user>/token``: a new ``UserToken`` (``Token``, ``Info``) with
         ``ttl``, ``scope``, ``action``, ``specific`` from the query (a restricted caller
         gets its own claims); ``roles`` other than ``superuser`` answer 501.  403 unless the caller is ``user`` or the superuser and not
-        read-only, 404 for an unknown user, 400 for a bad ``ttl``."""
+        read-only, 404 for an unknown user, 400 for a ``ttl`` that is not a finite number
+        of seconds above 0 (see :func:`parse_ttl`)."""
         principal = self.principal(request)
         user = request.match_info["user"]
         auth = self.drp.auth
@@ -253,13 +280,8 @@ class Api:
             raise PluginError("Forbidden", code=403, model="users", key=user, type="GET")
         if user not in auth.users:
             raise PluginError("Not Found", code=404, model="users", key=user, type="GET")
-        ttl: float | None = auth.token_ttl if auth.token_ttl is not None else DEFAULT_TTL
-        if "ttl" in request.query:
-            try:
-                ttl = float(request.query["ttl"])
-            except ValueError:
-                raise PluginError("ttl must be a number of seconds", code=400, model="users",
-                                  key=user, type="GET") from None
+        ttl = parse_ttl(request, auth.token_ttl if auth.token_ttl is not None else DEFAULT_TTL,
+                        self.drp.limits.max_token_ttl, "users", user)
         # Every stand-in user holds the one role DRP always has, superuser; other roles
         # would need the roles store the stand-in does not serve: refused by name rather
         # than granted silently.
@@ -394,11 +416,7 @@ class Api:
         if prefix != "machines":
             return await self._slashed_key(request, "token")
         machine = self.store.get("machines", key, "GET")
-        try:
-            ttl = float(request.query.get("ttl") or DEFAULT_TTL)
-        except ValueError:
-            raise PluginError("ttl must be a number of seconds", code=400, model="machines",
-                              key=key, type="GET") from None
+        ttl = parse_ttl(request, DEFAULT_TTL, self.drp.limits.max_token_ttl, "machines", key)
         uid = str(machine["Uuid"])
         token = self.drp.auth.issue(f"machine:{uid}", ttl, claims=machine_claims(uid))
         return _json({"Token": token, "Info": self.drp.info()})
@@ -421,7 +439,8 @@ class Api:
         upload (POST) or delete a file below ``<webroot>/files`` (see :func:`.files.handle`)."""
         self.principal(request)
         return await files.handle(request, self.drp.webroot,
-                                  request.match_info.get("path", ""), self.drp.limits)
+                                  request.match_info.get("path", ""), self.drp.limits,
+                                  self.drp.file_sums)
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/v3/plugin_providers/<name>``: install the uploaded provider executable
@@ -463,6 +482,43 @@ class Api:
         obj = self.store.get(prefix, key, request.method)
         return _json(obj.get("Meta") or {})
 
+    # ---- job logs ----------------------------------------------------------------
+
+    def _job_for_log(self, request: web.Request, principal: Principal) -> str:
+        """The stored key of the job named in the path (404 ``ValidationError`` "Job <key>
+        does not exist", as DRP), once the claims allow ``jobs log <machine>`` (DRP
+        checks the job's ``AuthKey``, its machine)."""
+        key = request.match_info["key"]
+        try:
+            real = self.store.resolve("jobs", key, request.method)
+        except PluginError:
+            raise jobs.missing_job(key) from None
+        if principal.claims is not claims.EVERYTHING:
+            machine = str(self.store.data["jobs"][real].get("Machine") or "")
+            self.require(request, principal, "jobs", "log", machine)
+        return real
+
+    async def job_log(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/jobs/<uuid>/log``: the job's log as ``application/octet-stream``
+        (it begins ``Log for Job: <uuid>``)."""
+        principal = self.principal(request, check_claims=False)
+        real = self._job_for_log(request, principal)
+        return web.FileResponse(self.drp.job_logs.path(real),
+                                headers={"Content-Type": "application/octet-stream"})
+
+    async def append_job_log(self, request: web.Request) -> web.StreamResponse:
+        """``PUT /api/v3/jobs/<uuid>/log``: append the ``application/octet-stream`` body to
+        the job's log (415 for another content type, as DRP); 204 with an empty JSON
+        reply.  413 past ``max_job_log`` bytes."""
+        principal = self.principal(request, check_claims=False)
+        if request.headers.get("Content-Type", "") != "application/octet-stream":
+            raise PluginError("job log put must have content-type application/octet-stream",
+                              code=415, type="API ERROR")
+        real = self._job_for_log(request, principal)
+        await self.drp.job_logs.append(real, request)
+        # frontend/jobs.go: c.Data(http.StatusNoContent, gin.MIMEJSON, nil)
+        return web.Response(status=204, content_type="application/json")
+
     # ---- system actions ----------------------------------------------------------
 
     async def system_actions(self, request: web.Request) -> web.StreamResponse:
@@ -498,9 +554,18 @@ class Api:
                       and k not in ("limit", "offset")}
         unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
         samples = self.store.types[prefix].defaults
-        total = len(query.select(objects, unfiltered, fields, sort, prefix, samples))
-        filtered = len(query.select(objects, unpaged, fields, sort, prefix, samples))
-        chosen = query.select(objects, request.query, fields, sort, prefix, samples)
+        max_mem = self.drp.limits.regex_max_mem
+
+        def pick() -> tuple[int, int, list[dict[str, Any]]]:
+            total = len(query.select(objects, unfiltered, fields, sort, prefix, samples,
+                                     max_mem))
+            filtered = len(query.select(objects, unpaged, fields, sort, prefix, samples,
+                                        max_mem))
+            return total, filtered, query.select(objects, request.query, fields, sort,
+                                                 prefix, samples, max_mem)
+
+        # off the event loop: however long the filters take, other requests are answered
+        total, filtered, chosen = await asyncio.to_thread(pick)
         # cli/commandHelper.go "count" reads X-Drp-List-Filter-Count from a HEAD
         headers = {"X-DRP-LIST-COUNT": str(len(chosen)),
                    "X-DRP-LIST-FILTER-COUNT": str(filtered),
@@ -511,10 +576,16 @@ class Api:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/v3/<prefix>``: create the object of the JSON body; 201 with it and its
-        ``ETag``."""
+        ``ETag``.  A job is made as DRP makes it (:mod:`.jobs`): 201, 202 for the
+        machine's incomplete job, or 204 (empty JSON reply) when it has no task left."""
         principal = self.principal(request)
         prefix = self._prefix(request)
         body = await _body(request, prefix, "")
+        if prefix == "jobs":
+            status, job = await self.drp.service.create_job(body, principal.user)
+            if job is None:  # frontend/jobs.go: c.Data(204, gin.MIMEJSON, nil)
+                return web.Response(status=204, content_type="application/json")
+            return _json(job, status=status, headers=self._etag_header(prefix, job))
         obj = await self.drp.service.create(prefix, body, principal.user)
         return _json(obj, status=201, headers=self._etag_header(prefix, obj))
 
@@ -777,6 +848,8 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("POST",), v3 + "/plugin_providers/{name}", api.upload),
         (("GET",), v3 + "/plugin_providers/{name}/binary", api.binary),
         (("GET",), v3 + "/meta/{prefix}/{key:.+}", api.meta),
+        (("GET",), v3 + "/jobs/{key}/log", api.job_log),
+        (("PUT",), v3 + "/jobs/{key}/log", api.append_job_log),
         (("GET",), v3 + "/{prefix}", api.list),
         (("POST",), v3 + "/{prefix}", api.create),
         (("GET",), obj + "/params", api.get_params),

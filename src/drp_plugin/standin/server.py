@@ -33,6 +33,8 @@ from .auth import Auth
 from .certs import make_certificate, server_context
 from .claims import EVERYTHING, Claim
 from .eventhub import EventHub
+from .files import FileSums
+from .jobs import JobLogs
 from .logs import LogBook, LogRecord
 from .packs import Packs
 from .providers import Providers
@@ -90,10 +92,15 @@ class StandIn:
         self.hub = EventHub(self.limits.event_history, self.limits.event_history_bytes,
                             self.limits.ws_queue_bytes)
         self.logbook = LogBook(self.limits.log_history, self.limits.log_history_bytes)
+        #: SHA-256 sums of the files served (``ETag``, ``X-DRP-SHA256SUM``), hashed off the
+        #: event loop and kept while a file does not change.
+        self.file_sums = FileSums(self.limits.file_sum_cache)
         self.store = Store(SecureBox(), self.hub.publish)
         self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
                                    self._provider_env)
-        self.service = Service(self.store, self.providers)
+        #: Job logs (``PUT``/``GET /jobs/<uuid>/log``), one file each under the scratch root.
+        self.job_logs = JobLogs(self.root / "joblogs", self.limits.max_job_log)
+        self.service = Service(self.store, self.providers, self.job_logs)
         self.actions = Actions(self.store, self.providers)
         self.packs = Packs(self)
         self.endpoint = ""
@@ -268,6 +275,7 @@ class StandIn:
         """Stop plugins (``/stop`` with ``null``), close connections, save, clean up."""
         started, self._started = self._started, False
         try:
+            self.file_sums.close()
             if started:
                 await self.providers.shutdown()
                 await self.hub.close_all()
@@ -448,6 +456,12 @@ class StandIn:
                          since: int = 0) -> Obj:
         """The first recorded event from index ``since`` matching ``pattern``."""
         return await self.hub.wait_for(pattern, timeout, since)
+
+    def job_log(self, job: str) -> str:
+        """The log of a job (``Log for Job: <uuid>`` and what was appended), as
+        ``GET /jobs/<uuid>/log`` answers it; ``PluginError`` 404 for an unknown job."""
+        real = self.store.resolve("jobs", job)
+        return self.job_logs.read(real).decode("utf-8", "replace")
 
     def on_log(self, listener: Callable[[LogRecord], None]) -> None:
         """Call ``listener`` for every new log record."""

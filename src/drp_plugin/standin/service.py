@@ -1,4 +1,5 @@
-"""Object writes with their side effects: a changed Plugin starts, restarts or stops."""
+"""Object writes with their side effects: a changed Plugin starts, restarts or stops; a
+new Job becomes its machine's current job (see :mod:`.jobs`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from .._types import Obj
 from ..errors import PluginError
+from . import jobs
 from .providers import Providers
 from .store import Store
 
@@ -13,22 +15,57 @@ from .store import Store
 class Service:
     """The write operations behind the REST API, the seeds and the Python API."""
 
-    def __init__(self, store: Store, providers: Providers) -> None:
+    def __init__(self, store: Store, providers: Providers,
+                 job_logs: jobs.JobLogs | None = None) -> None:
         self.store = store
         self.providers = providers
+        self.job_logs = job_logs
 
     async def _after(self, prefix: str, key: str, old: Obj | None, new: Obj | None) -> Obj:
         if prefix == "plugins":
             await self.providers.plugin_changed(key, old, new)
+        elif prefix == "jobs":
+            self._job_changed(key, new)
         current = self.store.find(prefix, key) if new is not None else None
         return self.store.render(prefix, current or new or old or {})
 
+    def _job_changed(self, key: str, job: Obj | None) -> None:
+        """Keep the machine's ``JobState``/``JobExitState``/``JobResultErrors`` in step with
+        its current job; forget the log of a deleted job."""
+        if job is None:
+            if self.job_logs is not None:
+                self.job_logs.remove(key)
+            return
+        machine = self.store.find("machines", str(job.get("Machine") or ""))
+        if machine is not None and machine.get("CurrentJob") == key:
+            self.store.update_fields("machines", machine["Uuid"], jobs.mirrored(job))
+
+    async def create_job(self, body: Any, principal: str) -> tuple[int, Obj | None]:
+        """``POST /jobs`` as DRP does it (:func:`.jobs.plan`): ``(201, job)`` for a new job
+        (its machine's ``CurrentJob``), ``(202, job)`` for the machine's incomplete job,
+        ``(204, None)`` when the machine has no task left."""
+        status, job, fields = jobs.plan(self.store, body)
+        if status == 201:
+            assert job is not None
+            job = self.store.create("jobs", job, principal)
+            if self.job_logs is not None:
+                self.job_logs.path(job["Uuid"])       # begun with "Log for Job: <uuid>"
+        if fields:
+            machine = self.store.find("machines", str(body["Machine"]))
+            if machine is not None:
+                self.store.replace("machines", machine["Uuid"], {**machine, **fields},
+                                   principal, internal=True)
+        return status, self.store.render("jobs", job) if job is not None else None
+
     async def create(self, prefix: str, body: Any, principal: str) -> Obj:
         """Create an object and apply its side effects (a new Plugin starts); returns it
-        rendered.  ``plugin_providers`` are uploaded instead: 405."""
+        rendered.  ``plugin_providers`` are uploaded instead: 405.  A job is created as
+        :meth:`create_job` does (``{}`` when the machine has no task left)."""
         if prefix == "plugin_providers":
             raise PluginError("Upload the executable with POST /plugin_providers/<name>",
                               code=405, model=prefix, type="POST")
+        if prefix == "jobs":
+            return (await self.create_job(body, principal))[1] or {}
         obj = self.store.create(prefix, body, principal)
         return await self._after(prefix, obj[self.store.types[prefix].key], None, obj)
 

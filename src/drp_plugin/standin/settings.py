@@ -48,3 +48,18 @@ class Limits:
     #: Largest JSON request body (read into memory).
     max_body: int = field(
         default_factory=lambda: _env("DRP_PLUGIN_STANDIN_MAX_BODY", 64 * MIB))
+    #: Memory RE2 may use to compile one ``Re()`` list filter (RE2's own default); a
+    #: larger pattern answers 406 naming this setting.
+    regex_max_mem: int = field(
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_REGEX_MAX_MEM", 8 * MIB))
+    #: SHA-256 sums of files kept for their ``ETag`` (each keyed by device, inode, size and
+    #: mtime, so a changed file is hashed again); the least recently used go first.
+    file_sum_cache: int = field(
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_FILE_SUM_CACHE", 4096))
+    #: Largest log of one job (``PUT /jobs/<uuid>/log`` appends past it answer 413).
+    max_job_log: int = field(
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_MAX_JOB_LOG", 64 * MIB))
+    #: Longest token life a ``ttl`` may ask for, in seconds: the largest Go
+    #: ``time.Duration`` in whole seconds (DRP's ``time.Second * ttl`` overflows past it).
+    max_token_ttl: int = field(
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_MAX_TOKEN_TTL", 9_223_372_036))

@@ -1,4 +1,5 @@
-"""The event stream ``/api/v3/ws``: ``register``/``deregister`` frames, JSON events out."""
+"""The event stream ``/api/v3/ws``: ``register``/``deregister`` frames, JSON events out
+(only those the connection's token claims allow: see :mod:`.eventhub`)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def make_handler(
                 return await ws.close(code=1008, message=b"event queue limit reached")
             return await ws.close(code=1001)
 
-        sub = hub.subscribe(ws.send_str, close, principal.user)
+        # events are filtered by the token's claims, as DRP's websocket does
+        sub = hub.subscribe(ws.send_str, close, principal.user, principal.claims)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
