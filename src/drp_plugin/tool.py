@@ -5,8 +5,8 @@ runs, so ``drp-plugin --help`` stays quick:
 
 - ``bundle``: a content directory to YAML or JSON (:mod:`drp_plugin.content`);
 - ``dev`` and ``serve``: the local DRP stand-in (:mod:`drp_plugin.standin.cli`);
-- ``plugins create``, ``machines runaction``: drpcli's commands against any endpoint
-  (:mod:`drp_plugin.standin.remote`);
+- ``plugins create``, ``system runaction``, ``plugins runaction``, ``machines runaction``:
+  drpcli's commands against any endpoint (:mod:`drp_plugin.standin.remote`);
 - ``build``, ``upload``, ``providers``, ``new``: shipping (:mod:`drp_plugin.shipping.cli`).
 """
 
@@ -25,6 +25,7 @@ COMMANDS = {
     "serve": "drp_plugin.standin.cli:serve",
     "plugins": "drp_plugin.standin.remote:plugins",
     "machines": "drp_plugin.standin.remote:machines",
+    "system": "drp_plugin.standin.remote:system",
     "build": "drp_plugin.shipping.cli:build",
     "upload": "drp_plugin.shipping.cli:upload",
     "providers": "drp_plugin.shipping.cli:providers",

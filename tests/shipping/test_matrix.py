@@ -4,8 +4,9 @@ Each interpreter runs the built incrementer and a provider that uses ``ctx.api``
 from an action and from an event handler: ``define`` (equal to the builder's),
 ``listen`` and config through the local DRP stand-in, an action that writes
 through the API, an event whose handler writes through the API, and ``/stop``
-answered with the process exiting 0.  The interpreters are pyenv's; a minor that
-is missing here is skipped, saying so.
+answered with the process exiting 0.  Each also starts the built files through every
+form of path (relative, ``./``, ``../``, an absolute path with ``./`` in it, a link).
+The interpreters are pyenv's; a minor that is missing here is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def _define(python: str, path: Path) -> dict[str, Any]:
     return definition
 
 
+def _path_forms(path: Path) -> list[str]:
+    """The ways to name ``path`` from the folder above its own (the cwd of the runs)."""
+    folder = path.parent
+    link = folder / f"{path.name}-link"
+    if not link.is_symlink():
+        link.symlink_to(path.name)
+    return [f"{folder.name}/{path.name}", f"./{folder.name}/{path.name}",
+            f"../{folder.parent.name}/{folder.name}/{path.name}",
+            f"{folder.parent}/./{folder.name}/../{folder.name}/{path.name}",
+            f"./{folder.name}/{link.name}"]
+
+
 def _until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -75,6 +88,37 @@ def test_define_matches_the_builder(built: dict[str, BuildResult], minor: str) -
         mine = _define(python, result.path)
         assert mine == _define(interpreter("3.11"), result.path)
         assert mine["Name"] == result.name
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_every_form_of_path_runs(built: dict[str, BuildResult], minor: str,
+                                 tmp_path: Path) -> None:
+    """``version`` and ``unpack`` (incrementer) and a ``define`` run by the bootstrap
+    (courier: validate handler, content found through ``__file__``)."""
+    python = interpreter(minor)
+    inc, courier = built["incrementer"].path, built["courier"].path
+    expected = _define(python, courier)
+    assert "courier/parcel" in expected["Content"]
+    for form in _path_forms(inc):
+        result = subprocess.run(  # noqa: S603 - test interpreter, our built file
+            [python, "-I", form, "version"], capture_output=True, text=True, timeout=120,
+            env=clean_env(), cwd=inc.parent.parent, check=False, stdin=subprocess.DEVNULL)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "Version: v1.2.3\n", ""), form
+    for form in _path_forms(courier):
+        result = subprocess.run(  # noqa: S603 - test interpreter, our built file
+            [python, "-I", form, "define"], capture_output=True, text=True, timeout=120,
+            env=clean_env(RS_TOKEN="catalog"), cwd=courier.parent.parent, check=False,
+            stdin=subprocess.DEVNULL)
+        assert result.returncode == 0 and result.stderr == "", (form, result.stderr)
+        assert json.loads(result.stdout) == expected, form
+    target = tmp_path / "unpacked"
+    result = subprocess.run(  # noqa: S603 - test interpreter, our built file
+        [python, "-I", _path_forms(inc)[1], "unpack", str(target)], capture_output=True,
+        text=True, timeout=120, env=clean_env(), cwd=inc.parent.parent, check=False,
+        stdin=subprocess.DEVNULL)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        p.name for p in (INCREMENTER.parent / "files").iterdir())
 
 
 @pytest.mark.parametrize("minor", MINORS)

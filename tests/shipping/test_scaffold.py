@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from drp_plugin.shipping.scaffold import ScaffoldError, check_name, create_project
+from drp_plugin.standin import StandInThread
 from drp_plugin.tool import cli
 from tests.shipping.helpers import run_file
+
+MARKED_TEST = '''\
+import pytest
+
+
+@pytest.mark.slow
+def test_marked_slow() -> None:
+    """The testing how-to marks long tests so; the project registers the mark."""
+    assert True
+'''
+
+
+def readme_commands(readme: str, section: str) -> list[list[str]]:
+    """The ``drp-plugin`` command lines of the first ``sh`` block of ``## section``."""
+    block = readme.split(f"## {section}\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith("drp-plugin ")]
 
 
 @pytest.mark.slow
@@ -25,20 +45,23 @@ def test_new_project_tests_pass_and_it_builds(tmp_path: Path, bare_python: str) 
     assert files == [
         ".gitignore", "README.md", "content/._Description.meta", "content/._DisplayName.meta",
         "content/._Documentation.meta", "content/._Name.meta", "content/._Source.meta",
-        "content/._Version.meta", "content/params/greeting.yaml", "demo.py", "files/demo.txt",
+        "content/params/greeting.yaml", "demo.py", "files/demo.txt",
         "pyproject.toml", "tests/test_demo.py",
     ]
     readme = (project / "README.md").read_text()
     for command in ("python -m pytest", "drp-plugin build", "drp-plugin upload dist/demo"):
         assert command in readme
 
+    # The slow mark the testing how-to recommends is registered.
+    (project / "tests" / "test_marked.py").write_text(MARKED_TEST, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RS_"))}
     tests = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-W", "error::pytest.PytestUnknownMarkWarning"],
         cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "4 passed" in tests.stdout
+    assert "5 passed" in tests.stdout
 
     built = CliRunner().invoke(cli, ["build", str(project), "-q"])
     assert built.exit_code == 0, built.output
@@ -49,6 +72,42 @@ def test_new_project_tests_pass_and_it_builds(tmp_path: Path, bare_python: str) 
     definition = json.loads(define.stdout)
     assert (definition["Name"], definition["Version"]) == ("demo", "v0.1.0")
     assert [a["Command"] for a in definition["AvailableActions"]] == ["greet"]
+    assert yaml.safe_load(definition["Content"])["meta"]["Version"] == "v0.1.0"
+
+    # The README's upload commands, as written, against a DRP (the stand-in).
+    commands = readme_commands(readme, "Upload")
+    assert [c[:2] for c in commands] == [["upload", "dist/demo"], ["plugins", "create"],
+                                         ["system", "runaction"], ["providers", "list"]]
+    with StandInThread() as drp:
+        env = {"RS_ENDPOINT": drp.endpoint, "RS_TOKEN": drp.token, "RS_KEY": ""}
+        outputs = []
+        for args in commands:
+            args = [str(project / a) if a.startswith("dist/") else a for a in args]
+            ran = CliRunner().invoke(cli, args, env=env)
+            assert ran.exit_code == 0, (args, ran.output)
+            outputs.append(ran.stdout)
+            if args[:2] == ["plugins", "create"]:
+                drp.wait_event(lambda e: e.get("Type") == "plugins"
+                               and e.get("Action") == "configed", timeout=60)
+        assert json.loads(outputs[2]) == "Hello from demo"
+        assert "demo  v0.1.0" in outputs[3]
+
+
+def test_content_version_follows_the_project_version(tmp_path: Path) -> None:
+    """One version source: after a bump in pyproject.toml, ``define`` and the content
+    bundle's meta both say the new version."""
+    project = create_project("bumped", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RS_")},
+           "RS_TOKEN": "catalog"}
+    result = subprocess.run([sys.executable, str(project / "bumped.py"), "define"],  # noqa: S603
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    definition = json.loads(result.stdout)
+    assert definition["Version"] == "v0.2.0"
+    assert yaml.safe_load(definition["Content"])["meta"]["Version"] == "v0.2.0"
 
 
 @pytest.mark.parametrize("name, message", [

@@ -191,6 +191,23 @@ def test_version_command_and_stamp(built_incrementer: BuildResult, bare_python: 
     assert built_incrementer.version_source == "--version"
 
 
+def test_runs_by_its_header_through_a_relative_path(built_incrementer: BuildResult,
+                                                   tmp_path: Path) -> None:
+    """``./dist/demo version`` as the docs write it (the header execs ``python3 "$0"``)."""
+    folder = built_incrementer.path.parent
+    for form in (f"./{folder.name}/{built_incrementer.path.name}",
+                 f"{folder.name}/../{folder.name}/{built_incrementer.path.name}"):
+        result = subprocess.run([form, "version"], capture_output=True, text=True,  # noqa: S603
+                                env=clean_env(), cwd=folder.parent, timeout=60, check=False)
+        assert (result.returncode, result.stderr) == (0, ""), (form, result.stderr)
+        assert result.stdout.strip() == f"Version: {INCREMENTER_VERSION}"
+        target = tmp_path / form.replace("/", "_")
+        result = subprocess.run([form, "unpack", str(target)], capture_output=True, text=True,  # noqa: S603
+                                env=clean_env(), cwd=folder.parent, timeout=60, check=False)
+        assert (result.returncode, result.stderr) == (0, ""), (form, result.stderr)
+        assert (target / "testFile").read_text() == "ImaFile"
+
+
 def _python(minor: int) -> str | None:
     """A real interpreter of Python 3.<minor> (not a pyenv shim), if there is one."""
     candidates = [f"/usr/bin/python3.{minor}", f"/usr/local/bin/python3.{minor}"]

@@ -333,8 +333,12 @@ def run(loader: Any, main_file: str, module: str) -> None:
     """
     import marshal
 
-    archive = os.path.dirname(os.path.abspath(main_file))
-    stamp_data: dict[str, Any] = marshal.loads(loader.get_data(archive + os.sep + STAMP))
+    # zipimport keys its entries on its own spelling of the file's path (``sys.path[0]``:
+    # made absolute, but ``./`` and ``../`` left in), so it reads with that spelling;
+    # files are opened by the normalised absolute path (the same whatever the cwd later).
+    spelled = getattr(loader, "archive", None) or os.path.dirname(main_file)
+    archive = os.path.abspath(spelled)
+    stamp_data: dict[str, Any] = marshal.loads(loader.get_data(spelled + os.sep + STAMP))
     try:
         paths = native_paths(archive, stamp_data.get("native") or [])
     except OSError as exc:
@@ -354,7 +358,7 @@ def run(loader: Any, main_file: str, module: str) -> None:
 
     bundles = dict(stamp_data["content"])
     for rel, text in stamp_data["archive_content"].items():
-        for root in {archive, os.path.realpath(archive)}:
+        for root in {spelled, archive, os.path.realpath(archive)}:
             bundles.setdefault(os.path.join(root, rel), text)
     stamp.VERSION = stamp_data["version"]
     stamp.CONTENT = bundles

@@ -50,17 +50,23 @@ def _size(n: int) -> str:
               help="The interpreter of the #! line.")
 @click.option("--version", "version", metavar="V",
               help="The version to stamp [default: pyproject version, else git describe].")
+@click.option("--allow-import", "allow_imports", multiple=True, metavar="NAME",
+              help="Build even though the provider imports the module NAME (and its "
+                   "submodules), which the file does not carry (repeatable).")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Run `define` of the built file (isolated Python) before finishing.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the path of the built file.")
 def build(source: str, output: str | None, module: str | None, python: str | None,
           native: bool, deps_from: str, pythons: tuple[str, ...], shebang: str,
-          version: str | None, check: bool, quiet: bool) -> None:
+          version: str | None, allow_imports: tuple[str, ...], check: bool, quiet: bool) -> None:
     """Build the provider SOURCE (a project folder or its .py) into ONE executable file.
 
     The file is a zip application for CPython 3.9-3.13 (or from --python on) on
     x86_64 and aarch64, holding the provider, its content bundle and assets,
     drp-plugin and the packages they need, resolved by pip for those hosts.
+    Every import of the provider's modules must resolve in the file (the standard
+    library of every host Python, a carried package, the project): guard an
+    optional one with try/except ImportError, or name it with --allow-import.
     Upload it with `drp-plugin upload`.
     """
     from .zipapp import BuildError
@@ -73,7 +79,8 @@ def build(source: str, output: str | None, module: str | None, python: str | Non
     try:
         result = build_provider(source, output, module=module, shebang=shebang, python=python,
                                 version=version, check=check, native=native,
-                                deps_from=deps_from, pythons=pythons, log=log)
+                                deps_from=deps_from, pythons=pythons,
+                                allow_imports=allow_imports, log=log)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     if quiet:

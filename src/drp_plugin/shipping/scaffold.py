@@ -5,7 +5,8 @@
     NAME/
       pyproject.toml        depends on drp-plugin; [tool.drp-plugin].module
       NAME.py               the provider: one action (greet) and a config handler
-      content/              ._Name.meta ... and params/greeting.yaml
+      content/              ._Name.meta ... and params/greeting.yaml (no ._Version.meta:
+                            the bundle's version is the provider's, from pyproject.toml)
       files/NAME.txt        an asset written by ``unpack``
       tests/test_NAME.py    define, unpack, and the action on the local DRP stand-in
       README.md             how to test, build and upload
@@ -84,7 +85,6 @@ def project_files(name: str) -> dict[str, str]:
         "content/._Documentation.meta": (
             f"Params used by the {name} plugin provider; bundled into its definition.\n"
         ),
-        "content/._Version.meta": "v0.1.0\n",
         "content/._Source.meta": "drp-plugin new\n",
         "content/params/greeting.yaml": render("greeting.yaml.tmpl", values),
         f"files/{name}.txt": render("asset.txt.tmpl", values),

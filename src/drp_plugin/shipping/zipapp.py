@@ -40,7 +40,9 @@ version string.
 
 **Failures.**  Every failure is a :class:`BuildError` saying what to fix; the
 output path is written only by renaming a file that passed its ``define``
-check, so a failed build writes nothing there.
+check, so a failed build writes nothing there.  An import of the provider's own
+modules that the file could not satisfy (not the standard library of every host
+minor, not carried, not the project's) is one (:mod:`.imports`, ``--allow-import``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,7 @@ from .deps import (
     project_requirements,
     resolve,
 )
+from .imports import Import, local_modules, report, unresolved
 from .probe import ProbeResult
 from .version import ProjectError, pyproject_data, resolve_version
 from .wheels import (
@@ -172,6 +175,7 @@ class BuildOptions:
     native: bool = False
     deps_from: str = "pip"
     pythons: tuple[str, ...] = ()
+    allow_imports: tuple[str, ...] = ()
 
 
 Log = Callable[[str], None]
@@ -307,6 +311,17 @@ def load_project(source: str | os.PathLike[str], options: BuildOptions, log: Log
     info = probe_provider(module_file)
     chosen, version_source = resolve_version(options.version, project_dir, info.version)
     return Project(project_dir, module_file, module_name, info, chosen, version_source)
+
+
+def find_local_modules(project: Project) -> tuple[Project, list[Import]]:
+    """The project with every module of its folder that the provider imports (also
+    those imported only inside functions, which the probe cannot see), and every
+    import of the modules it carries (for :func:`.imports.unresolved`)."""
+    found, imports = local_modules(project.module_file.parent, project.module_file,
+                                   project.probe.local_modules, project.folder)
+    if found != sorted(project.probe.local_modules, key=lambda m: m.name):
+        project = replace(project, probe=replace(project.probe, local_modules=found))
+    return project, imports
 
 
 # -- stage 2: content and assets ------------------------------------------------------------------
@@ -930,6 +945,7 @@ def build(
     native: bool = False,
     deps_from: str = "pip",
     pythons: Sequence[str] = (),
+    allow_imports: Sequence[str] = (),
     log: Log = _quiet,
 ) -> BuildResult:
     """Build the provider at ``source`` (a project folder or its ``.py``) into one file.
@@ -940,11 +956,17 @@ def build(
     as manylinux wheels; ``deps_from="env"`` takes the packages installed here
     instead of resolving them with pip (the floor is then this Python);
     ``pythons`` are interpreters to compile byte code with; ``check`` runs the
-    built file's ``define`` (the static define answer needs it).  Every failure is
+    built file's ``define`` (the static define answer needs it).  Every import of
+    the provider's own modules must resolve in the file (:mod:`.imports`), but for
+    the modules of ``allow_imports`` (each with its submodules).  Every failure is
     a :class:`BuildError` saying what to fix, and leaves nothing at the output.
     """
+    for name in allow_imports:
+        if not name or not all(part.isidentifier() for part in name.split(".")):
+            raise BuildError(f"--allow-import {name!r}: a module name, e.g. cryptography")
     options = BuildOptions(module=module, shebang=shebang, python=python, version=version,
-                           check=check, native=native, deps_from=deps_from, pythons=tuple(pythons))
+                           check=check, native=native, deps_from=deps_from, pythons=tuple(pythons),
+                           allow_imports=tuple(allow_imports))
     if deps_from not in ("pip", "env"):
         raise BuildError(f"deps_from={deps_from!r}: 'pip' or 'env'")
     try:
@@ -960,6 +982,7 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
     from drp_plugin import __version__ as framework_version
 
     project = load_project(source, options, log)
+    project, imports = find_local_modules(project)
     out = Path(output) if output is not None else project.folder / "dist" / project.name
     content, archive_content = make_content(project)
     stamp = Stamp(content, archive_content, collect_assets(project.probe))
@@ -967,6 +990,12 @@ def _build(source: str | os.PathLike[str], output: str | os.PathLike[str] | None
         tmp = Path(tmp_name)
         resolution = resolve_packages(project, options, tmp, log)
         entries, left_out = assemble(project, resolution, stamp, tmp, log)
+        log("checking that every import of the provider resolves in the file")
+        native_tops = {t for u in resolution.unpacked if u.compiled_only for t in u.package.top_level}
+        problems = unresolved(imports, entries.data, native_tops, resolution.floor,
+                              options.allow_imports)
+        if problems:
+            raise BuildError(report(problems))
         compiled_for = add_pycs(entries, resolution.floor, options, tmp, log)
         # Wheels are compressed already; byte code tables hold compressed modules.
         stored = [*resolution.native_files,

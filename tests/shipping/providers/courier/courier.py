@@ -1,11 +1,23 @@
 """A provider that uses the API from an action and from an event handler (for the
-interpreter matrix of built providers)."""
+interpreter matrix of built providers).  Its content is found through ``__file__`` and
+it has a validate handler, so a built file's ``define`` runs the bootstrap and looks
+the content up under the file's own path."""
 
 from __future__ import annotations
 
-from drp_plugin import Action, Context, Event, Provider
+import os
+from typing import Any
 
-provider = Provider("courier", version="v1.0.0")
+from drp_plugin import Action, Context, Event, Provider, SyncContext
+
+HERE = os.path.dirname(__file__)
+
+provider = Provider("courier", version="v1.0.0", content=os.path.join(HERE, "content"))
+
+
+@provider.validate
+def validate(ctx: SyncContext, definition: dict[str, Any]) -> None:
+    """Nothing to change: its presence makes ``define`` run in the built file."""
 
 
 @provider.action("deliver", model="machines", optional=["courier/parcel"])
