@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
-from .core import AsyncRunner, Flow, Request, Step, build, check
-from .operations import Operations
+from . import operations as _ops
+from .core import Flow, Request, Step, build, check
+from .filters import FilterValue
+from .operations import Data, Object, ObjectList, PatchOps
+from .patch import UNSET
 from .session import ClientBase
 
 T = TypeVar("T")
 
 
-class AsyncClient(ClientBase, AsyncRunner, Operations):
+class AsyncClient(ClientBase):
     """Async client of the DRP REST API; every API method is a coroutine.
 
-    Arguments: see :class:`~drp_plugin.api.session.ClientBase`.
+    The same methods as ``Client``, with the same parameters, awaited. The
+    arguments are those of ``ClientBase``: with none, ``RS_ENDPOINT`` and
+    ``RS_TOKEN`` (what DRP gives a plugin).
     """
 
     def _open(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> None:
@@ -61,7 +68,9 @@ class AsyncClient(ClientBase, AsyncRunner, Operations):
         """Close the connections."""
         await self._http.aclose()
 
-    aclose = close
+    async def aclose(self) -> None:
+        """Close the connections (httpx's name for ``close``)."""
+        await self.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -73,3 +82,250 @@ class AsyncClient(ClientBase, AsyncRunner, Operations):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # -- the API: one method per flow of ``operations`` ----------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Iterable[tuple[str, str]] = (),
+        json: Any = UNSET,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Any:
+        """Any API call: ``path`` is below ``/api/v3`` and already escaped; returns the JSON answer."""
+        return await self._run(
+            _ops.request(
+                method, path, params=params, json=json, content=content, content_type=content_type,
+            )
+        )
+
+    async def info(self) -> Object:
+        """``GET /info``: the server's ``models.Info``."""
+        return await self._run(_ops.info())
+
+    async def objects(self) -> builtins.list[str]:
+        """``GET /objects``: every object prefix the server knows."""
+        return await self._run(_ops.objects())
+
+    async def list(
+        self,
+        /,
+        prefix: str,
+        filters: Mapping[str, FilterValue] | None = None,
+        *,
+        sort: str | None = None,
+        reverse: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+        slim: str | Iterable[str] | None = None,
+        params: str | Iterable[str] | None = None,
+        aggregate: bool = False,
+        decode: bool = False,
+        **index_filters: FilterValue,
+    ) -> ObjectList:
+        """``GET /<prefix>``: objects, filtered by index (``Name=Re("^a")``), sorted, paged."""
+        return await self._run(
+            _ops.list(
+                prefix, filters, sort=sort, reverse=reverse, limit=limit, offset=offset, slim=slim,
+                params=params, aggregate=aggregate, decode=decode, **index_filters,
+            )
+        )
+
+    async def list_objects(self, prefix: str) -> ObjectList:
+        """All objects of ``prefix`` (the Go ``ListObjects``, done through the REST API)."""
+        return await self._run(_ops.list_objects(prefix))
+
+    async def get(
+        self,
+        prefix: str,
+        key: str,
+        *,
+        aggregate: bool = False,
+        decode: bool = False,
+        slim: str | Iterable[str] | None = None,
+        params: str | Iterable[str] | None = None,
+    ) -> Object:
+        """``GET /<prefix>/<key>``; ``key`` may be an index lookup such as ``Name:phred``."""
+        return await self._run(
+            _ops.get(prefix, key, aggregate=aggregate, decode=decode, slim=slim, params=params)
+        )
+
+    async def exists(self, prefix: str, key: str) -> bool:
+        """``HEAD /<prefix>/<key>``: whether the object exists."""
+        return await self._run(_ops.exists(prefix, key))
+
+    async def create(self, prefix: str, obj: Mapping[str, Any]) -> Object:
+        """``POST /<prefix>``: create ``obj`` (201); returns it as stored."""
+        return await self._run(_ops.create(prefix, obj))
+
+    async def put(self, prefix: str, key: str, obj: Mapping[str, Any]) -> Object:
+        """``PUT /<prefix>/<key>``: replace the whole object (no conflict detection)."""
+        return await self._run(_ops.put(prefix, key, obj))
+
+    async def patch(self, prefix: str, key: str, patch: PatchOps) -> Object:
+        """``PATCH /<prefix>/<key>`` with an RFC 6902 patch; a failed ``test`` is a 409."""
+        return await self._run(_ops.patch(prefix, key, patch))
+
+    async def patch_to(
+        self,
+        prefix: str,
+        key: str,
+        old: Mapping[str, Any],
+        new: Mapping[str, Any],
+        *,
+        guard: bool = True,
+    ) -> Object:
+        """Patch the object from ``old`` to ``new``; ``guard`` adds ``test`` ops (409 on conflict)."""
+        return await self._run(_ops.patch_to(prefix, key, old, new, guard=guard))
+
+    async def delete(self, prefix: str, key: str) -> Object:
+        """``DELETE /<prefix>/<key>``; returns the deleted object."""
+        return await self._run(_ops.delete(prefix, key))
+
+    async def get_params(
+        self,
+        prefix: str,
+        key: str,
+        *,
+        aggregate: bool = False,
+        decode: bool = False,
+    ) -> Object:
+        """All params of an object (``aggregate``: with profiles'; ``decode``: secure ones decrypted)."""
+        return await self._run(_ops.get_params(prefix, key, aggregate=aggregate, decode=decode))
+
+    async def get_param(
+        self,
+        prefix: str,
+        key: str,
+        name: str,
+        *,
+        aggregate: bool = False,
+        decode: bool = False,
+    ) -> Any:
+        """One param's value (``None`` when unset)."""
+        return await self._run(
+            _ops.get_param(prefix, key, name, aggregate=aggregate, decode=decode)
+        )
+
+    async def set_param(self, prefix: str, key: str, name: str, value: Any) -> Any:
+        """``POST .../params/<name>`` with the raw JSON value; returns the stored value."""
+        return await self._run(_ops.set_param(prefix, key, name, value))
+
+    async def delete_param(self, prefix: str, key: str, name: str) -> Any:
+        """``DELETE .../params/<name>``; returns the removed value."""
+        return await self._run(_ops.delete_param(prefix, key, name))
+
+    async def set_params(self, prefix: str, key: str, params: Mapping[str, Any]) -> Object:
+        """``POST .../params``: replace all params of the object with ``params``."""
+        return await self._run(_ops.set_params(prefix, key, params))
+
+    async def patch_params(self, prefix: str, key: str, patch: PatchOps) -> Object:
+        """``PATCH .../params`` with an RFC 6902 patch of the params map; returns the new map."""
+        return await self._run(_ops.patch_params(prefix, key, patch))
+
+    async def add_param(self, prefix: str, key: str, name: str, value: Any) -> Object:
+        """Patch-set one param (RFC 6902 ``add``: creates or overwrites); returns all params."""
+        return await self._run(_ops.add_param(prefix, key, name, value))
+
+    async def replace_param(
+        self,
+        prefix: str,
+        key: str,
+        name: str,
+        value: Any,
+        *,
+        expected: Any = UNSET,
+    ) -> Object:
+        """Patch-replace an existing param, only while it equals ``expected`` if given (409)."""
+        return await self._run(_ops.replace_param(prefix, key, name, value, expected=expected))
+
+    async def remove_param(
+        self,
+        prefix: str,
+        key: str,
+        name: str,
+        *,
+        expected: Any = UNSET,
+    ) -> Object:
+        """Patch-remove a param, only while it equals ``expected`` if given (409)."""
+        return await self._run(_ops.remove_param(prefix, key, name, expected=expected))
+
+    async def list_actions(self, prefix: str, key: str) -> ObjectList:
+        """``GET /<prefix>/<key>/actions``: the actions available on an object."""
+        return await self._run(_ops.list_actions(prefix, key))
+
+    async def run_action(
+        self,
+        prefix: str,
+        key: str,
+        command: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        plugin: str | None = None,
+    ) -> Any:
+        """``POST /<prefix>/<key>/actions/<command>[?plugin=P]``; returns the action's answer."""
+        return await self._run(_ops.run_action(prefix, key, command, params, plugin=plugin))
+
+    async def run_plugin_action(
+        self,
+        plugin: str,
+        command: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run an action of ``Model: "plugins"`` on the Plugin object named ``plugin``."""
+        return await self._run(_ops.run_plugin_action(plugin, command, params))
+
+    async def list_system_actions(self) -> ObjectList:
+        """``GET /system/actions``: actions with ``Model: ""``."""
+        return await self._run(_ops.list_system_actions())
+
+    async def run_system_action(
+        self,
+        command: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        plugin: str | None = None,
+    ) -> Any:
+        """``POST /system/actions/<command>[?plugin=P]``."""
+        return await self._run(_ops.run_system_action(command, params, plugin=plugin))
+
+    async def upload_file(self, path: str, data: Data, *, explode: bool = False) -> Object:
+        """``POST /files/<path>`` (octet-stream); returns ``models.BlobInfo`` ``{"Path", "Size"}``."""
+        return await self._run(_ops.upload_file(path, data, explode=explode))
+
+    async def download_file(self, path: str) -> bytes:
+        """``GET /files/<path>``: the file's bytes."""
+        return await self._run(_ops.download_file(path))
+
+    async def delete_file(self, path: str) -> None:
+        """``DELETE /files/<path>``."""
+        return await self._run(_ops.delete_file(path))
+
+    async def upload_plugin_provider(
+        self,
+        name: str,
+        data: Data,
+        *,
+        replace_writable: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> Object:
+        """``POST /plugin_providers/<name>`` (octet-stream): install or replace a provider.
+
+    ``progress`` is called with the size of each chunk as it is sent.
+    """
+        return await self._run(
+            _ops.upload_plugin_provider(
+                name, data, replace_writable=replace_writable, progress=progress,
+            )
+        )
+
+    async def append_job_log(self, uuid: str, text: bytes | str) -> None:
+        """``PUT /jobs/<uuid>/log`` (octet-stream): append to a job's log (never replayed)."""
+        return await self._run(_ops.append_job_log(uuid, text))
+
+    async def get_job_log(self, uuid: str) -> bytes:
+        """``GET /jobs/<uuid>/log``: the job's log."""
+        return await self._run(_ops.get_job_log(uuid))

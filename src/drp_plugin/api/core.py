@@ -1,18 +1,18 @@
 """The I/O-free core shared by the sync and async clients.
 
-Every API method is written once, as a generator that yields :class:`Request`
-descriptions and receives the ``httpx.Response`` to each (a "flow").  The
-:class:`operation` decorator turns such a generator into a method that the sync
-client runs with blocking I/O and the async client runs as a coroutine.
+Every API call is written once, as a generator that yields ``Request``
+descriptions and receives the ``httpx.Response`` to each (a "flow", in
+``operations``). ``Client`` runs a flow with blocking I/O and ``AsyncClient`` as a
+coroutine; each has one real method per flow, with the flow's parameters.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -22,12 +22,6 @@ from .patch import UNSET
 
 API_PATH = "/api/v3"
 
-if TYPE_CHECKING:
-    from typing import Concatenate, ParamSpec
-
-    P = ParamSpec("P")
-else:
-    P = TypeVar("P")  # ParamSpec is 3.10+; at run time only Generic needs a type variable
 T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -271,52 +265,6 @@ class RetrySchedule:
 
 #: A flow: yields requests, gets their responses, returns the method's result.
 Flow = Generator[Request, httpx.Response, T]
-
-
-class SyncRunner:
-    """Base of clients that run flows with blocking I/O."""
-
-    def _run(self, flow: Flow[T]) -> T:
-        raise NotImplementedError
-
-
-class AsyncRunner:
-    """Base of clients that run flows as coroutines."""
-
-    async def _run(self, flow: Flow[T]) -> T:
-        raise NotImplementedError
-
-
-class operation(Generic[P, T]):  # noqa: N801 - used as a decorator
-    """Make a flow generator a method of both clients (sync: ``T``, async: awaitable)."""
-
-    def __init__(self, flow: Callable[Concatenate[Any, P], Flow[T]]) -> None:
-        self.flow = flow
-        self.__name__ = flow.__name__
-        self.__qualname__ = flow.__qualname__
-        self.__doc__ = flow.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> operation[P, T]: ...
-
-    @overload
-    def __get__(self, obj: AsyncRunner, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
-
-    @overload
-    def __get__(self, obj: SyncRunner, owner: type) -> Callable[P, T]: ...
-
-    def __get__(self, obj: Any, owner: type) -> Any:
-        if obj is None:
-            return self
-        flow = self.flow
-
-        def method(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return obj._run(flow(obj, *args, **kwargs))
-
-        method.__name__ = self.__name__
-        method.__qualname__ = f"{type(obj).__name__}.{self.__name__}"
-        method.__doc__ = self.__doc__
-        return method
 
 
 class Step(Generic[T]):

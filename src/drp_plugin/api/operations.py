@@ -1,4 +1,10 @@
-"""Every DRP API method, written once for both clients (see :mod:`.core`).
+"""Every DRP API call, written once as a flow for both clients (see ``core``).
+
+A flow is a generator that yields ``Request`` descriptions and receives the
+``httpx.Response`` to each; ``Client`` runs it with blocking I/O, ``AsyncClient``
+as a coroutine. Each flow here has one method of the same name and parameters on
+both clients, where its docstring is (``tests/api/test_signatures.py`` holds the
+three together). Internal: use the clients.
 
 Objects are plain decoded JSON (``dict``), for built-in prefixes and for
 plugin-defined ones (StoreObjects such as ``typed-cows``) alike.
@@ -12,7 +18,7 @@ from typing import IO, Any, Union, cast
 
 from . import filters as _filters
 from . import patch as _patch
-from .core import Flow, Request, bytes_request, json_of, json_request, operation, segment, subpath
+from .core import Flow, Request, bytes_request, json_of, json_request, segment, subpath
 from .patch import UNSET
 
 Object = dict[str, Any]
@@ -43,327 +49,283 @@ def _action_request(path: str, params: Mapping[str, Any] | None, plugin: str | N
     return json_request("POST", path, dict(params or {}), params=query, model=model, key=key)
 
 
-class Operations:
-    """The API surface shared by :class:`~drp_plugin.api.Client` and ``AsyncClient``."""
-
-    # -- anything ---------------------------------------------------------------------------------
-    @operation
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Iterable[tuple[str, str]] = (),
-        json: Any = UNSET,
-        content: bytes | None = None,
-        content_type: str = "application/octet-stream",
-    ) -> Flow[Any]:
-        """Any API call: ``path`` is below ``/api/v3`` and already escaped; returns the JSON answer."""
-        if content is not None:
-            request = bytes_request(
-                method, path, content, content_type=content_type, params=tuple(params)
-            )
-        else:
-            request = json_request(method, path, json, params=tuple(params))
-        response = yield request
-        return json_of(response)
-
-    # -- server -----------------------------------------------------------------------------------
-    @operation
-    def info(self) -> Flow[Object]:
-        """``GET /info``: the server's ``models.Info``."""
-        response = yield Request("GET", "/info")
-        return cast(Object, json_of(response))
-
-    @operation
-    def objects(self) -> Flow[builtins.list[str]]:
-        """``GET /objects``: every object prefix the server knows."""
-        response = yield Request("GET", "/objects")
-        return cast("builtins.list[str]", json_of(response))
-
-    # -- objects ----------------------------------------------------------------------------------
-    @operation
-    def list(
-        self,
-        /,
-        prefix: str,
-        filters: Mapping[str, _filters.FilterValue] | None = None,
-        *,
-        sort: str | None = None,
-        reverse: bool = False,
-        limit: int | None = None,
-        offset: int | None = None,
-        slim: str | Iterable[str] | None = None,
-        params: str | Iterable[str] | None = None,
-        aggregate: bool = False,
-        decode: bool = False,
-        **index_filters: _filters.FilterValue,
-    ) -> Flow[ObjectList]:
-        """``GET /<prefix>``: objects, filtered by index (``Name=Re("^a")``), sorted, paged."""
-        query = _filters.query(
-            {**(filters or {}), **index_filters},
-            sort=sort, reverse=reverse, limit=limit, offset=offset, slim=slim,
-            params=params, aggregate=aggregate, decode=decode,
+# -- anything ---------------------------------------------------------------------------------
+def request(
+    method: str,
+    path: str,
+    *,
+    params: Iterable[tuple[str, str]] = (),
+    json: Any = UNSET,
+    content: bytes | None = None,
+    content_type: str = "application/octet-stream",
+) -> Flow[Any]:
+    if content is not None:
+        request = bytes_request(
+            method, path, content, content_type=content_type, params=tuple(params)
         )
-        response = yield Request("GET", "/" + segment(prefix), params=tuple(query), model=prefix)
-        return json_of(response) or []
+    else:
+        request = json_request(method, path, json, params=tuple(params))
+    response = yield request
+    return json_of(response)
 
-    @operation
-    def list_objects(self, prefix: str) -> Flow[ObjectList]:
-        """All objects of ``prefix`` (the Go ``ListObjects``, done through the REST API)."""
-        response = yield Request("GET", "/" + segment(prefix), model=prefix)
-        return json_of(response) or []
 
-    @operation
-    def get(
-        self,
-        prefix: str,
-        key: str,
-        *,
-        aggregate: bool = False,
-        decode: bool = False,
-        slim: str | Iterable[str] | None = None,
-        params: str | Iterable[str] | None = None,
-    ) -> Flow[Object]:
-        """``GET /<prefix>/<key>``; ``key`` may be an index lookup such as ``Name:phred``."""
-        query = _filters.query(slim=slim, params=params, aggregate=aggregate, decode=decode)
-        response = yield Request(
-            "GET", _object_path(prefix, key), params=tuple(query), model=prefix, key=key
-        )
-        return cast(Object, json_of(response))
+# -- server -----------------------------------------------------------------------------------
+def info() -> Flow[Object]:
+    response = yield Request("GET", "/info")
+    return cast(Object, json_of(response))
 
-    @operation
-    def exists(self, prefix: str, key: str) -> Flow[bool]:
-        """``HEAD /<prefix>/<key>``: whether the object exists."""
-        response = yield Request(
-            "HEAD", _object_path(prefix, key), allow=frozenset({404}), model=prefix, key=key
-        )
-        return response.status_code < 300
 
-    @operation
-    def create(self, prefix: str, obj: Mapping[str, Any]) -> Flow[Object]:
-        """``POST /<prefix>``: create ``obj`` (201); returns it as stored."""
-        response = yield json_request("POST", "/" + segment(prefix), dict(obj), model=prefix)
-        return cast(Object, json_of(response))
+def objects() -> Flow[builtins.list[str]]:
+    response = yield Request("GET", "/objects")
+    return cast("builtins.list[str]", json_of(response))
 
-    @operation
-    def put(self, prefix: str, key: str, obj: Mapping[str, Any]) -> Flow[Object]:
-        """``PUT /<prefix>/<key>``: replace the whole object (no conflict detection)."""
-        response = yield json_request(
-            "PUT", _object_path(prefix, key), dict(obj), model=prefix, key=key
-        )
-        return cast(Object, json_of(response))
 
-    @operation
-    def patch(self, prefix: str, key: str, patch: PatchOps) -> Flow[Object]:
-        """``PATCH /<prefix>/<key>`` with an RFC 6902 patch; a failed ``test`` is a 409."""
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key), [dict(op) for op in patch], model=prefix, key=key
-        )
-        return cast(Object, json_of(response))
+# -- objects ----------------------------------------------------------------------------------
+def list(
+    prefix: str,
+    filters: Mapping[str, _filters.FilterValue] | None = None,
+    *,
+    sort: str | None = None,
+    reverse: bool = False,
+    limit: int | None = None,
+    offset: int | None = None,
+    slim: str | Iterable[str] | None = None,
+    params: str | Iterable[str] | None = None,
+    aggregate: bool = False,
+    decode: bool = False,
+    **index_filters: _filters.FilterValue,
+) -> Flow[ObjectList]:
+    query = _filters.query(
+        {**(filters or {}), **index_filters},
+        sort=sort, reverse=reverse, limit=limit, offset=offset, slim=slim,
+        params=params, aggregate=aggregate, decode=decode,
+    )
+    response = yield Request("GET", "/" + segment(prefix), params=tuple(query), model=prefix)
+    return json_of(response) or []
 
-    @operation
-    def patch_to(
-        self, prefix: str, key: str, old: Mapping[str, Any], new: Mapping[str, Any],
-        *, guard: bool = True,
-    ) -> Flow[Object]:
-        """Patch the object from ``old`` to ``new``; ``guard`` adds ``test`` ops (409 on conflict)."""
-        ops = _patch.make_patch(dict(old), dict(new), guard=guard)
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key), ops, model=prefix, key=key
-        )
-        return cast(Object, json_of(response))
 
-    @operation
-    def delete(self, prefix: str, key: str) -> Flow[Object]:
-        """``DELETE /<prefix>/<key>``; returns the deleted object."""
-        response = yield Request("DELETE", _object_path(prefix, key), model=prefix, key=key)
-        return cast(Object, json_of(response))
+def list_objects(prefix: str) -> Flow[ObjectList]:
+    response = yield Request("GET", "/" + segment(prefix), model=prefix)
+    return json_of(response) or []
 
-    # -- params -----------------------------------------------------------------------------------
-    @operation
-    def get_params(
-        self, prefix: str, key: str, *, aggregate: bool = False, decode: bool = False
-    ) -> Flow[Object]:
-        """All params of an object (``aggregate``: with profiles'; ``decode``: secure ones decrypted)."""
-        response = yield Request(
-            "GET", _object_path(prefix, key, "params"),
-            params=_flags(aggregate=aggregate, decode=decode), model=prefix, key=key,
-        )
-        return json_of(response) or {}
 
-    @operation
-    def get_param(
-        self, prefix: str, key: str, name: str, *, aggregate: bool = False, decode: bool = False
-    ) -> Flow[Any]:
-        """One param's value (``None`` when unset)."""
-        response = yield Request(
-            "GET", _param_path(prefix, key, name),
-            params=_flags(aggregate=aggregate, decode=decode), model=prefix, key=key,
-        )
-        return json_of(response)
+def get(
+    prefix: str,
+    key: str,
+    *,
+    aggregate: bool = False,
+    decode: bool = False,
+    slim: str | Iterable[str] | None = None,
+    params: str | Iterable[str] | None = None,
+) -> Flow[Object]:
+    query = _filters.query(slim=slim, params=params, aggregate=aggregate, decode=decode)
+    response = yield Request(
+        "GET", _object_path(prefix, key), params=tuple(query), model=prefix, key=key
+    )
+    return cast(Object, json_of(response))
 
-    @operation
-    def set_param(self, prefix: str, key: str, name: str, value: Any) -> Flow[Any]:
-        """``POST .../params/<name>`` with the raw JSON value; returns the stored value."""
-        response = yield json_request(
-            "POST", _param_path(prefix, key, name), value, model=prefix, key=key
-        )
-        return json_of(response)
 
-    @operation
-    def delete_param(self, prefix: str, key: str, name: str) -> Flow[Any]:
-        """``DELETE .../params/<name>``; returns the removed value."""
-        response = yield Request("DELETE", _param_path(prefix, key, name), model=prefix, key=key)
-        return json_of(response)
+def exists(prefix: str, key: str) -> Flow[bool]:
+    response = yield Request(
+        "HEAD", _object_path(prefix, key), allow=frozenset({404}), model=prefix, key=key
+    )
+    return response.status_code < 300
 
-    @operation
-    def set_params(self, prefix: str, key: str, params: Mapping[str, Any]) -> Flow[Object]:
-        """``POST .../params``: replace all params of the object with ``params``."""
-        response = yield json_request(
-            "POST", _object_path(prefix, key, "params"), dict(params), model=prefix, key=key
-        )
-        return json_of(response) or {}
 
-    @operation
-    def patch_params(self, prefix: str, key: str, patch: PatchOps) -> Flow[Object]:
-        """``PATCH .../params`` with an RFC 6902 patch of the params map; returns the new map."""
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key, "params"), [dict(op) for op in patch],
-            model=prefix, key=key,
-        )
-        return json_of(response) or {}
+def create(prefix: str, obj: Mapping[str, Any]) -> Flow[Object]:
+    response = yield json_request("POST", "/" + segment(prefix), dict(obj), model=prefix)
+    return cast(Object, json_of(response))
 
-    @operation
-    def add_param(self, prefix: str, key: str, name: str, value: Any) -> Flow[Object]:
-        """Patch-set one param (RFC 6902 ``add``: creates or overwrites); returns all params."""
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key, "params"), _patch.param_add(name, value),
-            model=prefix, key=key,
-        )
-        return json_of(response) or {}
 
-    @operation
-    def replace_param(
-        self, prefix: str, key: str, name: str, value: Any, *, expected: Any = UNSET
-    ) -> Flow[Object]:
-        """Patch-replace an existing param, only while it equals ``expected`` if given (409)."""
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key, "params"),
-            _patch.param_replace(name, value, expected=expected), model=prefix, key=key,
-        )
-        return json_of(response) or {}
+def put(prefix: str, key: str, obj: Mapping[str, Any]) -> Flow[Object]:
+    response = yield json_request(
+        "PUT", _object_path(prefix, key), dict(obj), model=prefix, key=key
+    )
+    return cast(Object, json_of(response))
 
-    @operation
-    def remove_param(
-        self, prefix: str, key: str, name: str, *, expected: Any = UNSET
-    ) -> Flow[Object]:
-        """Patch-remove a param, only while it equals ``expected`` if given (409)."""
-        response = yield json_request(
-            "PATCH", _object_path(prefix, key, "params"),
-            _patch.param_remove(name, expected=expected), model=prefix, key=key,
-        )
-        return json_of(response) or {}
 
-    # -- actions ----------------------------------------------------------------------------------
-    @operation
-    def list_actions(self, prefix: str, key: str) -> Flow[ObjectList]:
-        """``GET /<prefix>/<key>/actions``: the actions available on an object."""
-        response = yield Request("GET", _object_path(prefix, key, "actions"), model=prefix, key=key)
-        return json_of(response) or []
+def patch(prefix: str, key: str, patch: PatchOps) -> Flow[Object]:
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key), [dict(op) for op in patch], model=prefix, key=key
+    )
+    return cast(Object, json_of(response))
 
-    @operation
-    def run_action(
-        self,
-        prefix: str,
-        key: str,
-        command: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        plugin: str | None = None,
-    ) -> Flow[Any]:
-        """``POST /<prefix>/<key>/actions/<command>[?plugin=P]``; returns the action's answer."""
-        path = _object_path(prefix, key, "actions", segment(command))
-        response = yield _action_request(path, params, plugin, prefix, key)
-        return json_of(response)
 
-    @operation
-    def run_plugin_action(
-        self, plugin: str, command: str, params: Mapping[str, Any] | None = None
-    ) -> Flow[Any]:
-        """Run an action of ``Model: "plugins"`` on the Plugin object named ``plugin``."""
-        path = _object_path("plugins", plugin, "actions", segment(command))
-        response = yield _action_request(path, params, None, "plugins", plugin)
-        return json_of(response)
+def patch_to(
+    prefix: str, key: str, old: Mapping[str, Any], new: Mapping[str, Any],
+    *, guard: bool = True,
+) -> Flow[Object]:
+    ops = _patch.make_patch(dict(old), dict(new), guard=guard)
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key), ops, model=prefix, key=key
+    )
+    return cast(Object, json_of(response))
 
-    @operation
-    def list_system_actions(self) -> Flow[ObjectList]:
-        """``GET /system/actions``: actions with ``Model: ""``."""
-        response = yield Request("GET", "/system/actions", model="system")
-        return json_of(response) or []
 
-    @operation
-    def run_system_action(
-        self, command: str, params: Mapping[str, Any] | None = None, *, plugin: str | None = None
-    ) -> Flow[Any]:
-        """``POST /system/actions/<command>[?plugin=P]``."""
-        path = "/system/actions/" + segment(command)
-        response = yield _action_request(path, params, plugin, "system", "")
-        return json_of(response)
+def delete(prefix: str, key: str) -> Flow[Object]:
+    response = yield Request("DELETE", _object_path(prefix, key), model=prefix, key=key)
+    return cast(Object, json_of(response))
 
-    # -- files, providers, job logs ---------------------------------------------------------------
-    @operation
-    def upload_file(self, path: str, data: Data, *, explode: bool = False) -> Flow[Object]:
-        """``POST /files/<path>`` (octet-stream); returns ``models.BlobInfo`` ``{"Path", "Size"}``."""
-        response = yield bytes_request(
-            "POST", "/files/" + subpath(path), _read(data), params=_flags(explode=explode),
-            model="files", key=path,
-        )
-        return json_of(response) or {}
 
-    @operation
-    def download_file(self, path: str) -> Flow[bytes]:
-        """``GET /files/<path>``: the file's bytes."""
-        response = yield Request(
-            "GET", "/files/" + subpath(path), accept="application/octet-stream",
-            model="files", key=path,
-        )
-        return response.content
+# -- params -----------------------------------------------------------------------------------
+def get_params(
+    prefix: str, key: str, *, aggregate: bool = False, decode: bool = False
+) -> Flow[Object]:
+    response = yield Request(
+        "GET", _object_path(prefix, key, "params"),
+        params=_flags(aggregate=aggregate, decode=decode), model=prefix, key=key,
+    )
+    return json_of(response) or {}
 
-    @operation
-    def delete_file(self, path: str) -> Flow[None]:
-        """``DELETE /files/<path>``."""
-        yield Request("DELETE", "/files/" + subpath(path), model="files", key=path)
 
-    @operation
-    def upload_plugin_provider(
-        self, name: str, data: Data, *, replace_writable: bool = False,
-        progress: Callable[[int], None] | None = None,
-    ) -> Flow[Object]:
-        """``POST /plugin_providers/<name>`` (octet-stream): install or replace a provider.
+def get_param(
+    prefix: str, key: str, name: str, *, aggregate: bool = False, decode: bool = False
+) -> Flow[Any]:
+    response = yield Request(
+        "GET", _param_path(prefix, key, name),
+        params=_flags(aggregate=aggregate, decode=decode), model=prefix, key=key,
+    )
+    return json_of(response)
 
-        ``progress`` is called with the size of each chunk as it is sent.
-        """
-        response = yield bytes_request(
-            "POST", "/plugin_providers/" + segment(name), _read(data),
-            params=(("replaceWritable", "true"),) if replace_writable else (),
-            model="plugin_providers", key=name, progress=progress,
-        )
-        return json_of(response) or {}
 
-    @operation
-    def append_job_log(self, uuid: str, text: bytes | str) -> Flow[None]:
-        """``PUT /jobs/<uuid>/log`` (octet-stream): append to a job's log (never replayed)."""
-        yield bytes_request(
-            "PUT", _object_path("jobs", uuid, "log"), text, replayable=False,
-            model="jobs", key=uuid,
-        )
+def set_param(prefix: str, key: str, name: str, value: Any) -> Flow[Any]:
+    response = yield json_request(
+        "POST", _param_path(prefix, key, name), value, model=prefix, key=key
+    )
+    return json_of(response)
 
-    @operation
-    def get_job_log(self, uuid: str) -> Flow[bytes]:
-        """``GET /jobs/<uuid>/log``: the job's log."""
-        response = yield Request(
-            "GET", _object_path("jobs", uuid, "log"), accept="application/octet-stream",
-            model="jobs", key=uuid,
-        )
-        return response.content
+
+def delete_param(prefix: str, key: str, name: str) -> Flow[Any]:
+    response = yield Request("DELETE", _param_path(prefix, key, name), model=prefix, key=key)
+    return json_of(response)
+
+
+def set_params(prefix: str, key: str, params: Mapping[str, Any]) -> Flow[Object]:
+    response = yield json_request(
+        "POST", _object_path(prefix, key, "params"), dict(params), model=prefix, key=key
+    )
+    return json_of(response) or {}
+
+
+def patch_params(prefix: str, key: str, patch: PatchOps) -> Flow[Object]:
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key, "params"), [dict(op) for op in patch],
+        model=prefix, key=key,
+    )
+    return json_of(response) or {}
+
+
+def add_param(prefix: str, key: str, name: str, value: Any) -> Flow[Object]:
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key, "params"), _patch.param_add(name, value),
+        model=prefix, key=key,
+    )
+    return json_of(response) or {}
+
+
+def replace_param(
+    prefix: str, key: str, name: str, value: Any, *, expected: Any = UNSET
+) -> Flow[Object]:
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key, "params"),
+        _patch.param_replace(name, value, expected=expected), model=prefix, key=key,
+    )
+    return json_of(response) or {}
+
+
+def remove_param(
+    prefix: str, key: str, name: str, *, expected: Any = UNSET
+) -> Flow[Object]:
+    response = yield json_request(
+        "PATCH", _object_path(prefix, key, "params"),
+        _patch.param_remove(name, expected=expected), model=prefix, key=key,
+    )
+    return json_of(response) or {}
+
+
+# -- actions ----------------------------------------------------------------------------------
+def list_actions(prefix: str, key: str) -> Flow[ObjectList]:
+    response = yield Request("GET", _object_path(prefix, key, "actions"), model=prefix, key=key)
+    return json_of(response) or []
+
+
+def run_action(
+    prefix: str,
+    key: str,
+    command: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    plugin: str | None = None,
+) -> Flow[Any]:
+    path = _object_path(prefix, key, "actions", segment(command))
+    response = yield _action_request(path, params, plugin, prefix, key)
+    return json_of(response)
+
+
+def run_plugin_action(
+    plugin: str, command: str, params: Mapping[str, Any] | None = None
+) -> Flow[Any]:
+    path = _object_path("plugins", plugin, "actions", segment(command))
+    response = yield _action_request(path, params, None, "plugins", plugin)
+    return json_of(response)
+
+
+def list_system_actions() -> Flow[ObjectList]:
+    response = yield Request("GET", "/system/actions", model="system")
+    return json_of(response) or []
+
+
+def run_system_action(
+    command: str, params: Mapping[str, Any] | None = None, *, plugin: str | None = None
+) -> Flow[Any]:
+    path = "/system/actions/" + segment(command)
+    response = yield _action_request(path, params, plugin, "system", "")
+    return json_of(response)
+
+
+# -- files, providers, job logs ---------------------------------------------------------------
+def upload_file(path: str, data: Data, *, explode: bool = False) -> Flow[Object]:
+    response = yield bytes_request(
+        "POST", "/files/" + subpath(path), _read(data), params=_flags(explode=explode),
+        model="files", key=path,
+    )
+    return json_of(response) or {}
+
+
+def download_file(path: str) -> Flow[bytes]:
+    response = yield Request(
+        "GET", "/files/" + subpath(path), accept="application/octet-stream",
+        model="files", key=path,
+    )
+    return response.content
+
+
+def delete_file(path: str) -> Flow[None]:
+    yield Request("DELETE", "/files/" + subpath(path), model="files", key=path)
+
+
+def upload_plugin_provider(
+    name: str, data: Data, *, replace_writable: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Flow[Object]:
+    response = yield bytes_request(
+        "POST", "/plugin_providers/" + segment(name), _read(data),
+        params=(("replaceWritable", "true"),) if replace_writable else (),
+        model="plugin_providers", key=name, progress=progress,
+    )
+    return json_of(response) or {}
+
+
+def append_job_log(uuid: str, text: bytes | str) -> Flow[None]:
+    yield bytes_request(
+        "PUT", _object_path("jobs", uuid, "log"), text, replayable=False,
+        model="jobs", key=uuid,
+    )
+
+
+def get_job_log(uuid: str) -> Flow[bytes]:
+    response = yield Request(
+        "GET", _object_path("jobs", uuid, "log"), accept="application/octet-stream",
+        model="jobs", key=uuid,
+    )
+    return response.content
