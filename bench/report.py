@@ -125,6 +125,18 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
                 target, verdict = "", ""
             rows.append(Row(f"actions {conns} conn, log-complete", "/s", *_stats(p["per_s"]),
                             target, verdict, ref))
+            b = a.get(f"built_{conns}")
+            if b is not None:
+                built_median = b["per_s"]["median"]
+                rows.append(Row(f"actions {conns} conn, log-complete, built file (asyncio)", "/s",
+                                *_stats(b["per_s"]), target, "" if not go_ref else (
+                                    "PASS" if built_median is not None
+                                    and built_median >= 2 * float(go_ref) else "FAIL"), ref))
+                blpa = b["lines_per_action"]
+                rows.append(Row(f"actions {conns} conn, built file: log lines/action", "",
+                                *_stats(blpa), "= 1 in every run",
+                                "PASS" if blpa["min"] == blpa["max"] == 1 else "FAIL"))
+                rows.append(Row(f"actions {conns} conn, built file: p99", "ms", *_stats(b["p99_ms"])))
             rows.append(Row(f"actions {conns} conn, responses only", "/s",
                             *_stats(p["responses_per_s"])))
             lpa = p["lines_per_action"]
@@ -202,6 +214,35 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
                         _check(r["growth_mb"], lambda v: v <= 1.0)))
         rows.append(Row("RSS after run, log queue drained", "MB", r["after_mb"], r["after_mb"],
                         r["after_mb"]))
+
+    if not err("concurrency"):
+        c = sec["concurrency"]
+        for label in ("built", "source"):
+            for key, row in (c.get(label) or {}).items():
+                if not isinstance(row, dict) or "statuses" not in row:
+                    if isinstance(row, dict) and "error" in row:
+                        rows.append(Row(f"{label} {key}: run failed", "", verdict="ERROR",
+                                        note=row["error"][:120]))
+                    continue
+                n, kind = key.split("_")
+                ok = row["statuses"].get("200", 0)
+                others = {k: v for k, v in row["statuses"].items() if k != "200"}
+                refused = sum(row["refused_dials"].values())
+                go = row.get("go", {})
+                go_ref = (f"{go['wall_seconds']:g} s" if go.get("wall_seconds") else "") + \
+                    (f", {go['rss_mb']:g} MB" if go.get("rss_mb") else "")
+                target = {"1000": "all 200, <= 1.5 s, <= 128 MB",
+                          "10000": "all answered, <= 1.5x Go, RSS <= Go"}.get(n, "")
+                note = (f"{ok} answered 200" + (f", {others}" if others else "") +
+                        (f", {refused} dials refused" if refused else "") +
+                        f", {row['log_lines']} log lines, p50 {row['p50_ms']} ms, "
+                        f"{row['threads_peak']} threads")
+                rows.append(Row(f"{label}: {n} x {kind} 1 s actions at once, wall", "s",
+                                row["wall_seconds"], row["wall_seconds"], row["wall_seconds"],
+                                target if label == "built" else "", row.get("verdict", "-")
+                                if label == "built" and target else "", go_ref, note))
+                rows.append(Row(f"{label}: {n} x {kind}: peak RSS", "MB", row["rss_peak_mb"],
+                                row["rss_peak_mb"], row["rss_peak_mb"]))
 
     if not err("growth"):
         g = sec["growth"]

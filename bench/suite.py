@@ -106,9 +106,11 @@ def _check_define(done: subprocess.CompletedProcess[bytes], what: str) -> None:
 
 
 class Built:
-    """The incrementer built into one file (``drp-plugin build``), once per run."""
+    """A provider (default: the incrementer) built into one file (``drp-plugin build``),
+    once per run."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Path = INCREMENTER) -> None:
+        self.source = source
         self.path: Path | None = None
         self.reason = "not built yet"
         self.interpreter: list[str] = []
@@ -122,8 +124,8 @@ class Built:
         if probe.returncode != 0:
             self.reason = f"`drp-plugin build --help` fails: {_last_line(probe)}"
             return
-        out = directory / "incrementer"
-        built = subprocess.run([*argv, "build", str(INCREMENTER), "-o", str(out), "-q"],
+        out = directory / self.source.stem
+        built = subprocess.run([*argv, "build", str(self.source), "-o", str(out), "-q"],
                                capture_output=True, env=env, cwd=ROOT, timeout=600, check=False)
         if built.returncode != 0 or not out.exists():
             self.reason = f"`drp-plugin build` failed: {_last_line(built)}"
@@ -349,22 +351,36 @@ def bench_actions(plan: Plan) -> dict[str, Any]:
     with scratch() as tmp, Sink(str(tmp / "from.sock")) as sink, \
             Floor(str(tmp / "floor.sock")) as floor:
         prov = _started(ProviderProcess(provider_argv(INCREMENTER), tmp, sink.path), sink)
+        # The built file on the host's python3 too (what DRP runs; it carries no uvloop).
+        built = _started(ProviderProcess(BUILT.argv(), tmp, sink.path, to_name="built.sock"),
+                         sink) if BUILT.path is not None else None
         try:
             _provider_run(prov, sink, body, 1, plan.warmup)  # warm-up, not recorded
             _floor_run(floor, body, 1, plan.warmup)
             runs: dict[str, list[dict[str, Any]]] = {"provider_1": [], "floor_1": [],
                                                      "provider_4": [], "floor_4": []}
+            if built is not None:
+                _provider_run(built, sink, body, 1, plan.warmup)
+                runs.update({"built_1": [], "built_4": []})
             for _ in range(plan.action_reps):  # interleaved: provider and floor share the noise
                 runs["provider_1"].append(_provider_run(prov, sink, body, 1, plan.actions_1))
                 runs["floor_1"].append(_floor_run(floor, body, 1, plan.actions_1))
+                if built is not None:
+                    runs["built_1"].append(_provider_run(built, sink, body, 1, plan.actions_1))
                 runs["provider_4"].append(_provider_run(prov, sink, body, 4, plan.actions_4))
                 runs["floor_4"].append(_floor_run(floor, body, 4, plan.actions_4))
+                if built is not None:
+                    runs["built_4"].append(_provider_run(built, sink, body, 4, plan.actions_4))
             result["rss_after_mb"] = round(prov.rss_kb() / 1024, 2)
         finally:
             prov.stop()
+            if built is not None:
+                built.stop()
+        if built is None:
+            result["built"] = {"skipped": BUILT.reason}
         result["go"] = _go_runs(plan, tmp, sink, body)
     for name, rs in runs.items():
-        result[name] = {"runs": rs, **_runs_summary(rs, keys if name.startswith("provider")
+        result[name] = {"runs": rs, **_runs_summary(rs, keys if not name.startswith("floor")
                                                     else ("per_s", "p50_ms", "p99_ms", "errors",
                                                           "cpu_us_per_request"))}
     for conns in (1, 4):
@@ -559,6 +575,12 @@ def bench_growth(plan: Plan) -> dict[str, Any]:
     return result
 
 
+def bench_concurrency(plan: Plan) -> dict[str, Any]:
+    from .concurrency import bench_concurrency as run
+
+    return run(plan.quick)
+
+
 SECTIONS: dict[str, Callable[[Plan], dict[str, Any]]] = {
     "define": bench_define,
     "spawn": bench_spawn,
@@ -566,6 +588,7 @@ SECTIONS: dict[str, Callable[[Plan], dict[str, Any]]] = {
     "events": bench_events,
     "rss": bench_rss,
     "growth": bench_growth,
+    "concurrency": bench_concurrency,
 }
 
 
@@ -579,7 +602,7 @@ def run_all(plan: Plan, only: list[str] | None = None,
                                "sections": {}}
     t_all = time.perf_counter()
     with scratch("drp-bench-build-") as build_dir:
-        if not only or {"define", "spawn"} & set(only):
+        if not only or {"define", "spawn", "actions"} & set(only):
             progress("[bench] building the incrementer into one file ...")
             BUILT.prepare(build_dir)
             results["meta"]["built"] = BUILT.reason or f"{BUILT.path} run as {' '.join(BUILT.argv())}"

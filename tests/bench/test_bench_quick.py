@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SECTIONS = {"define", "spawn", "actions", "events", "rss", "growth"}
+SECTIONS = {"define", "spawn", "actions", "events", "rss", "growth", "concurrency"}
 
 
 @pytest.mark.slow
@@ -52,6 +52,18 @@ def test_quick_benchmark_writes_complete_json(tmp_path: Path) -> None:
         assert all(r["errors"] == 0 and r["handled"] == r["sent"] for r in events[variant]["runs"])
     ws = events["websocket"]
     assert "skipped" in ws or ws["lost_total"] == 0
+
+    concurrency = sections["concurrency"]
+    for label in ("built", "source"):
+        for key, row in concurrency.get(label, {}).items():
+            if not isinstance(row, dict) or "skipped" in row:
+                continue
+            n = int(key.split("_")[0])
+            assert "error" not in row, row
+            # every action answered 200 and its log line delivered; no dial refused
+            assert row["statuses"] == {"200": n}, row
+            assert row["log_lines"] == n and not row["refused_dials"], row
+    assert concurrency["source"], "the source tree's runs are missing"
 
     rss = sections["rss"]
     assert rss["errors"] == 0 and rss["actions"] > 0

@@ -35,7 +35,7 @@ import socket
 import sys
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Union
 
 from ..errors import error_body, panic_body
@@ -47,7 +47,8 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 @dataclass
 class Limits:
-    """The server's bounds; each has an environment variable (``from_env``)."""
+    """The server's bounds (values: ``listen`` takes them from its settings,
+    :meth:`~drp_plugin.protocol.settings.ListenSettings.limits`)."""
 
     #: Largest request body, bytes (``DRP_PLUGIN_MAX_BODY``): 413 beyond.
     max_body: int = DEFAULT_MAX_BODY
@@ -64,33 +65,6 @@ class Limits:
     header_timeout: float = 10.0
     #: Seconds a body may go without a byte (``DRP_PLUGIN_BODY_TIMEOUT``).
     body_timeout: float = 30.0
-
-    _ENV = {"max_body": "DRP_PLUGIN_MAX_BODY", "max_head": "DRP_PLUGIN_MAX_HEADER",
-            "max_buffered": "DRP_PLUGIN_MAX_BUFFERED",
-            "max_connections": "DRP_PLUGIN_MAX_CONNECTIONS",
-            "idle_timeout": "DRP_PLUGIN_IDLE_TIMEOUT",
-            "header_timeout": "DRP_PLUGIN_HEADER_TIMEOUT",
-            "body_timeout": "DRP_PLUGIN_BODY_TIMEOUT"}
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Limits:
-        """Defaults, then ``overrides``, then the environment; a bad value raises ValueError."""
-        env = os.environ if environ is None else environ
-        limits = cls(**overrides)
-        for f in fields(cls):
-            name = cls._ENV.get(f.name)
-            raw = env.get(name, "") if name else ""
-            if not raw:
-                continue
-            kind = int if isinstance(getattr(limits, f.name), int) else float
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a number") from None
-            if value <= 0:
-                raise ValueError(f"{name}={raw!r} must be positive")
-            setattr(limits, f.name, value)
-        return limits
 
 
 class WireRequest:
@@ -236,6 +210,11 @@ def _resume(coro: Coroutine[Any, Any, bool], pending: Any) -> Generator[Any, Any
                 return bool(stop.value)
 
 
+#: While requests are read, the listen backlog is drained at least this often (seconds):
+#: with thousands of connections readable at once one round of the loop takes long, and
+#: a burst of dials would find the backlog full (Go's dial then fails at once).
+_DRAIN_EVERY = 0.002
+
 # Read-deadline kinds of a connection.
 _NONE, _IDLE, _HEAD, _BODY = 0, 1, 2, 3
 #: Parsed requests waiting on one connection before reading pauses.
@@ -274,7 +253,7 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports are not subclasses of asyncio.Transport, only alike.
         self.transport = transport  # type: ignore[assignment]
         self.server._conns.add(self)
-        if _EAGER:
+        if _EAGER and sys.version_info >= (3, 11):  # (the version again: for mypy at 3.10)
             self.context = contextvars.copy_context()
             self.task = self.server.loop.create_task(self._work(), context=self.context)
         else:
@@ -282,6 +261,9 @@ class _Connection(asyncio.Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        server = self.server
+        if server.loop.time() >= server._next_drain:
+            server._drain_backlog()
         if self.done_reading:
             return
         parser = self.parser
@@ -464,7 +446,10 @@ class _Connection(asyncio.Protocol):
             # connection's start: a socket that sends nothing does not hold a slot.
             if self.kind != _HEAD:
                 self.kind = _HEAD
-                self.deadline = server.loop.time() + limits.header_timeout
+                # Past the connection limit, a silent connection is kept only as long
+                # as a busy one is protected from being closed for others.
+                wait = limits.header_timeout / 10 if self.over_limit else limits.header_timeout
+                self.deadline = server.loop.time() + wait
         elif self.busy or self.pending:
             self.kind = _NONE
         else:
@@ -566,7 +551,7 @@ class UnixHTTPServer:
                  limits: Limits | None = None) -> None:
         self.path = path
         self.app = app
-        self.limits = limits if limits is not None else Limits.from_env(max_body=max_body)
+        self.limits = limits if limits is not None else Limits(max_body=max_body)
         self.max_body = self.limits.max_body
         self.in_flight = 0
         self.buffered = 0
@@ -577,6 +562,11 @@ class UnixHTTPServer:
         self.loop = asyncio.get_event_loop()
         self._sock: socket.socket | None = None
         self._conns: set[_Connection] = set()
+        self._backlog = 128
+        # Accepted descriptors not set up yet, and whether a batch is scheduled.
+        self._accepted: collections.deque[int] = collections.deque()
+        self._opener_scheduled = False
+        self._next_drain = 0.0
         # Connections that may be closed to make room, oldest first (dicts keep order):
         # idle between requests, and new ones that sent nothing yet.
         self._keepalive: dict[_Connection, float] = {}
@@ -613,7 +603,8 @@ class UnixHTTPServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        sock.listen(listen_backlog())
+        self._backlog = listen_backlog()
+        sock.listen(self._backlog)
         sock.setblocking(False)
         self._sock = sock
         self._resume_accepting()
@@ -639,6 +630,8 @@ class UnixHTTPServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        while self._accepted:
+            os.close(self._accepted.popleft())
         for conn in list(self._conns):
             if conn.transport is not None:
                 conn.transport.close()
@@ -649,25 +642,52 @@ class UnixHTTPServer:
 
     # -- accepting ------------------------------------------------------------------------------
     def _accept(self) -> None:
-        """The listening socket is readable: accept what waits, up to the connection cap."""
+        """The listening socket is readable: drain the backlog (up to its size) before
+        setting any connection up, so a burst of dials finds room there.  ``_accept``
+        gives the descriptor without a socket object: 1.7 us a connection, where
+        ``accept()`` takes 7.5, and Go's dial fails at once on a full backlog."""
         sock = self._sock
         if sock is None:
             return
-        for _ in range(128):
+        raw_accept = getattr(sock, "_accept", None)
+        accepted = self._accepted
+        for _ in range(self._backlog):
             try:
-                client, _ = sock.accept()
+                fd = raw_accept()[0] if raw_accept is not None else sock.accept()[0].detach()
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     self._accept_failed(exc)
-                # ECONNABORTED and friends: that peer is gone; try the next.
-                continue
+                    break
+                continue  # ECONNABORTED and friends: that peer is gone; try the next
             if self._backoff:
                 print(f"drp-plugin: accepting connections on {self.path} again "
                       f"({self.accept_failures} failed accepts)", file=sys.stderr, flush=True)
                 self._backoff = 0.0
-            client.setblocking(False)
+            accepted.append(fd)
+        if accepted and not self._opener_scheduled:
+            self._opener_scheduled = True
+            self.loop.call_soon(self._open_accepted)
+
+    def _drain_backlog(self) -> None:
+        self._next_drain = self.loop.time() + _DRAIN_EVERY
+        if self._accepting:
+            self._accept()
+
+    def _open_accepted(self) -> None:
+        """Set up accepted connections, a batch at a time (the accept reader runs between
+        batches)."""
+        self._opener_scheduled = False
+        accepted = self._accepted
+        for _ in range(min(len(accepted), 256)):
+            fd = accepted.popleft()
+            try:
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
+                client.setblocking(False)
+            except OSError:
+                os.close(fd)
+                continue
             # At the limit: a new connection whose request may not have been read yet is
             # not closed for this one (it must have been silent a tenth of the header
             # timeout); else this one is over the limit until its head arrives.
@@ -675,6 +695,9 @@ class UnixHTTPServer:
                 and not self._make_room(self.limits.header_timeout / 10)
             self._opening += 1
             self.loop.create_task(self._open(client, over))
+        if accepted:
+            self._opener_scheduled = True
+            self.loop.call_soon(self._open_accepted)
 
     def _make_room(self, min_silence: float = 0.0) -> bool:
         """Close the longest-idle keep-alive connection, else the longest-silent new one

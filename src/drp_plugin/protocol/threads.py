@@ -74,29 +74,37 @@ class HandlerThreads(concurrent.futures.ThreadPoolExecutor):
         self.idle_timeout = idle_timeout
         self.name = name
         self._mutex = threading.Lock()
-        self._wake = threading.Condition(self._mutex)
-        self._calls: deque[_Work | None] = deque()
-        self._waiting = 0      # threads waiting for work, minus work queued for them
-        self._alive = 0   # threads alive
-        self._in_requests = 0   # bounded calls running or queued
+        self._wake = threading.Condition(self._mutex)        # idle workers wait here
+        self._spawn_wake = threading.Condition(self._mutex)  # the spawner waits here
+        self._calls: deque[_Work] = deque()
+        self._idle = 0          # workers waiting for a call
+        self._pending = 0       # workers asked for and not yet running
+        self._to_start = 0      # of those, not yet handed to the spawner
+        self._alive = 0         # workers alive or asked for
+        self._in_requests = 0   # bounded calls queued or running
         self._count = 0
         self._stopped = False
+        self._spawner: threading.Thread | None = None
         #: Most threads alive at once (for the bench and tests).
         self.peak_threads = 0
 
     @property
     def threads(self) -> int:
-        """Threads alive now (running a call or waiting for one)."""
+        """Handler threads alive now (running a call, waiting for one, or starting)."""
         return self._alive
 
     @property
     def bounded_running(self) -> int:
-        """Calls of DRP's requests running or about to run."""
+        """Calls of DRP's requests queued or running."""
         return self._in_requests
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
                ) -> concurrent.futures.Future[Any]:
-        """Run ``fn(*args, **kwargs)`` on an idle thread, or a new one."""
+        """Queue ``fn(*args, **kwargs)`` for an idle worker, or for a new one.
+
+        A new worker is started by the spawner thread, never here: ``Thread.start``
+        waits for the new thread to run, and on the event loop's thread a burst of
+        1,000 starts held every other request up for a fraction of a second."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         bounded = _bounded.get()
         with self._mutex:
@@ -106,32 +114,69 @@ class HandlerThreads(concurrent.futures.ThreadPoolExecutor):
                 if self._in_requests >= self.limit:
                     raise ThreadLimitReached(self.limit)
                 self._in_requests += 1
-            work: _Work = (future, fn, args, kwargs, bounded)
-            if self._waiting > 0:
-                self._waiting -= 1
-                self._calls.append(work)
+            self._calls.append((future, fn, args, kwargs, bounded))
+            if self._idle + self._pending >= len(self._calls):
                 self._wake.notify()
                 return future
+            # More calls queued than workers to take them: one more worker.
+            self._pending += 1
+            self._to_start += 1
             self._alive += 1
-            self._count += 1
             self.peak_threads = max(self.peak_threads, self._alive)
-            number = self._count
-        try:
-            # Not a daemon, as ThreadPoolExecutor's are not: threads a handler starts
-            # inherit that, and interpreter shutdown lets them finish (the ExitGuard
-            # bounds how long); idle threads end at shutdown().
-            threading.Thread(target=self._worker, args=(work,), name=f"{self.name}-{number}",
-                             daemon=False).start()
-        except BaseException:
-            with self._mutex:
-                self._alive -= 1
-                if bounded:
-                    self._in_requests -= 1
-            raise
+            if self._spawner is None:
+                self._spawner = threading.Thread(target=self._spawn, daemon=True,
+                                                 name=f"{self.name}-spawner")
+                self._spawner.start()
+            else:
+                self._spawn_wake.notify()
         return future
 
-    def _worker(self, work: _Work | None) -> None:
-        while work is not None:
+    def _spawn(self) -> None:
+        """Start the workers :meth:`submit` asked for (a daemon thread of its own)."""
+        while True:
+            with self._mutex:
+                while not self._to_start:
+                    if self._stopped:
+                        self._spawner = None
+                        return
+                    self._spawn_wake.wait(1.0)
+                n, self._to_start = self._to_start, 0
+            for _ in range(n):
+                with self._mutex:
+                    self._count += 1
+                    number = self._count
+                try:
+                    # Not a daemon, as ThreadPoolExecutor's are not: threads a handler
+                    # starts inherit that, and interpreter shutdown lets them finish
+                    # (the ExitGuard bounds how long); idle workers end at shutdown().
+                    threading.Thread(target=self._worker, name=f"{self.name}-{number}",
+                                     daemon=False).start()
+                except RuntimeError as exc:  # no thread could be started
+                    self._no_thread(exc)
+
+    def _no_thread(self, exc: BaseException) -> None:
+        """A worker could not be started: fail the calls no worker will take."""
+        with self._mutex:
+            self._pending -= 1
+            self._alive -= 1
+            failed = []
+            while len(self._calls) > self._idle + self._pending:
+                failed.append(self._calls.pop())
+        for future, *_rest, bounded in failed:
+            if bounded:
+                with self._mutex:
+                    self._in_requests -= 1
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RuntimeError(f"no handler thread could be started: {exc}"))
+
+    def _worker(self) -> None:
+        with self._mutex:
+            self._pending -= 1
+        bounded = False
+        while True:
+            work = self._take(bounded)
+            if work is None:
+                return
             future, fn, args, kwargs, bounded = work
             if future.set_running_or_notify_cancel():
                 try:
@@ -140,42 +185,35 @@ class HandlerThreads(concurrent.futures.ThreadPoolExecutor):
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
-            del future, fn, args, kwargs  # nothing of the call outlives it
-            work = self._next(bounded)
+            del work, future, fn, args, kwargs  # nothing of the call outlives it
 
-    def _next(self, bounded: bool) -> _Work | None:
-        """The next call for this thread, or None when it should end."""
+    def _take(self, finished_bounded: bool) -> _Work | None:
+        """The next call for this worker, or None when it should end (idle for
+        ``idle_timeout``, or shut down with nothing queued)."""
         with self._mutex:
-            if bounded:
+            if finished_bounded:
                 self._in_requests -= 1
-            if self._stopped:
-                self._alive -= 1
-                return None
-            self._waiting += 1
-            # Waiting threads = _idle + calls queued; a timed-out thread that finds the
-            # queue empty holds no reservation, so it may end.
             while not self._calls:
-                if not self._wake.wait(self.idle_timeout) and not self._calls:
-                    self._waiting -= 1
+                if self._stopped:
                     self._alive -= 1
                     return None
-            work = self._calls.popleft()
-            if work is None:
-                self._alive -= 1
-            return work
+                self._idle += 1
+                called = self._wake.wait(self.idle_timeout)
+                self._idle -= 1
+                if not called and not self._calls:
+                    self._alive -= 1
+                    return None
+            return self._calls.popleft()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Refuse new calls and let idle threads end at once; running calls are never
+        """Refuse new calls and let idle workers end at once; running calls are never
         joined here (``listen``'s ExitGuard bounds what interpreter shutdown waits for)."""
         with self._mutex:
             self._stopped = True
+            cancelled = list(self._calls) if cancel_futures else []
             if cancel_futures:
-                while self._calls:
-                    work = self._calls.popleft()
-                    if work is not None:
-                        work[0].cancel()
-                        self._waiting += 1
-            for _ in range(self._waiting):
-                self._calls.append(None)
-            self._waiting = 0
+                self._calls.clear()
             self._wake.notify_all()
+            self._spawn_wake.notify_all()
+        for future, *_rest in cancelled:
+            future.cancel()
