@@ -14,11 +14,12 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from drp_plugin.api import AsyncClient
-from drp_plugin.events import EventCallback, EventStream, check_environment
+from drp_plugin.events import EventCallback, EventStream
 from drp_plugin.events import stream as stream_module
 
 from .wsserver import ScriptedEvents, scripted_server
@@ -193,24 +194,28 @@ async def test_an_event_larger_than_the_limit_is_refused_and_announced_as_a_gap(
     assert after.key == "small"
 
 
-def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def build() -> EventStream:
+def test_limits_are_values_never_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One settings object reads DRP_PLUGIN_EVENT_* (ListenSettings); the stream takes
+    values, and a listening provider's bridge hands it the settings' ones."""
+    from drp_plugin.protocol.eventsbridge import EventBridge
+    from drp_plugin.protocol.settings import ListenSettings
+
+    async def build(**limits: Any) -> EventStream:
         async with AsyncClient("http://127.0.0.1:1", TOKEN) as api:
-            return EventStream(api)
+            return EventStream(api, **limits)
 
     monkeypatch.setenv("DRP_PLUGIN_EVENT_PENDING_BYTES", "2048")
-    monkeypatch.setenv("DRP_PLUGIN_EVENT_MAX_BACKOFF", "1.5")
     stream = asyncio.run(build())
+    assert stream.max_pending_bytes == stream_module.PENDING_BYTES  # not read here
+    stream = asyncio.run(build(max_pending_bytes=2048, max_backoff=1.5))
     assert (stream.max_pending_bytes, stream.max_backoff) == (2048, 1.5)
-    assert stream.max_event_bytes == stream_module.MAX_EVENT_SIZE
-    check_environment()
-    for variable, value in [("DRP_PLUGIN_EVENT_WS_QUEUE", "many"),
-                            ("DRP_PLUGIN_EVENT_MAX_BYTES", "0"),
-                            ("DRP_PLUGIN_EVENT_STABLE_AFTER", "nan")]:
-        monkeypatch.setenv(variable, value)
-        with pytest.raises(ValueError, match=variable):
-            check_environment()
-        monkeypatch.delenv(variable)
+    for name, value in [("ws_queue", 0), ("max_event_bytes", -1), ("stable_after", float("nan"))]:
+        with pytest.raises(ValueError, match=name):
+            asyncio.run(build(**{name: value}))
+    settings = ListenSettings.from_env({"DRP_PLUGIN_EVENT_PENDING_BYTES": "4096",
+                                        "DRP_PLUGIN_EVENT_WS_QUEUE": "2"})
+    bridge = EventBridge(None, None, settings)  # type: ignore[arg-type]
+    assert (bridge.settings.event_pending_bytes, bridge.settings.event_ws_queue) == (4096, 2)
 
 
 def test_the_callback_type_is_not_called_handler() -> None:

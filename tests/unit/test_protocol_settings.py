@@ -53,7 +53,6 @@ def test_defaults_are_the_components_own() -> None:
     from drp_plugin.events import stream
     from drp_plugin.protocol import logship
     from drp_plugin.protocol.httpserver import Limits
-
     from drp_plugin.protocol.threads import HandlerThreads
 
     s = ListenSettings()
@@ -104,12 +103,6 @@ def test_a_bad_value_names_its_variable_on_one_line(name: str, value: str, reaso
 
 def test_other_variables_are_left_alone() -> None:
     assert ListenSettings.from_env({"DRP_PLUGIN_SOMETHING_ELSE": "x", "PATH": "/bin"}) == ListenSettings()
-
-
-def test_describe_lists_every_field() -> None:
-    described = ListenSettings().describe()
-    assert described["exit_grace"] == 5.0
-    assert len(described) == len(VARIABLES)
 
 
 def test_the_loop_setting_and_the_loops_it_makes() -> None:

@@ -13,9 +13,7 @@ from .matching import ANY, Pattern, escape, matches, topic_pattern, unescape
 from .stream import (
     EventCallback,
     EventStream,
-    StreamClosed,
     Subscription,
-    check_environment,
     wait_for,
 )
 
@@ -24,9 +22,7 @@ __all__ = [
     "EventCallback",
     "EventStream",
     "Pattern",
-    "StreamClosed",
     "Subscription",
-    "check_environment",
     "escape",
     "matches",
     "topic_pattern",

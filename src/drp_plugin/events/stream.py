@@ -9,7 +9,8 @@ subscriber catches up.  A lost connection is re-established with exponential
 backoff and every filter registered again; events the server published while no
 connection existed are not replayed (DRP keeps no history).
 
-Limits (constructor arguments, defaults from the environment):
+Limits (constructor arguments; a provider under ``listen`` gets them from its
+``DRP_PLUGIN_EVENT_*`` settings, :class:`~drp_plugin.protocol.settings.ListenSettings`):
 
 - ``max_event_bytes`` (``DRP_PLUGIN_EVENT_MAX_BYTES``, 64 MiB): the largest
   message accepted (the websocket's ``max_size``); a larger one closes the
@@ -33,7 +34,6 @@ import contextlib
 import inspect
 import json
 import logging
-import os
 import random
 import time
 from collections import Counter, deque
@@ -44,16 +44,14 @@ from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, WebSocketException
 
-from ..errors import PluginError
-from ..errors import StreamClosed as StreamClosed  # re-exported: the tree lives in errors
+from ..errors import PluginError, StreamClosed
 from ..models import Event, make_event
 from .matching import ANY, Pattern, topic_pattern
 
 if TYPE_CHECKING:
     from ..api.client import AsyncClient
 
-__all__ = ["EventCallback", "EventStream", "StreamClosed", "Subscription", "check_environment",
-           "wait_for"]
+__all__ = ["EventCallback", "EventStream", "Subscription", "wait_for"]
 
 log = logging.getLogger("drp_plugin.events")
 
@@ -73,39 +71,10 @@ MAX_BACKOFF, STABLE_AFTER = 5.0, 10.0
 #: Seconds between two warnings of the same kind (the rest are counted).
 WARN_INTERVAL = 30.0
 
-_ENV = {
-    "max_event_bytes": ("DRP_PLUGIN_EVENT_MAX_BYTES", MAX_EVENT_SIZE, int),
-    "max_pending_bytes": ("DRP_PLUGIN_EVENT_PENDING_BYTES", PENDING_BYTES, int),
-    "ws_queue": ("DRP_PLUGIN_EVENT_WS_QUEUE", WS_QUEUE, int),
-    "max_backoff": ("DRP_PLUGIN_EVENT_MAX_BACKOFF", MAX_BACKOFF, float),
-    "stable_after": ("DRP_PLUGIN_EVENT_STABLE_AFTER", STABLE_AFTER, float),
-}
-
-
-def _setting(name: str, given: float | None) -> Any:
-    """``given``, else the environment variable of ``name``, else its default (checked)."""
-    variable, default, kind = _ENV[name]
-    if given is None:
-        text = os.environ.get(variable, "").strip()
-        if not text:
-            return default
-        try:
-            given = kind(text)
-        except ValueError:
-            raise ValueError(f"{variable}={text!r}: not a {'number' if kind is float else 'whole number'}"
-                             ) from None
-        where = variable
-    else:
-        where = name
-    if not given > 0:  # also refuses NaN
-        raise ValueError(f"{where} must be more than 0, not {given!r}")
-    return kind(given)
-
-
-def check_environment() -> None:
-    """Check the ``DRP_PLUGIN_EVENT_*`` variables; ``ValueError`` names a bad one."""
-    for name in _ENV:
-        _setting(name, None)
+def _positive(name: str, value: Any, kind: type) -> Any:
+    if not value > 0:  # also refuses NaN
+        raise ValueError(f"{name} must be more than 0, not {value!r}")
+    return kind(value)
 
 
 class _Throttle:
@@ -297,7 +266,7 @@ class EventStream:
     ``warn_interval`` seconds, with a count of the ones held back.
     ``ping_interval`` is off by default: a subscriber that keeps its queue full
     for longer than the ping timeout would otherwise make the connection look dead.
-    Limits left ``None`` come from the environment (see the module's doc).
+    The limits are values (see the module's doc); nothing is read from the environment.
     """
 
     def __init__(
@@ -305,26 +274,26 @@ class EventStream:
         client: AsyncClient,
         *,
         queue_size: int = 100,
-        max_pending_bytes: int | None = None,
-        max_event_bytes: int | None = None,
-        ws_queue: int | None = None,
+        max_pending_bytes: int = PENDING_BYTES,
+        max_event_bytes: int = MAX_EVENT_SIZE,
+        ws_queue: int = WS_QUEUE,
         ack_timeout: float = 30.0,
         backoff: float = 0.1,
-        max_backoff: float | None = None,
-        stable_after: float | None = None,
+        max_backoff: float = MAX_BACKOFF,
+        stable_after: float = STABLE_AFTER,
         max_reconnects: int | None = None,
         ping_interval: float | None = None,
         warn_interval: float = WARN_INTERVAL,
     ) -> None:
         self.client = client
         self.queue_size = queue_size
-        self.max_pending_bytes: int = _setting("max_pending_bytes", max_pending_bytes)
-        self.max_event_bytes: int = _setting("max_event_bytes", max_event_bytes)
-        self.ws_queue: int = _setting("ws_queue", ws_queue)
+        self.max_pending_bytes: int = _positive("max_pending_bytes", max_pending_bytes, int)
+        self.max_event_bytes: int = _positive("max_event_bytes", max_event_bytes, int)
+        self.ws_queue: int = _positive("ws_queue", ws_queue, int)
         self.ack_timeout = ack_timeout
         self.backoff = backoff
-        self.max_backoff: float = _setting("max_backoff", max_backoff)
-        self.stable_after: float = _setting("stable_after", stable_after)
+        self.max_backoff: float = _positive("max_backoff", max_backoff, float)
+        self.stable_after: float = _positive("stable_after", stable_after, float)
         self.max_reconnects = max_reconnects
         self.ping_interval = ping_interval
         self._ws: ClientConnection | None = None
@@ -401,7 +370,7 @@ class EventStream:
                 await asyncio.wait_for(
                     asyncio.gather(*(r.acknowledged.wait() for r in registrations)),
                     self.ack_timeout)
-            except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+            except asyncio.TimeoutError:
                 raise TimeoutError(f"DRP did not acknowledge {', '.join(subscription.patterns)} "
                                    f"within {self.ack_timeout:g}s") from None
         except BaseException:
@@ -589,7 +558,7 @@ class EventStream:
             self.attempts += 1
             try:
                 ws = await self._open()
-            except (OSError, WebSocketException, PluginError, TimeoutError,  # noqa: UP041
+            except (OSError, WebSocketException, PluginError, TimeoutError,
                     asyncio.TimeoutError) as exc:  # (3.9: not TimeoutError)
                 held = self._warn_failed.allow()
                 if held is not None:
@@ -680,7 +649,7 @@ async def wait_for(
 
     try:
         return await asyncio.wait_for(watch(), timeout)
-    except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+    except (TimeoutError, asyncio.TimeoutError):
         raise TimeoutError(f"{prefix}/{key}: condition not met within {timeout}s") from None
     finally:
         if stream is not source:

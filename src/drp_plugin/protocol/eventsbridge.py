@@ -15,16 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
 from .logship import new_group
+from .settings import ListenSettings
 
 if TYPE_CHECKING:
     from ..models import Event
-    from ..provider import Provider
+    from ..provider import BaseProvider
     from .services import Services
 
 log = logging.getLogger("drp_plugin.runtime")
 
 
-async def deliver_event(provider: Provider, services: Services, event: Event) -> None:
+async def deliver_event(provider: BaseProvider, services: Services, event: Event) -> None:
     """Run the provider's handlers for one event; errors are logged, never raised."""
     new_group()
     if event.type == "websocket" and event.action == "gap":
@@ -42,9 +43,12 @@ async def deliver_event(provider: Provider, services: Services, event: Event) ->
 class EventBridge:
     """The websocket subscription of a running provider and the task consuming it."""
 
-    def __init__(self, provider: Provider, services: Services) -> None:
+    def __init__(self, provider: BaseProvider, services: Services,
+                 settings: ListenSettings | None = None) -> None:
         self.provider = provider
         self.services = services
+        #: Where the stream's limits come from (``DRP_PLUGIN_EVENT_*``).
+        self.settings = settings if settings is not None else ListenSettings()
         self.selections: list[str] = []
         self._stream: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -62,7 +66,10 @@ class EventBridge:
             return
         await self.close()
         self.selections = list(selections)
-        stream = EventStream(self.services.async_api())
+        s = self.settings
+        stream = EventStream(self.services.async_api(), max_pending_bytes=s.event_pending_bytes,
+                             max_event_bytes=s.event_max_bytes, ws_queue=s.event_ws_queue,
+                             max_backoff=s.event_max_backoff, stable_after=s.event_stable_after)
         subscription = await stream.subscribe(*selections)
         self._stream = stream
         self._task = asyncio.get_running_loop().create_task(self._consume(subscription))

@@ -25,19 +25,18 @@ import contextvars
 import itertools
 import json
 import logging
-import os
 import sys
 import threading
 import time
 from typing import Any
 
+from .paths import DRP_LOG
 from .unixclient import UnixHTTPClient
 
 #: The Group of the request being handled (one per request, like the Go logger fork).
 log_group: contextvars.ContextVar[int] = contextvars.ContextVar("drp_log_group", default=0)
 _group_counter = itertools.count(1)
 
-LOG_PATH = "/api-server-plugin/v4/log"
 #: At most this many lines, or BATCH_BYTES, are written back to back before their
 #: answers are read.
 BATCH = 1024
@@ -98,16 +97,6 @@ def _rfc3339(ns: int) -> str:
     return f"{cached[1]}.{frac:09d}Z"
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
-    return value
-
-
 class LogShipper(logging.Handler):
     """A logging handler that ships records to DRP's ``/log`` from the event loop.
 
@@ -123,8 +112,8 @@ class LogShipper(logging.Handler):
         loop: asyncio.AbstractEventLoop,
         *,
         max_queue: int | None = None,
-        max_queue_bytes: int | None = None,
-        max_line: int | None = None,
+        max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        max_line: int = DEFAULT_LINE_BYTES,
         level: int = logging.DEBUG,
     ) -> None:
         super().__init__(level)
@@ -133,10 +122,8 @@ class LogShipper(logging.Handler):
         self.client = UnixHTTPClient(socket_path, timeout=5.0)
         self.queue: collections.deque[bytes] = collections.deque()
         self.max_queue = max_queue
-        self.max_queue_bytes = max_queue_bytes if max_queue_bytes is not None else \
-            _env_int("DRP_PLUGIN_LOG_QUEUE_BYTES", DEFAULT_QUEUE_BYTES)
-        self.max_line = max(256, max_line if max_line is not None else
-                            _env_int("DRP_PLUGIN_LOG_LINE_BYTES", DEFAULT_LINE_BYTES))
+        self.max_queue_bytes = max_queue_bytes
+        self.max_line = max(256, max_line)
         self.queued_bytes = 0
         self.sent = 0
         self.dropped = 0  # queue overflow
@@ -152,7 +139,6 @@ class LogShipper(logging.Handler):
         self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
         self._reported = False
-        self._first_error = ""
         self._closed = False
         self._loop_thread = -1
 
@@ -292,14 +278,14 @@ class LogShipper(logging.Handler):
                     if not self.client.connected:
                         try:
                             await self.client.connect()
-                        except (asyncio.TimeoutError, OSError) as exc:  # noqa: UP041
+                        except (asyncio.TimeoutError, OSError) as exc:
                             # Nothing was written: the lines keep their place and wait.
                             self._requeue(batch)
                             self._report(f"{type(exc).__name__}: {exc}")
                             backoff = min(max(backoff * 2, 0.05), 2.0)
                             continue
                     try:
-                        statuses = await self.client.post_pipelined(LOG_PATH, batch)
+                        statuses = await self.client.post_pipelined(DRP_LOG, batch)
                     except Exception as exc:  # broken after writing: count, back off, go on
                         self._failure(f"{type(exc).__name__}: {exc}", len(batch))
                         backoff = min(max(backoff * 2, 0.05), 2.0)
@@ -323,7 +309,6 @@ class LogShipper(logging.Handler):
     def _report(self, error: str) -> None:
         if not self._reported:
             self._reported = True
-            self._first_error = error
             print(f"drp-plugin: log lines cannot be delivered to DRP ({error}); "
                   "they are counted, not retried", file=sys.stderr, flush=True)
 
@@ -337,7 +322,7 @@ class LogShipper(logging.Handler):
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
-        except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError on Python 3.9)
+        except asyncio.TimeoutError:
             return False
 
     async def aclose(self, timeout: float = 2.0) -> None:
@@ -359,7 +344,7 @@ class LogShipper(logging.Handler):
         self._in_flight = 0
         try:
             await asyncio.wait_for(self.client.close(), 1.0)
-        except (asyncio.TimeoutError, OSError):  # noqa: UP041
+        except (asyncio.TimeoutError, OSError):
             pass
         undelivered = self.failed + self.dropped + lost
         if undelivered:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError, error_body, panic_body, plugin_error
@@ -21,12 +20,13 @@ from ..models import Action, Event
 from .http1 import PreparedJSON, decode_json
 from .httpserver import WireRequest
 from .logship import new_group
+from .paths import TO_PLUGIN as PREFIX
 from .threads import ThreadLimitReached, bounded_calls, reset_bounded
 
 if TYPE_CHECKING:
     from typing import Protocol
 
-    from ..provider import Provider
+    from ..provider import BaseProvider
     from .lifecycle import Lifecycle
     from .services import Services
     from .settings import ListenSettings
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
         async def open(self, selections: list[str]) -> None:
             """Subscribe to ``selections`` (replacing an older, different set)."""
 
-PREFIX = "/api-plugin/v4"
 OK: dict[str, Any] = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
 #: :data:`OK`, encoded once: config, publish and stop answer it on every success.
 OK_REPLY = PreparedJSON(OK)
@@ -53,15 +52,13 @@ log = logging.getLogger("drp_plugin.runtime")
 class Router:
     """DRP's calls to one provider: config, actions, publish and stop."""
 
-    def __init__(self, provider: Provider, services: Services, lifecycle: Lifecycle,
-                 settings: ListenSettings, events: EventsPort | None = None, *,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, provider: BaseProvider, services: Services, lifecycle: Lifecycle,
+                 settings: ListenSettings, events: EventsPort | None = None) -> None:
         self.provider = provider
         self.services = services
         self.lifecycle = lifecycle
         self.settings = settings
         self.events = events
-        self.environ = os.environ if environ is None else environ
         self._received = 0
         self.routes: dict[str, Route] = {
             f"{PREFIX}/config": self._config,
@@ -102,7 +99,7 @@ class Router:
         if not isinstance(body, dict):
             return 400, plugin_error(name, "config must be a JSON object").to_dict()
         log.info("Setting API session")
-        if not self.environ.get("RS_TOKEN"):
+        if not self.settings.token_given:
             return 400, plugin_error(name, "Must have a token specified").to_dict()
         self.provider.check()  # a PluginError is answered by handle()
         # Param values may be secrets: only their names are logged.
@@ -142,7 +139,7 @@ class Router:
                 return 200, await run
             try:
                 return 200, await asyncio.wait_for(run, timeout)
-            except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+            except asyncio.TimeoutError:
                 # A sync handler's thread cannot be interrupted: it finishes unobserved.
                 return 504, plugin_error(
                     self.provider.name, f"action {action.command} timed out after {timeout:g}s",

@@ -9,7 +9,9 @@ PROTOCOL.md sections 1 to 3.  The parts, each readable and testable alone:
 - :mod:`.eventsbridge`: DRP's event stream into the event handlers;
 - :mod:`.watchdog`: whether DRP's socket is gone (and not merely unprobeable).
 
-:class:`Runtime` wires them to the unix-socket HTTP server and the log shipper.
+:class:`Wiring` puts the socket-free parts together once (the in-process test
+client uses it too); :class:`Runtime` adds the unix-socket HTTP server, the back
+channel, the log shipper and the watchdog.
 After the drain the process exits within ``exit_grace`` seconds whatever handlers
 left behind: :class:`ExitGuard` ends it with ``os._exit`` when threads would hold
 interpreter shutdown.  Processes handlers started inherit stdout and stderr and may
@@ -31,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._provider_logger import set_sink
 from .backchannel import BackChannel
-from .eventsbridge import EventBridge
+from .eventsbridge import EventBridge, deliver_event
 from .httpserver import UnixHTTPServer
 from .lifecycle import Lifecycle, bounded
 from .logship import LogShipper
-from .routing import OK, PREFIX, Router
+from .routing import Router
 from .services import Services
 from .settings import ListenSettings
 from .stdio import StdioShield
@@ -43,9 +45,14 @@ from .threads import HandlerThreads
 from .watchdog import DrpWatchdog
 
 if TYPE_CHECKING:
-    from ..provider import Provider
+    from collections.abc import Callable
 
-__all__ = ["OK", "PREFIX", "ExitGuard", "Runtime", "run"]
+    from ..api import AsyncClient, Client
+    from ..models import Event
+    from ..provider import BaseProvider
+    from .services import BackChannelLike
+
+__all__ = ["ExitGuard", "Runtime", "Wiring", "run"]
 
 log = logging.getLogger("drp_plugin.runtime")
 
@@ -61,14 +68,12 @@ class ExitGuard:
     """
 
     def __init__(self) -> None:
-        self.armed_at: float | None = None
         self._thread: threading.Thread | None = None
 
     def arm(self, grace: float, code: int = 0) -> None:
         """Start counting; a second call is ignored."""
         if self._thread is not None:
             return
-        self.armed_at = time.monotonic()
         self._thread = threading.Thread(target=self._expire, args=(grace, code),
                                         name="drp-plugin-exit-guard", daemon=True)
         self._thread.start()
@@ -97,12 +102,59 @@ def _flush(message: str) -> None:
             pass
 
 
+class Wiring:
+    """The parts of a running provider that know no socket, put together once.
+
+    :class:`~.services.Services` (names, API clients, the back channel), the
+    :class:`~.eventsbridge.EventBridge`, the one drain (:class:`~.lifecycle.Lifecycle`,
+    whose stop work is the provider's stop handler, then the event stream) and the
+    :class:`~.routing.Router`.  :class:`Runtime` puts the router behind the unix-socket
+    server with a :class:`~.backchannel.BackChannel`; the in-process test client calls
+    :meth:`Router.handle <.routing.Router.handle>` itself with a back channel that
+    records, ``api``/``sync_api`` factories, and without an event
+    stream (``stream_events=False``: it delivers events with :meth:`deliver`).
+
+    Build it on the loop that serves the provider.
+    """
+
+    def __init__(
+        self,
+        provider: BaseProvider,
+        settings: ListenSettings,
+        backchannel: BackChannelLike,
+        *,
+        api: Callable[[], AsyncClient] | None = None,
+        sync_api: Callable[[], Client] | None = None,
+        stream_events: bool = True,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.services = Services(asyncio.get_running_loop(), backchannel, async_factory=api,
+                                 sync_factory=sync_api)
+        self.events = EventBridge(provider, self.services, settings)
+        self.lifecycle = Lifecycle(self._stop_work, stop_timeout=settings.stop_timeout)
+        self.router = Router(provider, self.services, self.lifecycle, settings,
+                             self.events if stream_events else None)
+
+    async def _stop_work(self) -> None:
+        """The provider's part of the drain: its stop handler, then the event stream."""
+        try:
+            await self.provider.run_stop(self.services)
+        except Exception as exc:
+            log.error("stop handler failed: %s", exc)
+        await self.events.close()
+
+    async def deliver(self, event: Event) -> None:
+        """Run the provider's event handlers for one event (as the stream does)."""
+        await deliver_event(self.provider, self.services, event)
+
+
 class Runtime:
     """One ``listen`` process: serves DRP's calls and runs the provider's handlers."""
 
     def __init__(
         self,
-        provider: Provider,
+        provider: BaseProvider,
         to_path: str,
         from_path: str,
         *,
@@ -118,13 +170,14 @@ class Runtime:
         self.exit_guard = exit_guard
         self.loop = asyncio.get_running_loop()
         self.backchannel = BackChannel(from_path)
-        self.services = Services(self.loop, self.backchannel)
+        self.wiring = Wiring(provider, self.settings, self.backchannel)
+        self.services = self.wiring.services
+        self.events = self.wiring.events
+        self.lifecycle = self.wiring.lifecycle
+        self.router = self.wiring.router
         self.shipper = LogShipper(provider.name, from_path, self.loop,
                                   max_queue_bytes=self.settings.log_queue_bytes,
                                   max_line=self.settings.log_line_bytes)
-        self.events = EventBridge(provider, self.services)
-        self.lifecycle = Lifecycle(self._stop_work, stop_timeout=self.settings.stop_timeout)
-        self.router = Router(provider, self.services, self.lifecycle, self.settings, self.events)
         self.server = UnixHTTPServer(to_path, self.router.handle, limits=self.settings.limits())
         self.watchdog = DrpWatchdog(from_path, self._drp_gone, grace=self.settings.drp_gone_grace,
                                     interval=self.settings.drp_probe_interval)
@@ -142,7 +195,7 @@ class Runtime:
         await self.server.start()
         try:
             await self.backchannel.client.connect()
-        except (OSError, asyncio.TimeoutError) as exc:  # noqa: UP041 - 3.9
+        except (OSError, asyncio.TimeoutError) as exc:
             print(f"drp-plugin: from-plugin socket {self.from_path} is not reachable yet: {exc}",
                   file=sys.stderr, flush=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -167,14 +220,6 @@ class Runtime:
     def _drp_gone(self) -> None:
         self.lifecycle.request_stop("DRP is gone")
 
-    async def _stop_work(self) -> None:
-        """The provider's part of the drain: its stop handler, then the event stream."""
-        try:
-            await self.provider.run_stop(self.services)
-        except Exception as exc:
-            log.error("stop handler failed: %s", exc)
-        await self.events.close()
-
     async def _close(self) -> None:
         """Close everything, each step bounded: a stop always ends."""
         log.info("STOPPING")
@@ -189,14 +234,14 @@ class Runtime:
         await bounded(self.services.aclose(), 1.0, "closing the API clients")
 
 
-async def _listen(provider: Provider, to_path: str, from_path: str, debug: bool,
+async def _listen(provider: BaseProvider, to_path: str, from_path: str, debug: bool,
                   settings: ListenSettings | None, guard: ExitGuard) -> int:
     runtime = Runtime(provider, to_path, from_path, debug=debug, settings=settings,
                       exit_guard=guard)
     return await runtime.serve()
 
 
-def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False,
+def run(provider: BaseProvider, to_path: str, from_path: str, *, debug: bool = False,
         settings: ListenSettings | None = None) -> int:
     """Serve until ``/stop``, SIGTERM or DRP gone; returns the exit code.
 
@@ -210,6 +255,8 @@ def run(provider: Provider, to_path: str, from_path: str, *, debug: bool = False
     shield = StdioShield()
     shield.install()
     raise_open_files_limit()
+    # Before any thread starts (the stdio shield's is the first): see reserve_descriptors.
+    reserve_descriptors(settings.max_connections + 1024)
     loop = new_event_loop(settings.loop)
     # A thread per running sync handler (never asyncio's six-thread default), and
     # closing does not wait for a handler's stuck thread.
@@ -243,6 +290,37 @@ def raise_open_files_limit() -> None:
         pass  # keep the soft limit; accept backs off if it runs out
 
 
+def reserve_descriptors(count: int) -> None:
+    """Grow the kernel's descriptor table to ``count`` entries (at most the open-file
+    limit) now, while the process has one thread.
+
+    Linux grows the table by doubling, and in a process with several threads each
+    growth waits for an RCU grace period: a burst of 10,000 accepts hit eight of them,
+    4-19 ms each, and the dials that came meanwhile found the listen backlog full.
+    The table costs 8 bytes an entry (128 KiB for the default 16,384 connections)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return
+    if limit != resource.RLIM_INFINITY:
+        count = min(count, limit)
+    if count <= 1024:
+        return
+    try:
+        spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.dup2(spare, count - 1, inheritable=False)
+        os.close(count - 1)
+    except OSError:
+        pass  # the table grows as connections come, as before
+    finally:
+        os.close(spare)
+
+
 def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
     """A new loop of ``kind`` (``DRP_PLUGIN_LOOP``): uvloop's for ``uvloop``, and for
     ``auto`` when uvloop is installed; asyncio's otherwise."""
@@ -267,7 +345,7 @@ def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
         if tasks:
             loop.run_until_complete(asyncio.wait(tasks, timeout=1.0))
         loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), 1.0))
-    except (asyncio.TimeoutError, RuntimeError):  # noqa: UP041 - 3.9
+    except (asyncio.TimeoutError, RuntimeError):
         pass
     finally:
         asyncio.set_event_loop(None)

@@ -71,11 +71,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..provider import Provider
+    from ..provider import BaseProvider
     from .httpserver import Limits
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
@@ -144,6 +144,9 @@ class ListenSettings:
     event_stable_after: float = 10.0
     #: The event loop: ``auto``, ``asyncio`` or ``uvloop`` (``DRP_PLUGIN_LOOP``).
     loop: str = "auto"
+    #: Whether DRP gave the plugin a token (``RS_TOKEN`` set and not empty): config
+    #: answers 400 without one, as Go's plugin package does.
+    token_given: bool = False
 
     def limits(self) -> Limits:
         """The to-plugin server's bounds."""
@@ -156,7 +159,7 @@ class ListenSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
-                 provider: Provider | None = None) -> ListenSettings:
+                 provider: BaseProvider | None = None) -> ListenSettings:
         """Every ``DRP_PLUGIN_*`` variable of ``environ`` (default ``os.environ``), checked.
 
         Unset or empty variables keep the default; ``provider.action_timeout`` is the
@@ -165,7 +168,7 @@ class ListenSettings:
         parts may read their own).
         """
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, object] = {"token_given": bool(env.get("RS_TOKEN"))}
         if provider is not None:
             values["action_timeout"] = provider.action_timeout
         for name, (field, parse) in _VARIABLES.items():
@@ -177,10 +180,6 @@ class ListenSettings:
             except ValueError as exc:
                 raise SettingsError(name, raw, str(exc)) from None
         return replace(cls(), **values)  # type: ignore[arg-type]
-
-    def describe(self) -> dict[str, object]:
-        """The settings as a dict (for ``--debug`` logging: no secrets here)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _bytes(text: str) -> int:

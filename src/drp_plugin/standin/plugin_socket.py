@@ -1,4 +1,5 @@
-"""The from-plugin server: what a running plugin calls on ``/api-server-plugin/v4``.
+"""The from-plugin server: what a running plugin calls on ``/api-server-plugin/v4``
+(:data:`drp_plugin.protocol.paths.FROM_PLUGIN`).
 
 One application serves both the stand-in's plugins and
 :class:`drp_plugin.testing.PluginHost`: ``/publish`` hands the event on, ``/log``
@@ -19,9 +20,9 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import PluginError
+from ..protocol.paths import DRP_LEAVING, DRP_LOG, DRP_PUBLISH
 from .logs import parse_level
 
-PREFIX = "/api-server-plugin/v4"
 OK = {"Model": "", "Key": "", "Type": "", "Messages": None, "Code": 200}
 #: Largest request body accepted from a plugin (a log line or an event).
 MAX_BODY = 64 * 1024 * 1024
@@ -121,9 +122,9 @@ class FromPlugin:
     def app(self) -> web.Application:
         """The aiohttp application to serve on the from-plugin unix socket."""
         app = web.Application(client_max_size=self.max_body)
-        app.router.add_post(PREFIX + "/publish", self.publish)
-        app.router.add_post(PREFIX + "/log", self.log)
-        app.router.add_post(PREFIX + "/leaving", self.leaving)
+        app.router.add_post(DRP_PUBLISH, self.publish)
+        app.router.add_post(DRP_LOG, self.log)
+        app.router.add_post(DRP_LEAVING, self.leaving)
 
         async def unknown(request: web.Request) -> web.StreamResponse:
             return _error(404, f"No such call: {request.method} {request.path}", request)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._types import Obj
+from ..content import META_FIELDS
 from ..errors import PluginError
 from ..models import PLUGIN_VERSION, make_event
 from .content import LOADED_SECTIONS, parse_bundle
@@ -34,9 +35,28 @@ from .eventhub import EventHub, Subscriber
 from .logs import LogBook, LogRecord
 from .objtypes import ObjectType, store_object_type
 from .plugin_process import PluginProcess
+from .plugin_socket import FromPlugin
 from .store import Store
 
 SYSTEM = "system"
+
+
+def provider_meta(meta: Obj, name: str, version: str) -> Obj:
+    """A provider's Meta as ``PluginProvider.Store`` (models/plugin_provider.go) makes it
+    from its content's meta: Name, Version and Type ``plugin`` set; Description and
+    Source defaulted when empty or ``Unspecified`` ("Content layer for <name> plugin
+    provider", ``FromPluginProvider``); ``Color``/``Icon`` also as ``color``/``icon``;
+    every ``ContentMetaData`` field present."""
+    out = {**{f: "" for f in META_FIELDS}, **meta, "Name": name, "Version": version,
+           "Type": "plugin"}  # GenerateMetaMap: every ContentMetaData field
+    if out.get("Description") in (None, "", "Unspecified"):
+        out["Description"] = f"Content layer for {name} plugin provider"
+    if out.get("Source") in (None, "", "Unspecified"):
+        out["Source"] = "FromPluginProvider"
+    for upper, lower in (("Color", "color"), ("Icon", "icon")):
+        if upper in out:
+            out[lower] = out[upper]
+    return out
 
 
 @dataclass
@@ -287,8 +307,7 @@ class Providers:
                 provider.content.append((prefix, body[key_field]))
         record = {k: copy.deepcopy(v) for k, v in provider.definition.items() if k != "Content"}
         record.update(
-            Meta={**meta, "Name": pname, "Version": str(record.get("Version") or ""),
-                  "Type": "plugin"},
+            Meta=provider_meta(meta, pname, str(record.get("Version") or "")),
             AvailableActions=provider.actions,
             RequiredParams=provider.required,
             OptionalParams=provider.optional,
@@ -360,10 +379,20 @@ class Providers:
         def exited(code: int) -> None:
             self._spawn(self._exited(name, process, code))
 
+        published = self.published.setdefault(name, [])
+
+        def output(source: str, piece: bytes) -> None:
+            self.logbook.add(LogRecord(source, provider.name, name, "info",
+                                       piece.decode(errors="replace").rstrip("\r\n")))
+
         process = PluginProcess(
-            name, provider.name, provider.argv, self.env(False), self.root / "run" / str(n),
-            (sockdir / f"{n}.to", sockdir / f"{n}.from"), self.hub, self.logbook,
-            self.published.setdefault(name, []), leaving, exited,
+            provider.argv, sockdir / f"{n}.to", sockdir / f"{n}.from", env=self.env(False),
+            cwd=self.root / "run" / str(n), name=name, provider=provider.name,
+            from_plugin=FromPlugin(lambda event: self._published(published, event),
+                                   lambda line, level: self._logged(name, provider.name, line,
+                                                                    level),
+                                   leaving),
+            on_output=output, on_exit=exited,
         )
         self._processes.add(process)
         try:
@@ -383,6 +412,24 @@ class Providers:
         self.store.update_fields("plugins", name, {"PluginErrors": [], "Available": True},
                                  SYSTEM)
         self._event("configed", name)
+
+    def _published(self, published: list[Obj], event: Obj) -> None:
+        """A plugin's ``/publish``: recorded (newest ``hub.max_events`` kept) and broadcast."""
+        published.append(event)
+        if len(published) > self.hub.max_events:
+            del published[:len(published) - self.hub.max_events]
+        self.hub.publish(event)
+
+    def _logged(self, name: str, provider: str, line: Obj, level: str) -> None:
+        """A plugin's ``/log``: one record, and a ``log`` event unless ``IgnorePublish``."""
+        message = line.get("Message")
+        self.logbook.add(LogRecord("log", provider, name, level,
+                                   message if isinstance(message, str) else json.dumps(message),
+                                   str(line.get("Service") or ""), line))
+        if not line.get("IgnorePublish"):
+            event = make_event("log", level, name, line)
+            event.update(Principal=f"plugin:{name}", Original=None)
+            self.hub.publish(event)
 
     def _forwarder(self, process: PluginProcess) -> Subscriber:
         async def send(text: str) -> None:

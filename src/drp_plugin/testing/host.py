@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 
+from ..protocol import paths
+from ..standin.plugin_process import PluginProcess
 from ..standin.plugin_socket import ACCEPT_ALL, FromPlugin, LogSink
 
 __all__ = ["ACCEPT_ALL", "LogSink", "PluginHost", "Reply", "provider_argv"]
@@ -38,10 +39,13 @@ class Reply:
 class PluginHost:
     """Run ``argv + ["listen", to, from]`` and speak docs/protocol.md to it.
 
-    The from-plugin socket is the stand-in's own application
+    The process is run by the stand-in's own process host
+    (:class:`drp_plugin.standin.plugin_process.PluginProcess`), and the from-plugin
+    socket is the stand-in's own application
     (:class:`drp_plugin.standin.plugin_socket.FromPlugin`), recording what arrives;
     ``sink`` shapes how ``/log`` answers, and ``sink=None`` means no from-plugin
-    socket at all (DRP gone).
+    socket at all (DRP gone).  ``name`` is the plugin's name in error messages (default:
+    the stem of the last word of ``argv``, the provider's file).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class PluginHost:
         token: str = "test-token",
         endpoint: str = "https://127.0.0.1:1",
         workdir: str | os.PathLike[str] | None = None,
+        name: str | None = None,
     ) -> None:
         self.argv = list(argv)
         self.sink = sink
@@ -66,17 +71,33 @@ class PluginHost:
         self.logs: list[dict[str, Any]] = []
         self.published: list[dict[str, Any]] = []
         self.leaving: list[dict[str, Any]] = []
+        self.stdout_lines: list[str] = []
+        self._stderr = bytearray()
         self._from_plugin = FromPlugin(self.published.append,
                                        lambda line, level: self.logs.append(line),
                                        lambda err: self.leaving.append(err.to_dict()),
                                        sink if sink is not None else ACCEPT_ALL)
-        self.process: asyncio.subprocess.Process | None = None
-        self.stdout_lines: list[str] = []
-        self.stderr = b""
-        self._runner: web.AppRunner | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._stdout_task: asyncio.Task[None] | None = None
-        self._stderr_task: asyncio.Task[None] | None = None
+        self._host = PluginProcess(
+            self.argv, self.to_path, self.from_path, env=self.env, cwd=self.dir,
+            name=name if name is not None else Path(self.argv[-1]).stem,
+            from_plugin=self._from_plugin if sink is not None else None,
+            on_output=self._output, timeout=30.0)
+
+    def _output(self, source: str, piece: bytes) -> None:
+        if source == "stderr":
+            self._stderr += piece
+        else:
+            self.stdout_lines.append(piece.decode(errors="replace").rstrip("\n"))
+
+    @property
+    def process(self) -> asyncio.subprocess.Process | None:
+        """The provider process (``None`` before :meth:`start`)."""
+        return self._host.proc
+
+    @property
+    def stderr(self) -> bytes:
+        """Everything the provider wrote on stderr so far."""
+        return bytes(self._stderr)
 
     # -- the from-plugin socket ------------------------------------------------------------
     @property
@@ -84,96 +105,58 @@ class PluginHost:
         """``/log`` requests received (answered or not)."""
         return self._from_plugin.log_posts
 
-    async def _serve_from_socket(self) -> None:
-        self._runner = web.AppRunner(self._from_plugin.app(), access_log=None)
-        await self._runner.setup()
-        await web.UnixSite(self._runner, self.from_path).start()
-
     async def close_sink(self) -> None:
         """Take the from-plugin socket away (DRP gone)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._host.close_from_socket()
 
     # -- the provider process -----------------------------------------------------------------
     async def start(self, timeout: float = 20.0) -> None:
-        """Spawn the provider with ``listen`` and wait for ``READY!``; on failure the
-        process, the from-plugin socket and the temporary directory are cleaned up."""
+        """Spawn the provider with ``listen`` and wait for ``READY!``.
+
+        A ``Failed`` line, an exit before ``READY!`` or no ``READY!`` within ``timeout``
+        seconds raise :class:`~drp_plugin.errors.PluginError` with the exit status and
+        the end of stderr, as the stand-in reports it in ``PluginErrors``; the process,
+        the from-plugin socket and the temporary directory are cleaned up by then.
+        """
         try:
-            await self._start(timeout)
+            await self._host.start(timeout)
         except BaseException:
             await self.aclose()
             raise
 
-    async def _start(self, timeout: float) -> None:
-        if self.sink is not None:
-            await self._serve_from_socket()
-        self.process = await asyncio.create_subprocess_exec(
-            *self.argv, "listen", self.to_path, self.from_path,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=self.env, cwd=self.dir,
-        )
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self._stderr_task = asyncio.create_task(self._read_stderr(self.process.stderr))
-        first = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        line = first.decode().rstrip("\n")
-        if line != "READY!":
-            await self.process.wait()
-            if self._stderr_task is not None:
-                await self._stderr_task
-            raise RuntimeError(f"provider did not get ready: {line!r}; stderr: {self.stderr!r}")
-        self._stdout_task = asyncio.create_task(self._read_stdout(self.process.stdout))
-        self._client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=self.to_path), base_url="http://unix",
-            timeout=httpx.Timeout(30.0),
-        )
-
-    async def _read_stdout(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.stdout_lines.append(line.decode(errors="replace").rstrip("\n"))
-
-    async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            self.stderr += chunk
-
     async def request(self, path: str, body: Any = None, *, method: str = "POST",
                       content: bytes | None = None,
                       content_type: str | None = "application/json") -> Reply:
-        """Send one request to the provider's to-plugin socket."""
-        assert self._client is not None, "start() first"
+        """Send one request to the provider's to-plugin socket (``httpx`` errors are raised
+        as they are)."""
         headers = {"Content-Type": content_type} if content_type else {}
         if content is None and body is not None:
             content = json.dumps(body).encode()
-        response = await self._client.request(method, path, content=content, headers=headers)
+        response = await self._host.request(method, path, content=content, headers=headers)
         return Reply(response.status_code, response.content, response.headers)
 
     async def config(self, params: dict[str, Any] | None = None) -> Reply:
         """``POST /api-plugin/v4/config`` with ``params`` (``{}`` when ``None``)."""
-        return await self.request("/api-plugin/v4/config", params if params is not None else {})
+        return await self.request(paths.CONFIG, params if params is not None else {})
 
     async def action(self, command: str, params: dict[str, Any] | None = None,
                      model: Any = None, plugin: str = "") -> Reply:
         """``POST /api-plugin/v4/action`` with a ``models.Action``: ``command``, ``params``,
         ``model`` (the target object's JSON; ``None``: a system action) and ``plugin``."""
-        return await self.request("/api-plugin/v4/action", {
+        return await self.request(paths.ACTION, {
             "Command": command, "Plugin": plugin, "Model": model, "Params": params or {}})
 
     async def publish(self, event: dict[str, Any]) -> Reply:
         """``POST /api-plugin/v4/publish`` with ``event`` (a ``models.Event`` as JSON)."""
-        return await self.request("/api-plugin/v4/publish", event)
+        return await self.request(paths.PUBLISH, event)
 
     async def stop(self) -> Reply:
         """``/stop`` with the body DRP sends: ``null``."""
-        return await self.request("/api-plugin/v4/stop", content=b"null")
+        return await self.request(paths.STOP, content=b"null")
 
     async def wait(self, timeout: float = 20.0) -> int:
-        """Wait for the process to exit; returns its exit code."""
-        assert self.process is not None
-        code = await asyncio.wait_for(self.process.wait(), timeout)
-        for task in (self._stdout_task, self._stderr_task):
-            if task is not None:
-                await task
-        return code
+        """Wait for the process to exit, then for its output to end; returns its exit code."""
+        return await self._host.wait(timeout)
 
     def rss_kb(self) -> int:
         """Resident memory of the provider process (kB, from /proc)."""
@@ -186,12 +169,7 @@ class PluginHost:
     async def aclose(self) -> None:
         """Close the HTTP client, kill the provider if it still runs, take the from-plugin
         socket away and delete the temporary directory."""
-        if self._client is not None:
-            await self._client.aclose()
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-        await self.close_sink()
+        await self._host.kill()
         self._tmp.cleanup()
 
     async def __aenter__(self) -> PluginHost:

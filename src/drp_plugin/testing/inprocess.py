@@ -1,8 +1,9 @@
 """Drive a provider in this process, with no socket, the way starlette's TestClient drives an app.
 
 :class:`TestClient` sends DRP's calls (config, action, publish, stop) through the
-very router ``listen`` uses (:class:`drp_plugin.protocol.routing.Router`), with
-the same settings, lifecycle and contexts; only the transport is missing.  The
+very wiring ``listen`` uses (:class:`drp_plugin.protocol.runtime.Wiring`: the
+router, settings, lifecycle and contexts); only the transport is missing, and DRP's
+event stream (events are delivered with :meth:`TestClient.event`).  The
 back channel records what handlers publish and send as ``leaving``; log records
 are kept in :attr:`TestClient.records`::
 
@@ -38,20 +39,19 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import PluginError
 from ..models import Event, make_event
-from ..protocol.eventsbridge import deliver_event
+from ..protocol import paths
 from ..protocol.httpserver import WireRequest, reply_payload
-from ..protocol.lifecycle import Lifecycle
-from ..protocol.routing import PREFIX, Router
-from ..protocol.services import Services
+from ..protocol.runtime import Wiring
 from ..protocol.settings import ListenSettings
 
 if TYPE_CHECKING:
     from ..api import AsyncClient, Client
-    from ..provider import Provider
+    from ..provider import BaseProvider
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class TestClient:
 
     def __init__(
         self,
-        provider: Provider,
+        provider: BaseProvider,
         *,
         settings: ListenSettings | None = None,
         environ: Mapping[str, str] | None = None,
@@ -133,9 +133,12 @@ class TestClient:
         timeout: float = 60.0,
     ) -> None:
         self.provider = provider
-        self.settings = settings if settings is not None else ListenSettings(
-            action_timeout=provider.action_timeout)
         self.environ = dict(environ) if environ is not None else {"RS_TOKEN": "test-token"}
+        # Whether config finds a token is the environment's say, as under listen.
+        self.settings = replace(
+            settings if settings is not None else ListenSettings(
+                action_timeout=provider.action_timeout),
+            token_given=bool(self.environ.get("RS_TOKEN")))
         self.timeout = timeout
         self.backchannel = RecordingBackChannel()
         self._api = api if api is not None else self._env_async_api
@@ -143,9 +146,7 @@ class TestClient:
         self._records = _Records()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._router: Router | None = None
-        self._services: Services | None = None
-        self._lifecycle: Lifecycle | None = None
+        self._wiring: Wiring | None = None
         self._saved_level = logging.NOTSET
 
     def _env_async_api(self) -> AsyncClient:
@@ -183,7 +184,7 @@ class TestClient:
     @property
     def stopping(self) -> bool:
         """Whether a stop was requested."""
-        return self._lifecycle is not None and self._lifecycle.stopping
+        return self._wiring is not None and self._wiring.lifecycle.stopping
 
     # -- lifetime -----------------------------------------------------------------------------
     def __enter__(self) -> TestClient:
@@ -210,17 +211,10 @@ class TestClient:
         self._call(self._build())
 
     async def _build(self) -> None:
-        assert self._loop is not None
-        services = Services(self._loop, self.backchannel, async_factory=self._api,
-                            sync_factory=self._sync_api)
-        lifecycle = Lifecycle(self._stop_work, stop_timeout=self.settings.stop_timeout)
-        self._services, self._lifecycle = services, lifecycle
-        self._router = Router(self.provider, services, lifecycle, self.settings, events=None,
-                              environ=self.environ)
-
-    async def _stop_work(self) -> None:
-        assert self._services is not None
-        await self.provider.run_stop(self._services)
+        # listen's wiring; only the back channel records and events come from event().
+        self._wiring = Wiring(self.provider, self.settings, self.backchannel, api=self._api,
+                              sync_api=self._sync_api,
+                              stream_events=False)
 
     def close(self) -> None:
         """Stop the loop (without a ``/stop``), close the API clients, drop the log handler.
@@ -237,8 +231,8 @@ class TestClient:
             try:
                 self._call(self.provider._exit_lifespan())
             finally:
-                if self._services is not None:
-                    self._call(self._services.aclose())
+                if self._wiring is not None:
+                    self._call(self._wiring.services.aclose())
         finally:
             logging.getLogger().removeHandler(self._records)
             logging.getLogger("drp_plugin").setLevel(self._saved_level)
@@ -266,8 +260,8 @@ class TestClient:
         return self._call(self._handle(request))
 
     async def _handle(self, request: WireRequest) -> InProcessReply:
-        assert self._router is not None
-        status, body = await self._router.handle(request)
+        assert self._wiring is not None
+        status, body = await self._wiring.router.handle(request)
         # The server writes the reply, then runs this (``/stop`` counts its replies).
         if request.after_response is not None:
             request.after_response()
@@ -277,27 +271,24 @@ class TestClient:
 
     def config(self, params: dict[str, Any] | None = None) -> InProcessReply:
         """``POST /config`` with ``params``."""
-        return self.request(f"{PREFIX}/config", params if params is not None else {})
+        return self.request(paths.CONFIG, params if params is not None else {})
 
     def action(self, command: str, params: dict[str, Any] | None = None, model: Any = None,
                plugin: str = "") -> InProcessReply:
         """``POST /action``: run ``command`` on ``model`` (a machine object, or None)."""
-        return self.request(f"{PREFIX}/action", {"Command": command, "Plugin": plugin,
-                                                 "Model": model, "Params": params or {}})
+        return self.request(paths.ACTION, {"Command": command, "Plugin": plugin,
+                                           "Model": model, "Params": params or {}})
 
     def publish(self, event: dict[str, Any]) -> InProcessReply:
         """``POST /publish`` (routed only when the provider serves it: else 404)."""
-        return self.request(f"{PREFIX}/publish", event)
+        return self.request(paths.PUBLISH, event)
 
     def stop(self) -> InProcessReply:
         """``POST /stop`` with DRP's ``null`` body: runs the drain, answers once it is over."""
-        return self.request(f"{PREFIX}/stop", content=b"null")
+        return self.request(paths.STOP, content=b"null")
 
     def event(self, event: dict[str, Any]) -> None:
         """Deliver one event from DRP's stream to the provider's ``on_event`` handlers."""
-        assert self._services is not None or self._loop is None
-        self._call(self._deliver(Event(event)))
-
-    async def _deliver(self, event: Event) -> None:
-        assert self._services is not None
-        await deliver_event(self.provider, self._services, event)
+        if self._wiring is None:
+            raise RuntimeError("the TestClient is not started: use it as a context manager")
+        self._call(self._wiring.deliver(Event(event)))
