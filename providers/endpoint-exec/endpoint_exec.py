@@ -325,7 +325,7 @@ async def _kill_tree(proc: Any, marker: bytes) -> None:
         _signal(pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(proc.wait(), KILL_GRACE)
-    except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+    except (TimeoutError, asyncio.TimeoutError):
         pass
     _freeze_and_kill(proc, marker)
     await proc.wait()
@@ -438,7 +438,7 @@ async def execute(path: str, args: list[str], env: dict[str, str], timeout: floa
     try:
         try:
             await asyncio.wait_for(proc.wait(), timeout)
-        except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+        except (TimeoutError, asyncio.TimeoutError):
             timed_out = True
             await _kill_tree(proc, tag)
         except BaseException:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from . import stamp
-from .errors import AssetError as AssetError  # re-exported: the tree lives in errors
+from .errors import AssetError
 
 
 def safe_relpath(name: str) -> PurePosixPath:

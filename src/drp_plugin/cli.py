@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 
     import click
 
-    from .provider import Provider
+    from .provider import BaseProvider
 
 
-def definition_json(provider: Provider) -> str:
+def definition_json(provider: BaseProvider) -> str:
     """What ``define`` prints: the definition (or what ``validate`` returns), indented."""
-    if provider.validate_handler is not None or "logging" in sys.modules:
+    if provider.has_validator or "logging" in sys.modules:
         import logging
 
         # Nothing may reach stderr during define: no last-resort log handler, no warnings.
@@ -53,7 +53,7 @@ def silence_warnings() -> None:
     warnings.simplefilter("ignore")
 
 
-def run_define(provider: Provider) -> None:
+def run_define(provider: BaseProvider) -> None:
     """``define``: print the definition on stdout, or a one-line error and exit 1."""
     silence_warnings()
     try:
@@ -64,7 +64,7 @@ def run_define(provider: Provider) -> None:
     sys.stdout.flush()
 
 
-def run_unpack(provider: Provider, directory: str) -> None:
+def run_unpack(provider: BaseProvider, directory: str) -> None:
     """``unpack <dir>``: write the assets (and run the unpack handler), or exit 1 with a message."""
     from pathlib import Path
 
@@ -78,7 +78,7 @@ def run_unpack(provider: Provider, directory: str) -> None:
         _fail(f"unpack into {directory} failed: {exc}")
 
 
-def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) -> None:
+def run_listen(provider: BaseProvider, to_path: str, from_path: str, debug: bool) -> None:
     """``listen <to> <from>``: serve DRP until ``/stop`` or SIGTERM; exits with the run's code."""
     from .protocol.runtime import run
     from .protocol.settings import ListenSettings, SettingsError
@@ -107,7 +107,7 @@ def run_listen(provider: Provider, to_path: str, from_path: str, debug: bool) ->
     raise SystemExit(code)
 
 
-def build_cli(provider: Provider) -> click.Group:
+def build_cli(provider: BaseProvider) -> click.Group:
     """The click group of ``provider`` (used for everything but the ``define`` fast path)."""
     from pathlib import Path
 
@@ -159,7 +159,7 @@ def build_cli(provider: Provider) -> click.Group:
     return app
 
 
-def main(provider: Provider, argv: Sequence[str] | None = None) -> None:
+def main(provider: BaseProvider, argv: Sequence[str] | None = None) -> None:
     """Run the provider's command line with ``argv`` (default ``sys.argv[1:]``).
 
     DRP's own invocations (``define``, ``listen <to> <from>``) take a fast path that

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import ContentError as ContentError  # re-exported: the tree lives in errors
+from .errors import ContentError
 
 TYPE_CHECKING = False  # typing/pathlib are not imported up front: define must stay fast
 if TYPE_CHECKING:

@@ -23,8 +23,7 @@ builtin (``ValueError``, ``RuntimeError``, ``ConnectionError``), it still does, 
         └── UploadError (+ RuntimeError) a failed call to DRP's ``plugin_providers`` API
 
 The classes are defined here (except :class:`~drp_plugin.api.APIError` and its
-subclass, which need the API client's request type); the modules that raise them
-re-export them under their old names (``drp_plugin.content.ContentError``, ...).
+subclass, which need the API client's request type) and imported from here only.
 
 Bodies: :func:`error_body` is the only place a ``models.Error`` JSON object is
 built; :func:`plugin_error` makes the plugin-tagged error (``Model: plugin``,

@@ -13,10 +13,12 @@ dict, like the Go ``models.PluginProvider``::
     app.main()
 
 The seven interfaces are :class:`typing.Protocol` s in :mod:`drp_plugin.go_interfaces`
-(subclass them so a type checker holds the plugin to Go's methods).  The decorators
-of :class:`~drp_plugin.Provider` (``@app.action``, ``@app.on_event``, ...) raise
-``TypeError`` on an ``App``: its actions are the plugin's ``action()`` and the
-definition's ``AvailableActions``, and nothing registered otherwise would be served.
+(subclass them so a type checker holds the plugin to Go's methods).  ``App`` and
+:class:`~drp_plugin.Provider` are siblings over
+:class:`~drp_plugin.provider.BaseProvider` (name, version, content, definition,
+command line, what the runtime calls): an ``App`` has no decorators
+(``@app.action``, ``@app.on_event``, ...), its handlers are the plugin object's
+methods and its actions the definition's ``AvailableActions``.
 """
 
 from __future__ import annotations
@@ -25,28 +27,22 @@ import os
 
 from .errors import plugin_error
 from .models import available_action
-from .provider import Handler, Provider, _caller_dir, infer_target_model
+from .provider import BaseProvider, Handler, _caller_dir, infer_target_model
 
 TYPE_CHECKING = False  # typing is not imported: define must stay fast
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
-    from typing import Any, NoReturn
+    from typing import Any
 
-    from .context import ContextHost as Runtime  # what handlers' contexts are given
+    from .context import ContextHost  # what handlers' contexts reach the running provider through
     from .go_interfaces import PluginConfig
     from .models import Action, Event
 
 
-_DECORATOR_STYLE = (
-    "App is the interface style: its actions, events, config, stop, unpack and validate "
-    "are the plugin object's methods (and the definition's AvailableActions), so "
-    "@app.{name} would never be served. Use drp_plugin.Provider for the decorator style."
-)
-
-
-class App(Provider):
-    """A :class:`Provider` driven by a Go-style plugin object."""
+class App(BaseProvider):
+    """A provider driven by a Go-style plugin object (the interface style): its
+    handlers are the object's methods, its definition is given as a dict."""
 
     def __init__(
         self,
@@ -65,6 +61,7 @@ class App(Provider):
         d = dict(definition or {})
         super().__init__(
             name,
+            base_dir=base_dir if base_dir is not None else _caller_dir(),
             version=version or d.get("Version") or None,
             description=description,
             content=content,
@@ -78,7 +75,6 @@ class App(Provider):
             optional_params=d.get("OptionalParams"),
             ignore_events=bool(d.get("IgnoreEvents")),
             meta=d.get("Meta"),
-            base_dir=base_dir if base_dir is not None else _caller_dir(),
         )
         self.plugin = plugin
         self._static_actions = [
@@ -96,39 +92,6 @@ class App(Provider):
         }
         if "action" not in self._method_handlers and self._static_actions:
             raise TypeError("the definition lists AvailableActions but the plugin has no action()")
-
-    # -- the decorator style is not available here ------------------------------------------
-    def action(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="action"))
-
-    def on_event(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="on_event"))
-
-    def config(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="config"))
-
-    def publish(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="publish"))
-
-    def stop(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="stop"))
-
-    def unpack(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="unpack"))
-
-    def validate(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App`` (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="validate"))
-
-    def lifespan(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available on an ``App``: the plugin object is its state (raises ``TypeError``)."""
-        raise TypeError(_DECORATOR_STYLE.format(name="lifespan"))
 
     def _handler(self, method: str) -> Handler | None:
         return self._method_handlers.get(method)
@@ -153,42 +116,47 @@ class App(Provider):
         return self._handler("publish") is not None
 
     @property
+    def has_validator(self) -> bool:
+        """Whether the plugin has a ``validate`` method."""
+        return self._handler("validate") is not None
+
+    @property
     def serves_publish(self) -> bool:
         """Whether ``/publish`` is routed (Go: HasPublish, a Publish method and no selector)."""
         has_selector = callable(getattr(self.plugin, "select_events", None))
         return self.has_publish and self._handler("publish") is not None and not has_selector
 
-    async def _call(self, method: str, runtime: Runtime | None, *args: Any, **ctx: Any) -> Any:
+    async def _call(self, method: str, host: ContextHost | None, *args: Any, **ctx: Any) -> Any:
         h = self._method_handlers[method]
-        c = h.context(self.name, self.logger(), runtime, **ctx)
+        c = h.context(self.name, self.logger(), host, **ctx)
         return await h(c.log, *args)
 
-    async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+    async def run_config(self, host: ContextHost | None, params: dict[str, Any]) -> None:
         """Call ``plugin.config(log, api, params)``."""
         h = self._method_handlers["config"]
-        c = h.context(self.name, self.logger(), runtime)
-        await h(c.log, c.api if runtime is not None else None, params)
+        c = h.context(self.name, self.logger(), host)
+        await h(c.log, c.api if host is not None else None, params)
 
-    async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+    async def run_action(self, host: ContextHost | None, action: Action) -> Any:
         """Call ``plugin.action(log, action)``; 404 when the plugin has no ``action``."""
         if "action" not in self._method_handlers:
             raise plugin_error(self.name, f"Unknown command: {action.command}", code=404)
         models = [a["Model"] for a in self._static_actions if a["Command"] == action.command]
         if models:
             action.target_model = infer_target_model(action.model, models)
-        return await self._call("action", runtime, action, action=action)
+        return await self._call("action", host, action, action=action)
 
-    async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+    async def run_publish(self, host: ContextHost | None, event: Event) -> None:
         """Call ``plugin.publish(log, event)`` (for ``/publish`` and stream events)."""
-        await self._call("publish", runtime, event, event=event)
+        await self._call("publish", host, event, event=event)
 
     #: Go's plugins get stream events and ``/publish`` calls through the same Publish.
     run_event = run_publish
 
-    async def run_stop(self, runtime: Runtime | None) -> None:
+    async def run_stop(self, host: ContextHost | None) -> None:
         """Call ``plugin.stop(log)`` if the plugin has it."""
         if "stop" in self._method_handlers:
-            await self._call("stop", runtime)
+            await self._call("stop", host)
 
     def run_unpack(self, directory: Path) -> None:
         """Write the assets, then call ``plugin.unpack(log, directory)`` if it has it."""

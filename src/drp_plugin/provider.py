@@ -1,8 +1,17 @@
-"""Writing a provider: the :class:`Provider` object and its decorators.
+"""Writing a provider: :class:`Provider` (the decorator style) and what both styles share.
 
-Actions, event handlers, config, stop, unpack and validate are registered with
-decorators.  The definition DRP reads (``AvailableActions``, params) is derived
-from the registrations, so the definition and the dispatch cannot disagree::
+:class:`BaseProvider` holds what a provider is to the runtime, whichever style wrote
+it: its name, version, content and assets, the definition ``define`` prints, the
+command line, and the ``run_*`` calls the runtime makes.  Its two siblings (as
+:class:`~drp_plugin.context.Context` and :class:`~drp_plugin.context.SyncContext`
+are over their base): :class:`Provider`, whose handlers are registered with
+decorators, and :class:`~drp_plugin.interface.App`, whose handlers are the methods
+of a Go-style plugin object.
+
+In the decorator style, actions, event handlers, config, stop, unpack and validate
+are registered with decorators.  The definition DRP reads (``AvailableActions``,
+params) is derived from the registrations, so the definition and the dispatch
+cannot disagree::
 
     provider = Provider("incrementer", content="content")
 
@@ -40,7 +49,7 @@ if TYPE_CHECKING:
 
     import click
 
-    from .context import ContextHost as Runtime  # what handlers' contexts are given
+    from .context import ContextHost  # what handlers' contexts reach the running provider through
     from .events.matching import Pattern
     from .models import Action, Event
     from .ordering import KeyedLocks
@@ -77,12 +86,12 @@ class Handler:
         self.is_async = is_async_callable(fn)
 
     def context(
-        self, name: str, log: Any, runtime: Runtime | None, **kw: Any
+        self, name: str, log: Any, host: ContextHost | None, **kw: Any
     ) -> Context | SyncContext:
         """The context this handler gets: a :class:`SyncContext` for ``def``, a
         :class:`Context` for ``async def``."""
         cls = Context if self.is_async else SyncContext
-        return cls(name, log, runtime, **kw)
+        return cls(name, log, host, **kw)
 
     async def __call__(self, *args: Any) -> Any:
         if self.is_async:
@@ -217,8 +226,222 @@ def _as_list(value: str | Iterable[str] | None) -> list[str]:
     return list(value)
 
 
-class Provider:
-    """A DRP plugin provider, described by its registrations.
+class BaseProvider:
+    """What a provider is to the runtime, whichever style it is written in.
+
+    The base of :class:`Provider` (decorator style) and
+    :class:`~drp_plugin.interface.App` (interface style): the name, version,
+    content and assets, the definition ``define`` prints, the command line
+    (:attr:`cli`, :meth:`main`), and the ``run_*`` calls the runtime
+    (:mod:`drp_plugin.protocol`, :class:`~drp_plugin.testing.TestClient`) makes.
+    Each sibling says where its handlers come from.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_dir: str | os.PathLike[str],
+        version: str | None = None,
+        description: str = "",
+        content: str | os.PathLike[str] | None = None,
+        assets: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+        store_objects: dict[str, dict[str, Any]] | None = None,
+        documentation: str = "",
+        auto_start: bool = False,
+        has_publish: bool = False,
+        required_params: Sequence[str] | None = None,
+        optional_params: Sequence[str] | None = None,
+        ignore_events: bool = False,
+        meta: dict[str, str] | None = None,
+        action_timeout: float | None = None,
+    ) -> None:
+        if not name or "/" in name:
+            raise ValueError(f"invalid provider name {name!r}")
+        self.name = name
+        self.description = description or f"DRP plugin provider {name}"
+        self._version = version
+        self.base_dir: str = os.fspath(base_dir)
+        self.content = content
+        self.assets: list[str | os.PathLike[str]] = (
+            [assets] if isinstance(assets, (str, os.PathLike)) else list(assets or [])
+        )
+        self.store_objects = store_objects
+        self.documentation = documentation
+        self.auto_start = auto_start
+        self.has_publish = has_publish
+        #: The Plugin's ``RequiredParams`` as written (``None``: not given, ``null`` in
+        #: the definition; ``[]`` stays ``[]``).
+        self.required_params: list[str] | None = param_list(required_params)
+        #: The Plugin's ``OptionalParams``, likewise.
+        self.optional_params: list[str] | None = param_list(optional_params)
+        self.ignore_events = ignore_events
+        self.meta = meta
+        #: Seconds an action may run before it is answered 504 (None: no limit).
+        self.action_timeout = action_timeout
+        #: The plugin's state (``ctx.state`` in handlers): what a :class:`Provider`'s
+        #: lifespan yielded; ``None`` before the first config, after stop, and always
+        #: for an ``App`` (its plugin object is its state).
+        self.state: Any = None
+        self._cli: click.Group | None = None
+
+    # -- the definition --------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """``v<semver>``, from one source: what the build stamped, else ``version=``,
+        else ``[project].version`` of a ``pyproject.toml`` beside the provider (the
+        build reads the same, so source and built file agree), else ``v0.0.0``."""
+        return normalize_version(stamp.VERSION or self._version or self._project_version)
+
+    @functools.cached_property
+    def _project_version(self) -> str | None:
+        path = os.path.join(self.base_dir, "pyproject.toml")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, ValueError):
+            return None
+        from .models import pyproject_version
+
+        version = pyproject_version(text)
+        return version if version and version.strip() else None
+
+    def content_bundle(self) -> str:
+        """The ``Content`` YAML string (pre-bundled in a built file)."""
+        if self.content is None:
+            return ""
+        key = os.fspath(self.content)
+        if stamp.CONTENT is not None and key in stamp.CONTENT:
+            return stamp.CONTENT[key]
+        from .content import bundle_cached
+
+        return bundle_cached(os.path.join(self.base_dir, key), version=self.version)
+
+    def available_actions(self) -> list[dict[str, Any]]:
+        """The ``AvailableActions`` of the definition."""
+        raise NotImplementedError
+
+    def event_selections(self) -> list[str]:
+        """The event patterns the runtime subscribes to on config."""
+        raise NotImplementedError
+
+    def has_event_receiver(self) -> bool:
+        """Whether events have somewhere to go (Go: the plugin implements Publish)."""
+        raise NotImplementedError
+
+    @property
+    def has_validator(self) -> bool:
+        """Whether ``define`` runs a validate handler (unless ``RS_TOKEN=catalog``)."""
+        raise NotImplementedError
+
+    @property
+    def serves_publish(self) -> bool:
+        """Whether ``/api-plugin/v4/publish`` is routed (Go: HasPublish, a Publish
+        handler and no event selector)."""
+        raise NotImplementedError
+
+    def definition(self) -> dict[str, Any]:
+        """The ``PluginProvider`` JSON object, in Go field order."""
+        definition: dict[str, Any] = {
+            "Meta": self.meta,
+            "Name": self.name,
+            "Version": self.version,
+            "PluginVersion": PLUGIN_VERSION,
+            "AutoStart": self.auto_start,
+            "HasPublish": self.has_publish,
+            "AvailableActions": self.available_actions(),
+            "RequiredParams": param_list(self.required_params),
+            "OptionalParams": param_list(self.optional_params),
+            "StoreObjects": self.store_objects,
+            "Documentation": self.documentation,
+            "Content": self.content_bundle(),
+        }
+        if self.ignore_events:
+            definition["IgnoreEvents"] = True
+        return definition
+
+    def error(self, *messages: str, code: int = 400) -> PluginError:
+        """A :class:`PluginError` tagged with this provider (``Model: plugin``,
+        ``Key: <name>``, ``Type: plugin``), as the Go ``plugin`` package answers."""
+        return plugin_error(self.name, *messages, code=code)
+
+    def check(self) -> None:
+        """The Go package's consistency rules, as a :class:`PluginError` (400)."""
+        selections = self.event_selections()
+        if self.has_publish and selections:
+            raise self.error(f"Plugin can NOT have both HasPublish and EventSelector: {self.name}")
+        if selections and not self.has_event_receiver():
+            raise self.error(f"Plugin has an EventSelector, but no Publish function: {self.name}")
+
+    # -- dispatch (called by the runtime) ------------------------------------------------
+    def logger(self) -> logging.Logger:
+        """The logger handed to handlers (``drp_plugin.provider.<name>``)."""
+        return self._logger
+
+    # Built on first use, not in __init__: logging, asyncio and the pattern parser
+    # are not imported by ``define``.
+    @functools.cached_property
+    def _logger(self) -> logging.Logger:
+        from ._provider_logger import provider_logger
+
+        return provider_logger(f"drp_plugin.provider.{self.name}")
+
+    async def run_config(self, host: ContextHost | None, params: dict[str, Any]) -> None:
+        """Configure the plugin with its Plugin's ``params``; a :class:`PluginError`
+        refuses the config."""
+        raise NotImplementedError
+
+    async def run_action(self, host: ContextHost | None, action: Action) -> Any:
+        """Run ``action``; what it returns is the answer (404 for an unknown command)."""
+        raise NotImplementedError
+
+    async def run_event(self, host: ContextHost | None, event: Event) -> None:
+        """Deliver one event of DRP's event stream."""
+        raise NotImplementedError
+
+    async def run_publish(self, host: ContextHost | None, event: Event) -> None:
+        """Deliver one ``/publish`` call."""
+        raise NotImplementedError
+
+    async def run_stop(self, host: ContextHost | None) -> None:
+        """``/stop`` or SIGTERM: run the stop handler, if any."""
+        raise NotImplementedError
+
+    async def _exit_lifespan(self) -> None:
+        """Leave what the first config entered (nothing here: a :class:`Provider`'s
+        lifespan is the one thing entered)."""
+
+    def run_unpack(self, directory: Path) -> None:
+        """``unpack``: write the declared assets into ``directory``."""
+        from pathlib import Path
+
+        from .assets import write_assets
+
+        write_assets(Path(self.base_dir), self.assets, directory)
+
+    def run_validate(self, definition: dict[str, Any]) -> Any:
+        """The definition ``define`` prints: what the validate handler returns, if anything."""
+        raise NotImplementedError
+
+    # -- command line --------------------------------------------------------------------
+    @property
+    def cli(self) -> click.Group:
+        """The provider's click group; add your own commands with ``@provider.cli.command()``."""
+        if self._cli is None:
+            from .cli import build_cli
+
+            self._cli = build_cli(self)
+        return self._cli
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        """Run the command line (``define``, ``unpack``, ``listen``, ``version``, ...)."""
+        from .cli import main
+
+        main(self, argv)
+
+
+class Provider(BaseProvider):
+    """A DRP plugin provider, described by its registrations (the decorator style).
 
     ``content`` names a content directory (relative to the file that creates the
     provider) bundled into the definition; ``assets`` names files or folders that
@@ -249,29 +472,23 @@ class Provider:
         action_timeout: float | None = None,
         lifespan: Callable[[Context], Any] | None = None,
     ) -> None:
-        if not name or "/" in name:
-            raise ValueError(f"invalid provider name {name!r}")
-        self.name = name
-        self.description = description or f"DRP plugin provider {name}"
-        self._version = version
-        self.base_dir: str = os.fspath(base_dir) if base_dir is not None else _caller_dir()
-        self.content = content
-        self.assets: list[str | os.PathLike[str]] = (
-            [assets] if isinstance(assets, (str, os.PathLike)) else list(assets or [])
+        super().__init__(
+            name,
+            base_dir=base_dir if base_dir is not None else _caller_dir(),
+            version=version,
+            description=description,
+            content=content,
+            assets=assets,
+            store_objects=store_objects,
+            documentation=documentation,
+            auto_start=auto_start,
+            has_publish=has_publish,
+            required_params=required_params,
+            optional_params=optional_params,
+            ignore_events=ignore_events,
+            meta=meta,
+            action_timeout=action_timeout,
         )
-        self.store_objects = store_objects
-        self.documentation = documentation
-        self.auto_start = auto_start
-        self.has_publish = has_publish
-        #: The Plugin's ``RequiredParams`` as written (``None``: not given, ``null`` in
-        #: the definition; ``[]`` stays ``[]``).
-        self.required_params: list[str] | None = param_list(required_params)
-        #: The Plugin's ``OptionalParams``, likewise.
-        self.optional_params: list[str] | None = param_list(optional_params)
-        self.ignore_events = ignore_events
-        self.meta = meta
-        #: Seconds an action may run before it is answered 504 (None: no limit).
-        self.action_timeout = action_timeout
         #: Registered actions: command -> one :class:`ActionSpec` per model.
         self.actions: dict[str, list[ActionSpec]] = {}
         self.event_handlers: list[tuple[list[str], Handler]] = []
@@ -280,14 +497,10 @@ class Provider:
         self.stop_handler: Handler | None = None
         self.unpack_handler: Handler | None = None
         self.validate_handler: Handler | None = None
-        self._cli: click.Group | None = None
         self._lifespan: Callable[[Any], Any] | None = None
         self._lifespan_cm: Any = None
         # The lifespan's start while it runs: configs that arrive meanwhile share it.
         self._lifespan_starting: Any = None
-        #: The plugin's state: what the lifespan yielded (``ctx.state`` in handlers),
-        #: ``None`` before the first config and after stop.
-        self.state: Any = None
         if lifespan is not None:
             self.lifespan(lifespan)
 
@@ -380,7 +593,7 @@ class Provider:
         self._lifespan = fn
         return fn
 
-    async def _enter_lifespan(self, runtime: Runtime | None) -> None:
+    async def _enter_lifespan(self, host: ContextHost | None) -> None:
         """Enter the lifespan once: concurrent configs wait for the same start (a failed
         start fails each of them, and the next config tries again)."""
         fn = self._lifespan
@@ -390,7 +603,7 @@ class Provider:
 
         starting = self._lifespan_starting
         if starting is None:
-            starting = asyncio.ensure_future(self._start_lifespan(fn, runtime))
+            starting = asyncio.ensure_future(self._start_lifespan(fn, host))
             # Retrieved here too: a config cancelled while it waits must not leave the
             # start's error unretrieved.
             starting.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -401,20 +614,20 @@ class Provider:
             if starting.done() and self._lifespan_starting is starting:
                 self._lifespan_starting = None
 
-    async def _start_lifespan(self, fn: Callable[[Any], Any], runtime: Runtime | None) -> None:
+    async def _start_lifespan(self, fn: Callable[[Any], Any], host: ContextHost | None) -> None:
         flags = getattr(getattr(fn, "__code__", None), "co_flags", 0)
         if flags & _CO_GENERATOR and not flags & _CO_ASYNC_GENERATOR:
             import contextlib
 
             sync_cm = contextlib.contextmanager(fn)(
-                SyncContext(self.name, self.logger(), runtime))
+                SyncContext(self.name, self.logger(), host))
             cm: Any = _ThreadedContextManager(sync_cm)
         elif flags & _CO_ASYNC_GENERATOR:
             import contextlib
 
-            cm = contextlib.asynccontextmanager(fn)(Context(self.name, self.logger(), runtime))
+            cm = contextlib.asynccontextmanager(fn)(Context(self.name, self.logger(), host))
         else:
-            cm = fn(Context(self.name, self.logger(), runtime))
+            cm = fn(Context(self.name, self.logger(), host))
         if not (hasattr(cm, "__aenter__") and hasattr(cm, "__aexit__")):
             raise TypeError(f"lifespan {fn!r} must be an async generator function or return "
                             "an async context manager")
@@ -439,9 +652,9 @@ class Provider:
             finally:
                 self.state = None
 
-    def _context(self, h: Handler, runtime: Runtime | None, **kw: Any) -> Context | SyncContext:
+    def _context(self, h: Handler, host: ContextHost | None, **kw: Any) -> Context | SyncContext:
         """The context of one handler call, with the plugin's state."""
-        c = h.context(self.name, self.logger(), runtime, **kw)
+        c = h.context(self.name, self.logger(), host, **kw)
         c.state = self.state
         return c
 
@@ -468,38 +681,7 @@ class Provider:
         """
         return self._single("validate_handler", fn)
 
-    # -- the definition --------------------------------------------------------------
-    @property
-    def version(self) -> str:
-        """``v<semver>``, from one source: what the build stamped, else ``version=``,
-        else ``[project].version`` of a ``pyproject.toml`` beside the provider (the
-        build reads the same, so source and built file agree), else ``v0.0.0``."""
-        return normalize_version(stamp.VERSION or self._version or self._project_version)
-
-    @functools.cached_property
-    def _project_version(self) -> str | None:
-        path = os.path.join(self.base_dir, "pyproject.toml")
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except (OSError, ValueError):
-            return None
-        from .models import pyproject_version
-
-        version = pyproject_version(text)
-        return version if version and version.strip() else None
-
-    def content_bundle(self) -> str:
-        """The ``Content`` YAML string (pre-bundled in a built file)."""
-        if self.content is None:
-            return ""
-        key = os.fspath(self.content)
-        if stamp.CONTENT is not None and key in stamp.CONTENT:
-            return stamp.CONTENT[key]
-        from .content import bundle_cached
-
-        return bundle_cached(os.path.join(self.base_dir, key), version=self.version)
-
+    # -- the definition, from the registrations ----------------------------------------
     def available_actions(self) -> list[dict[str, Any]]:
         """The ``AvailableActions`` of the definition, from the registered actions."""
         return [spec.available_action() for specs in self.actions.values() for spec in specs]
@@ -511,56 +693,21 @@ class Provider:
             seen.update(dict.fromkeys(patterns))
         return list(seen)
 
-    def definition(self) -> dict[str, Any]:
-        """The ``PluginProvider`` JSON object, in Go field order."""
-        definition: dict[str, Any] = {
-            "Meta": self.meta,
-            "Name": self.name,
-            "Version": self.version,
-            "PluginVersion": PLUGIN_VERSION,
-            "AutoStart": self.auto_start,
-            "HasPublish": self.has_publish,
-            "AvailableActions": self.available_actions(),
-            "RequiredParams": param_list(self.required_params),
-            "OptionalParams": param_list(self.optional_params),
-            "StoreObjects": self.store_objects,
-            "Documentation": self.documentation,
-            "Content": self.content_bundle(),
-        }
-        if self.ignore_events:
-            definition["IgnoreEvents"] = True
-        return definition
-
-    def error(self, *messages: str, code: int = 400) -> PluginError:
-        """A :class:`PluginError` tagged with this provider (``Model: plugin``,
-        ``Key: <name>``, ``Type: plugin``), as the Go ``plugin`` package answers."""
-        return plugin_error(self.name, *messages, code=code)
-
-    def check(self) -> None:
-        """The Go package's consistency rules, as a :class:`PluginError` (400)."""
-        selections = self.event_selections()
-        if self.has_publish and selections:
-            raise self.error(f"Plugin can NOT have both HasPublish and EventSelector: {self.name}")
-        if selections and not self.has_event_receiver():
-            raise self.error(f"Plugin has an EventSelector, but no Publish function: {self.name}")
-
     def has_event_receiver(self) -> bool:
         """Whether an event handler is registered (Go: the plugin implements Publish)."""
         return bool(self.event_handlers)
 
+    @property
+    def has_validator(self) -> bool:
+        """Whether a validate handler is registered."""
+        return self.validate_handler is not None
+
+    @property
+    def serves_publish(self) -> bool:
+        """Whether ``/api-plugin/v4/publish`` is routed (Go: HasPublish, no selector)."""
+        return self.has_publish and self.publish_handler is not None and not self.event_selections()
+
     # -- dispatch (called by the runtime) ------------------------------------------------
-    def logger(self) -> logging.Logger:
-        """The logger handed to handlers (``drp_plugin.provider.<name>``)."""
-        return self._logger
-
-    # Built on first use, not in __init__: logging, asyncio and the pattern parser
-    # are not imported by ``define``.
-    @functools.cached_property
-    def _logger(self) -> logging.Logger:
-        from ._provider_logger import provider_logger
-
-        return provider_logger(f"drp_plugin.provider.{self.name}")
-
     @functools.cached_property
     def _serial_locks(self) -> KeyedLocks:
         from .ordering import KeyedLocks
@@ -573,12 +720,12 @@ class Provider:
 
         return [[Pattern(p) for p in patterns] for patterns, _ in self.event_handlers]
 
-    async def run_config(self, runtime: Runtime | None, params: dict[str, Any]) -> None:
+    async def run_config(self, host: ContextHost | None, params: dict[str, Any]) -> None:
         """Enter the lifespan, then run the config handler; a :class:`PluginError` refuses it."""
-        await self._enter_lifespan(runtime)
+        await self._enter_lifespan(host)
         if self.config_handler is not None:
             h = self.config_handler
-            await h(self._context(h, runtime), params)
+            await h(self._context(h, host), params)
 
     def action_spec(self, action: Action) -> ActionSpec:
         """The registration ``action`` is for (its command, on the model it was called
@@ -593,49 +740,45 @@ class Provider:
         action.target_model = model
         return next(s for s in specs if s.model == model)
 
-    async def run_action(self, runtime: Runtime | None, action: Action) -> Any:
+    async def run_action(self, host: ContextHost | None, action: Action) -> Any:
         """Dispatch ``action``: 404 for an unknown command, 400 for a missing required param."""
         spec = self.action_spec(action)
         missing = spec.missing(action.params)
         if missing:
             raise self.error(*[f"Missing Parameter {p}" for p in missing])
         h = spec.handler
-        call = h(self._context(h, runtime, action=action), action)
+        call = h(self._context(h, host, action=action), action)
         if spec.serial:
             async with self._serial_locks.hold(_target_key(action)):
                 return await call
         return await call
 
-    async def run_event(self, runtime: Runtime | None, event: Event) -> None:
+    async def run_event(self, host: ContextHost | None, event: Event) -> None:
         """Run every ``on_event`` handler with a pattern matching ``event`` (one from the
         event stream), in registration order, each awaited in turn."""
         # same length by construction (no strict=: this runs on CPython 3.9)
         for parsed, (_, h) in zip(self._event_patterns, self.event_handlers):  # noqa: B905
             if any(p.matches(event) for p in parsed):
-                await h(self._context(h, runtime, event=event), event)
+                await h(self._context(h, host, event=event), event)
 
-    async def run_publish(self, runtime: Runtime | None, event: Event) -> None:
+    async def run_publish(self, host: ContextHost | None, event: Event) -> None:
         """Run the publish handler for one ``/publish`` call."""
         if self.publish_handler is not None:
             h = self.publish_handler
-            await h(self._context(h, runtime, event=event), event)
+            await h(self._context(h, host, event=event), event)
 
-    async def run_stop(self, runtime: Runtime | None) -> None:
+    async def run_stop(self, host: ContextHost | None) -> None:
         """Run the stop handler (``/stop`` or SIGTERM), then leave the lifespan."""
         try:
             if self.stop_handler is not None:
                 h = self.stop_handler
-                await h(self._context(h, runtime))
+                await h(self._context(h, host))
         finally:
             await self._exit_lifespan()
 
     def run_unpack(self, directory: Path) -> None:
         """Write the assets into ``directory``, then run the unpack handler."""
-        from pathlib import Path
-
-        from .assets import write_assets
-
-        write_assets(Path(self.base_dir), self.assets, directory)
+        super().run_unpack(directory)
         if self.unpack_handler is not None:
             h = self.unpack_handler
             h.call_sync(self._context(h, None), directory)
@@ -647,24 +790,3 @@ class Provider:
         h = self.validate_handler
         result = h.call_sync(self._context(h, None), definition)
         return definition if result is None else result
-
-    @property
-    def serves_publish(self) -> bool:
-        """Whether ``/api-plugin/v4/publish`` is routed (Go: HasPublish, no selector)."""
-        return self.has_publish and self.publish_handler is not None and not self.event_selections()
-
-    # -- command line --------------------------------------------------------------------
-    @property
-    def cli(self) -> click.Group:
-        """The provider's click group; add your own commands with ``@provider.cli.command()``."""
-        if self._cli is None:
-            from .cli import build_cli
-
-            self._cli = build_cli(self)
-        return self._cli
-
-    def main(self, argv: Sequence[str] | None = None) -> None:
-        """Run the command line (``define``, ``unpack``, ``listen``, ``version``, ...)."""
-        from .cli import main
-
-        main(self, argv)

@@ -66,7 +66,8 @@ def bundle(directory: str, out: str | None) -> None:
 
     The pure-Python equivalent of ``drpcli contents bundle``.
     """
-    from .content import ContentError, write_bundle
+    from .content import write_bundle
+    from .errors import ContentError
 
     def warn(message: str) -> None:
         click.echo(f"warning: {message}", err=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from drp_plugin.api import AsyncClient
-from drp_plugin.events import EventStream, StreamClosed
+from drp_plugin.errors import StreamClosed
+from drp_plugin.events import EventStream
 from drp_plugin.models import Event
 
 from .wsserver import ScriptedEvents, scripted_server

@@ -24,7 +24,7 @@ import yaml
 from drp_plugin import Action, App, Context, PluginError, Provider
 from drp_plugin.go_interfaces import PluginActor, PluginConfig, PluginStop
 from drp_plugin.models import Machine, PluginObject, StoreObject, normalize_version
-from drp_plugin.provider import infer_target_model
+from drp_plugin.provider import BaseProvider, infer_target_model
 from drp_plugin.testing import PluginHost
 from tests.helpers import ROOT, define_silently, run_args
 
@@ -206,10 +206,47 @@ class _Plain:
 
 @pytest.mark.parametrize("decorator", ["action", "on_event", "config", "publish", "stop",
                                         "unpack", "validate", "lifespan"])
-def test_app_refuses_the_decorator_style(decorator: str) -> None:
+def test_app_has_no_decorator_style(decorator: str) -> None:
+    """App and Provider are siblings over BaseProvider: an App has none of Provider's
+    decorators (what they registered would never be served), its handlers are the
+    plugin object's methods."""
     app = App("plain", _Plain())
-    with pytest.raises(TypeError, match=rf"@app\.{decorator} would never be served"):
+    assert not isinstance(app, Provider) and isinstance(app, BaseProvider)
+    assert isinstance(Provider("p"), BaseProvider)
+    assert not hasattr(app, decorator)
+    with pytest.raises(AttributeError):
         getattr(app, decorator)("x")
+
+
+async def test_app_handlers_are_the_plugin_objects_methods(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RS_ENDPOINT", "https://127.0.0.1:1")  # validate's api: never called
+    monkeypatch.setenv("RS_TOKEN", "t")
+    calls: list[str] = []
+
+    class Recording(_Plain):
+        def config(self, log: Any, api: Any, params: dict[str, Any]) -> None:
+            calls.append(f"config {params['Name']}")
+
+        def stop(self, log: Any) -> None:
+            calls.append("stop")
+
+        def validate(self, log: Any, api: Any) -> Any:
+            return {"validated": True}
+
+    app = App("plain", Recording(), definition={"AvailableActions": [{"Command": "go"}]})
+    await app.run_config(None, {"Name": "p1"})
+    assert await app.run_action(None, Action({"Command": "go", "Model": None})) == ""
+    await app.run_stop(None)
+    assert calls == ["config p1", "stop"]
+    assert app.has_validator and app.run_validate({}) == {"validated": True}
+    assert not App("plain", _Plain()).has_validator
+
+    class ConfigOnly:
+        def config(self, log: Any, api: Any, params: dict[str, Any]) -> None: ...
+
+    with pytest.raises(PluginError, match="Unknown command: nope"):  # no action(): 404
+        await App("bare", ConfigOnly()).run_action(None, Action({"Command": "nope"}))
 
 
 async def test_app_actions_know_their_target_model() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drp_plugin.content import ContentError, bundle, bundle_dict, go_float32_string, write_bundle
+from drp_plugin.content import bundle, bundle_dict, go_float32_string, write_bundle
+from drp_plugin.errors import ContentError
 from tests.helpers import GO_DEFINE, ROOT
 
 CONTENT = ROOT / "examples" / "incrementer" / "content"

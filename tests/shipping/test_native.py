@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from drp_plugin.shipping import BuildError, BuildResult, build
+from drp_plugin.errors import BuildError
+from drp_plugin.shipping import BuildResult, build
 from drp_plugin.shipping.bootstrap import native_paths, select_wheel, tag_rank
 from drp_plugin.shipping.wheels import WheelName
 from tests.shipping.helpers import clean_env

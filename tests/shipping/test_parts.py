@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from drp_plugin.errors import BuildError
 from drp_plugin.models import normalize_version
 from drp_plugin.shipping.deps import (
     evaluate_marker,
@@ -18,7 +19,7 @@ from drp_plugin.shipping.deps import (
     resolve,
 )
 from drp_plugin.shipping.version import DEFAULT_VERSION, resolve_version
-from drp_plugin.shipping.zipapp import BuildError, find_module
+from drp_plugin.shipping.zipapp import find_module
 from drp_plugin.tool import cli
 from tests.helpers import INCREMENTER
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from drp_plugin.shipping.scaffold import ScaffoldError, check_name, create_project
+from drp_plugin.errors import ScaffoldError
+from drp_plugin.shipping.scaffold import check_name, create_project
 from drp_plugin.standin import StandInThread
 from drp_plugin.tool import cli
 from tests.shipping.helpers import run_file

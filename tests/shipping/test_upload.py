@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from drp_plugin.shipping import BuildResult
-from drp_plugin.shipping.upload import Connection, UploadError, error_text, provider_name_of
+from drp_plugin.shipping.connection import Connection
+from drp_plugin.shipping.upload import error_text, provider_name_of
 from drp_plugin.tool import cli
 
 
@@ -115,23 +116,6 @@ def test_connection_refused_from_the_real_command(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "connection refused" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_connection_settings_follow_drpcli() -> None:
-    env = {"RS_ENDPOINT": "https://drp:8092/", "RS_TOKEN": "tok", "RS_KEY": "u:p"}
-    assert Connection.resolve(env=env) == Connection("https://drp:8092", token="tok")
-    # Explicit credentials beat the environment's token.
-    assert Connection.resolve(username="me", password="pw", env=env) == Connection(
-        "https://drp:8092", username="me", password="pw")
-    assert Connection.resolve(env={"RS_KEY": "u:p"}) == Connection(
-        "https://127.0.0.1:8092", username="u", password="p")
-    assert Connection.resolve(env={"RS_USERNAME": "a", "RS_PASSWORD": "b"}).username == "a"
-    assert Connection.resolve(env={}).username == "rocketskates"
-    assert Connection.resolve(token="t", env=env).auth_headers() == {"Authorization": "Bearer t"}
-    with pytest.raises(UploadError, match="RS_KEY must be username:password"):
-        Connection.resolve(env={"RS_KEY": "nocolon"})
-    with pytest.raises(UploadError, match="must start with https://"):
-        Connection.resolve(endpoint="drp:8092", env={})
 
 
 def test_error_text_is_drps_models_error() -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from drp_plugin.shipping import BuildError, BuildResult, build
+from drp_plugin.errors import BuildError, DependencyError
+from drp_plugin.shipping import BuildResult, build
 from drp_plugin.shipping.zipapp import write_archive
 from tests.helpers import INCREMENTER
 from tests.shipping.helpers import (
@@ -353,7 +354,7 @@ def test_build_explains_a_missing_dependency(tmp_path: Path) -> None:
     pyproject.write_text(pyproject.read_text().replace(
         '"drp-plugin"', '"drp-plugin", "no-such-package-xyz-drp>=1"'))
     out = tmp_path / "out"
-    with pytest.raises(BuildError, match=r"(?s)no-such-package-xyz-drp.*no supported Python minor"
+    with pytest.raises(DependencyError, match=r"(?s)no-such-package-xyz-drp.*no supported Python minor"
                                          r"|pip cannot resolve .*no-such-package-xyz-drp"):
         build(project, out, check=False)
     assert not out.exists() and list(tmp_path.glob(".out*")) == []

@@ -56,17 +56,6 @@ def test_api_errors_are_plugin_errors_and_connection_errors() -> None:
     assert issubclass(APIConnectionError, ConnectionError)
 
 
-@pytest.mark.parametrize(("module", "name"), [
-    ("drp_plugin.content", "ContentError"), ("drp_plugin.assets", "AssetError"),
-    ("drp_plugin.protocol.unixclient", "ClientError"),
-    ("drp_plugin.events.stream", "StreamClosed"), ("drp_plugin.shipping.upload", "UploadError"),
-    ("drp_plugin.shipping.deps", "DependencyError"), ("drp_plugin.shipping.zipapp", "BuildError"),
-    ("drp_plugin.shipping.version", "ProjectError"), ("drp_plugin.shipping.scaffold", "ScaffoldError"),
-])
-def test_old_import_paths_give_the_same_class(module: str, name: str) -> None:
-    assert getattr(importlib.import_module(module), name) is getattr(errors, name)
-
-
 def test_error_body_has_the_go_fields_in_order() -> None:
     assert list(error_body(404)) == ["Model", "Key", "Type", "Messages", "Code"]
     assert error_body(404, type="GET", key="/x") == {

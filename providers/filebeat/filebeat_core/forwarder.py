@@ -86,7 +86,7 @@ class Forwarder:
     async def _pause(self, delay: float) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), delay)
-        except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+        except (TimeoutError, asyncio.TimeoutError):
             pass
         self._wake.clear()
 

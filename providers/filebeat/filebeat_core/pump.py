@@ -7,7 +7,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from drp_plugin.events import StreamClosed
+from drp_plugin.errors import StreamClosed
 
 from .filtering import encode_event
 
@@ -199,7 +199,7 @@ class Pump:
         if task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(task), timeout)
-            except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+            except (TimeoutError, asyncio.TimeoutError):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -221,7 +221,7 @@ class Spool:
                         delay = self._refused(exc, delay)
                         try:
                             await asyncio.wait_for(self._changed.wait(), delay)
-                        except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - 3.9
+                        except (TimeoutError, asyncio.TimeoutError):
                             pass
                         continue
                     self._written()
@@ -273,7 +273,7 @@ class Spool:
                     await asyncio.wait_for(
                         self._changed.wait_for(lambda: len(self) > 0 or self._interrupted),
                         timeout)
-                except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+                except (TimeoutError, asyncio.TimeoutError):
                     return []
             self._interrupted = False
             batch: list[bytes] = []

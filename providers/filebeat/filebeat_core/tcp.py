@@ -139,7 +139,7 @@ class TcpSink:
             writer.close()  # graceful: what is buffered still goes out
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+            except (TimeoutError, asyncio.TimeoutError):
                 # A peer that does not read keeps it open: reset it after a while.
                 asyncio.get_running_loop().call_later(EOF_GRACE, writer.transport.abort)
             except OSError:

@@ -147,7 +147,7 @@ class Runner:
             timed_out = False
             try:
                 await asyncio.wait_for(read_all(), self.settings.timeout)
-            except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct on 3.9
+            except (TimeoutError, asyncio.TimeoutError):
                 timed_out = True
             finally:
                 if proc.returncode is None:  # timed out, or the action was cancelled

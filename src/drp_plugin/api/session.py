@@ -15,7 +15,7 @@ import httpx
 from .core import API_PATH, APIError, Flow, Request, Retry, json_of, segment
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self  # typing.Self: 3.11; providers run on 3.9
 
 DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
 #: No overall deadline (DRP actions may run long, like the Go client); 10 s to connect.

@@ -44,7 +44,7 @@ async def bounded(awaitable: Awaitable[Any], seconds: float, what: str) -> bool:
     try:
         await asyncio.wait_for(awaitable, max(seconds, 0.0))
         return True
-    except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+    except asyncio.TimeoutError:
         _stderr(f"{what} did not finish within {seconds:g}s: going on without it")
     except asyncio.CancelledError:
         raise
@@ -165,7 +165,7 @@ class Lifecycle:
                 left = max(deadline - loop.time(), 0.0)
                 try:
                     await asyncio.wait_for(self._idle.wait(), left)
-                except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+                except asyncio.TimeoutError:
                     self._abandon()
         finally:
             # Let the /stop replies and 503s that joined be written; then the process may go.
@@ -183,11 +183,11 @@ class Lifecycle:
     async def _finish(self) -> None:
         try:
             await asyncio.wait_for(self._replies_done.wait(), self.reply_wait)
-        except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+        except asyncio.TimeoutError:
             pass
         if self.abandoning and self.in_flight:
             try:
                 await asyncio.wait_for(self._idle.wait(), self.reply_wait)
-            except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+            except asyncio.TimeoutError:
                 pass
         self.finished.set()

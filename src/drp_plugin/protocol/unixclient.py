@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..errors import ClientError as ClientError  # re-exported: the tree lives in errors
+from ..errors import ClientError
 from . import http1
 
 _READ = 256 * 1024
@@ -58,7 +58,7 @@ class UnixHTTPClient:
         """Close the connection (bounded: waits for no one but a request in progress)."""
         try:
             await asyncio.wait_for(self._lock.acquire(), self.timeout)
-        except asyncio.TimeoutError:  # noqa: UP041 (not TimeoutError on Python 3.9)
+        except asyncio.TimeoutError:
             await self._drop()  # a request is stuck: close under it
             return
         try:
@@ -80,7 +80,7 @@ class UnixHTTPClient:
                 try:
                     await self._ensure()
                     return await asyncio.wait_for(self._exchange(path, body), self.timeout)
-                except (asyncio.TimeoutError, OSError, EOFError, ClientError):  # noqa: UP041
+                except (asyncio.TimeoutError, OSError, EOFError, ClientError):
                     await self._drop()
                     if attempt or not reused:
                         raise
@@ -106,7 +106,7 @@ class UnixHTTPClient:
                                        for body in bodies]))
                 # One timeout for the whole exchange (each wait_for costs a task).
                 await asyncio.wait_for(self._drain_and_read(statuses, len(bodies)), self.timeout)
-            except (asyncio.TimeoutError, OSError, EOFError, ClientError):  # noqa: UP041
+            except (asyncio.TimeoutError, OSError, EOFError, ClientError):
                 await self._drop()
                 if not statuses:
                     raise

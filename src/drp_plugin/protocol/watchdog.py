@@ -35,7 +35,7 @@ async def probe(path: str, timeout: float = 2.0) -> tuple[str, str]:
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         await asyncio.wait_for(loop.sock_connect(sock, path), timeout)
-    except asyncio.TimeoutError:  # noqa: UP041 - not TimeoutError on 3.9
+    except asyncio.TimeoutError:
         return UNKNOWN, f"connect timed out after {timeout:g}s"
     except OSError as exc:
         return (GONE if exc.errno in GONE_ERRNOS else UNKNOWN), _describe(exc)

@@ -8,6 +8,6 @@
 None of this is bundled into built providers.
 """
 
-from .zipapp import BuildError, BuildResult, build
+from .zipapp import BuildResult, build
 
-__all__ = ["BuildError", "BuildResult", "build"]
+__all__ = ["BuildResult", "build"]

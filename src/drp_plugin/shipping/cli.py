@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..errors import ToolError
+from .connection import Connection, connection_options
 from .zipapp import DEFAULT_SHEBANG
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,7 +71,7 @@ def build(source: str, output: str | None, module: str | None, python: str | Non
     optional one with try/except ImportError, or name it with --allow-import.
     Upload it with `drp-plugin upload`.
     """
-    from .zipapp import BuildError
+    from ..errors import ToolError
     from .zipapp import build as build_provider
 
     def log(message: str) -> None:
@@ -81,7 +83,7 @@ def build(source: str, output: str | None, module: str | None, python: str | Non
                                 version=version, check=check, native=native,
                                 deps_from=deps_from, pythons=pythons,
                                 allow_imports=allow_imports, log=log)
-    except BuildError as exc:
+    except ToolError as exc:  # BuildError, DependencyError, ProjectError
         raise click.ClickException(str(exc)) from None
     if quiet:
         click.echo(str(result.path))
@@ -99,48 +101,12 @@ def build(source: str, output: str | None, module: str | None, python: str | Non
 
 # -- the API commands ----------------------------------------------------------------------------
 
-def connection_options(fn: F) -> F:
-    """``-E/-T/-U/-P/--verify/--ca-file`` like drpcli (defaults from ``RS_*``)."""
-    options = [
-        click.option("-E", "--endpoint", help="DRP API URL [env RS_ENDPOINT; https://127.0.0.1:8092]."),
-        click.option("-T", "--token", help="Bearer token [env RS_TOKEN]."),
-        click.option("-U", "--username", help="User [env RS_USERNAME or RS_KEY=user:pass]."),
-        click.option("-P", "--password", help="Password [env RS_PASSWORD or RS_KEY]."),
-        click.option("--verify/--no-verify", default=False, show_default=True,
-                     help="Verify the server's TLS certificate (DRP's are self-signed)."),
-        click.option("--ca-file", envvar="RS_CA_FILE", type=click.Path(dir_okay=False),
-                     help="Verify the server's certificate with this CA bundle (PEM) "
-                          "[env RS_CA_FILE]."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def _verify(ca_file: str | None, verify: bool) -> bool | str:
-    """``--ca-file`` (verify with that CA bundle) wins over ``--verify/--no-verify``."""
-    return ca_file if ca_file else verify
-
-
-def _connection(kwargs: dict[str, Any]) -> Any:
-    from .upload import Connection, UploadError
-
-    try:
-        return Connection.resolve(kwargs.pop("endpoint"), kwargs.pop("token"),
-                                  kwargs.pop("username"), kwargs.pop("password"),
-                                  _verify(kwargs.pop("ca_file"), kwargs.pop("verify")))
-    except UploadError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _api_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .upload import UploadError
-
         try:
             return fn(*args, **kwargs)
-        except UploadError as exc:
+        except ToolError as exc:  # UploadError: a failed call, said in one line
             raise click.ClickException(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -152,24 +118,23 @@ def _api_errors(fn: F) -> F:
 @connection_options
 @click.option("--replace-writable", is_flag=True, help="Replace identically named writable objects.")
 @_api_errors
-def upload(file: Path, name: str | None, replace_writable: bool, **kwargs: Any) -> None:
+def upload(file: Path, name: str | None, replace_writable: bool, connection: Connection) -> None:
     """Upload FILE to DRP as a plugin provider (POST /api/v3/plugin_providers/NAME)."""
     from .upload import provider_name_of
     from .upload import upload as upload_file
 
-    conn = _connection(kwargs)
     name = name or provider_name_of(file)
     size = file.stat().st_size
     show = sys.stderr.isatty() or size > _MB
     if show:
         with click.progressbar(length=size, label=f"uploading {name} ({_size(size)})",
                                file=sys.stderr) as bar:
-            reply = upload_file(conn, file, name, replace_writable=replace_writable,
+            reply = upload_file(connection, file, name, replace_writable=replace_writable,
                                 advance=bar.update)
     else:
-        reply = upload_file(conn, file, name, replace_writable=replace_writable)
+        reply = upload_file(connection, file, name, replace_writable=replace_writable)
     click.echo(json.dumps(reply, indent=2) if not isinstance(reply, str) else reply)
-    click.echo(f"uploaded {file} as the plugin provider {name} to {conn.endpoint}", err=True)
+    click.echo(f"uploaded {file} as the plugin provider {name} to {connection.endpoint}", err=True)
 
 
 @click.group()
@@ -181,11 +146,11 @@ def providers() -> None:
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the reply as JSON.")
 @_api_errors
-def list_command(as_json: bool, **kwargs: Any) -> None:
+def list_command(as_json: bool, connection: Connection) -> None:
     """List the plugin providers (GET /api/v3/plugin_providers): name and version."""
     from .upload import list_providers
 
-    found = list_providers(_connection(kwargs))
+    found = list_providers(connection)
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return
@@ -199,13 +164,12 @@ def list_command(as_json: bool, **kwargs: Any) -> None:
 @click.argument("name")
 @connection_options
 @_api_errors
-def delete_command(name: str, **kwargs: Any) -> None:
+def delete_command(name: str, connection: Connection) -> None:
     """Delete the plugin provider NAME (DELETE /api/v3/plugin_providers/NAME)."""
     from .upload import delete_provider
 
-    conn = _connection(kwargs)
-    delete_provider(conn, name)
-    click.echo(f"deleted the plugin provider {name} from {conn.endpoint}")
+    delete_provider(connection, name)
+    click.echo(f"deleted the plugin provider {name} from {connection.endpoint}")
 
 
 # -- new -----------------------------------------------------------------------------------------
@@ -216,7 +180,8 @@ def delete_command(name: str, **kwargs: Any) -> None:
               help="The folder to create the project NAME in [default: the current folder].")
 def new(name: str, directory: Path | None) -> None:
     """Create a ready-to-run provider project NAME (provider, content, tests, README)."""
-    from .scaffold import ScaffoldError, create_project
+    from ..errors import ScaffoldError
+    from .scaffold import create_project
 
     try:
         target = create_project(name, directory)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DependencyError as DependencyError  # re-exported: the tree lives in errors
+from ..errors import DependencyError
 
 #: The distribution of the framework itself (bundled from its package folder).
 FRAMEWORK = "drp-plugin"

@@ -96,18 +96,18 @@ def _local_modules(folder: str, skip: set[str]) -> list[LocalModule]:
 
 
 def _choose(namespace: dict[str, Any], module_path: str) -> Any:
-    from drp_plugin.provider import Provider
+    from drp_plugin.provider import BaseProvider
 
-    providers = {id(v): v for v in namespace.values() if isinstance(v, Provider)}
+    providers = {id(v): v for v in namespace.values() if isinstance(v, BaseProvider)}
     if not providers:
         import gc
 
-        providers = {id(o): o for o in gc.get_objects() if isinstance(o, Provider)}
+        providers = {id(o): o for o in gc.get_objects() if isinstance(o, BaseProvider)}
     if not providers:
         raise SystemExit(f"{module_path} creates no drp_plugin.Provider (or App)")
     if len(providers) == 1:
         return next(iter(providers.values()))
-    named = [namespace[n] for n in ("provider", "app") if isinstance(namespace.get(n), Provider)]
+    named = [namespace[n] for n in ("provider", "app") if isinstance(namespace.get(n), BaseProvider)]
     if not named:
         raise SystemExit(f"{module_path} creates {len(providers)} providers; "
                          "name the one to build `provider`")

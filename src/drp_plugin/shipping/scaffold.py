@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import ScaffoldError as ScaffoldError  # re-exported: the tree lives in errors
+from ..errors import ScaffoldError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")

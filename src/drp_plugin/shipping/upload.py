@@ -1,120 +1,36 @@
 """Talking to DRP's ``plugin_providers`` API: upload, list, delete.
 
-Where and who, like ``drpcli``: ``--endpoint`` or ``RS_ENDPOINT`` (default
-``https://127.0.0.1:8092``); ``--token`` or ``RS_TOKEN`` (a bearer token), else
-``--username``/``--password``, ``RS_USERNAME``/``RS_PASSWORD`` or ``RS_KEY``
-(``user:password``), else drpcli's default user ``rocketskates``.  TLS
-certificates are not verified unless asked (DRP's are self-signed).
+Where and who: a :class:`~drp_plugin.shipping.connection.Connection`, drpcli's
+connection options as every ``drp-plugin`` command reads them
+(:mod:`drp_plugin.shipping.connection`).
 
-Every failure becomes an :class:`UploadError` whose message says what happened
-(authentication, TLS, connection, the server's ``models.Error``), never a
-traceback.  Requests go through :class:`drp_plugin.api.Client` (its
-``upload_plugin_provider`` streams the file with a progress hook), so the
-endpoint defaults, authentication and error bodies are the API client's.
+Every failure becomes an :class:`~drp_plugin.errors.UploadError` whose message
+says what happened (authentication, TLS, connection, the server's
+``models.Error``), never a traceback.  Requests go through
+:class:`drp_plugin.api.Client` (its ``upload_plugin_provider`` streams the file
+with a progress hook), so authentication and error bodies are the API client's.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import ssl
 import zipfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..errors import PluginError
-from ..errors import UploadError as UploadError  # re-exported: the tree lives in errors
+from ..errors import PluginError, UploadError
 from .bootstrap import MANIFEST
+from .connection import Connection
 
 if TYPE_CHECKING:
     from drp_plugin.api import Client
 
-DEFAULT_ENDPOINT = "https://127.0.0.1:8092"
-DEFAULT_USERNAME = "rocketskates"
-DEFAULT_PASSWORD = "r0cketsk8ts"  # noqa: S105 - drpcli's documented default, not a secret
-API_PATH = "/api/v3"
-CHUNK = 256 * 1024
-
-
-
-
-@dataclass(frozen=True)
-class Connection:
-    """Where the DRP API is and how to authenticate."""
-
-    endpoint: str
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    verify: bool | str = False  # a str: the CA bundle to verify with
-
-    @classmethod
-    def resolve(
-        cls,
-        endpoint: str | None = None,
-        token: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        verify: bool | str = False,
-        env: Mapping[str, str] | None = None,
-    ) -> Connection:
-        """Options first, then ``RS_*`` variables, then drpcli's defaults."""
-        env = os.environ if env is None else env
-        endpoint = (endpoint or env.get("RS_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-        if not endpoint.startswith(("http://", "https://")):
-            raise UploadError(f"the endpoint {endpoint!r} must start with https:// or http://")
-        if token:
-            return cls(endpoint, token=token, verify=verify)
-        if username or password:
-            user, pw = _credentials(env)
-            return cls(endpoint, username=username or user, password=password or pw, verify=verify)
-        if env.get("RS_TOKEN"):
-            return cls(endpoint, token=env["RS_TOKEN"], verify=verify)
-        user, pw = _credentials(env)
-        return cls(endpoint, username=user, password=pw, verify=verify)
-
-    @property
-    def who(self) -> str:
-        """Who is asking, for error messages: ``a token`` or ``user <name>`` (never a secret)."""
-        return "a token" if self.token else f"user {self.username}"
-
-    def auth_headers(self) -> dict[str, str]:
-        """The ``Authorization`` header: ``Bearer`` with a token, else ``Basic`` user:password."""
-        if self.token:
-            return {"Authorization": f"Bearer {self.token}"}
-        pair = f"{self.username or ''}:{self.password or ''}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
-
-    def client(self) -> Client:
-        """A :class:`drp_plugin.api.Client` for this endpoint and these credentials."""
-        from drp_plugin.api import Client
-        from drp_plugin.api.core import Retry
-
-        credentials: dict[str, Any] = (
-            {"token": self.token} if self.token
-            else {"username": self.username or DEFAULT_USERNAME, "password": self.password or ""})
-        try:
-            return Client(self.endpoint, verify=self.verify, local_proxy=None,
-                          timeout=httpx.Timeout(300.0, connect=15.0),
-                          retry=Retry(attempts=1), **credentials)
-        except ValueError as exc:  # an unreadable CA file (--ca-file, RS_CA_FILE)
-            raise UploadError(str(exc)) from None
-
-
-def _credentials(env: Mapping[str, str]) -> tuple[str, str]:
-    user, password = DEFAULT_USERNAME, DEFAULT_PASSWORD
-    key = env.get("RS_KEY", "")
-    if key:
-        k_user, sep, k_password = key.partition(":")
-        if not sep or not k_user or not k_password:
-            raise UploadError("RS_KEY must be username:password")
-        user, password = k_user, k_password
-    return env.get("RS_USERNAME") or user, env.get("RS_PASSWORD") or password
+#: Bounds of one call: an upload of a large file may take minutes; 15 s to connect.
+TIMEOUT = httpx.Timeout(300.0, connect=15.0)
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -168,10 +84,10 @@ def _transport_error(what: str, exc: httpx.TransportError, conn: Connection) -> 
 
 
 def _call(conn: Connection, what: str, operation: Callable[[Client], Any]) -> Any:
-    from drp_plugin.api.core import APIConnectionError
+    from drp_plugin.api.core import APIConnectionError, Retry
 
-    try:
-        with conn.client() as client:
+    try:  # an unreadable CA file is the ToolError of conn.client, left as it is
+        with conn.client(local_proxy=None, timeout=TIMEOUT, retry=Retry(attempts=1)) as client:
             return operation(client)
     except APIConnectionError as exc:
         cause = exc.__cause__

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ProjectError as ProjectError  # re-exported: the tree lives in errors
+from ..errors import ProjectError
 
 DEFAULT_VERSION = "v0.0.0"
 

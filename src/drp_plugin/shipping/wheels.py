@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import DependencyError
 from .deps import (
-    DependencyError,
     Package,
     _add_file,
     _keep_metadata,

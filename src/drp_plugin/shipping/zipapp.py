@@ -38,7 +38,10 @@ inside the archive.  What can change the bytes: other package versions on the
 index (pin them in the project), other interpreters, a different zlib, the
 version string.
 
-**Failures.**  Every failure is a :class:`BuildError` saying what to fix; the
+**Failures.**  Every failure is a :class:`~drp_plugin.errors.ToolError` saying what
+to fix (:class:`BuildError`; :class:`~drp_plugin.errors.DependencyError` for a
+requirement that cannot be resolved or carried, :class:`~drp_plugin.errors.ProjectError`
+for an unreadable ``pyproject.toml``); the
 output path is written only by renaming a file that passed its ``define``
 check, so a failed build writes nothing there.  An import of the provider's own
 modules that the file could not satisfy (not the standard library of every host
@@ -64,12 +67,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildError as BuildError  # re-exported: the tree lives in errors
+from ..errors import BuildError
 from . import bootstrap
 from .deps import (
     FRAMEWORK,
     RUNTIME_REQUIREMENTS,
-    DependencyError,
     Package,
     framework_package,
     is_native,
@@ -80,7 +82,7 @@ from .deps import (
 )
 from .imports import Import, local_modules, report, unresolved
 from .probe import ProbeResult
-from .version import ProjectError, pyproject_data, resolve_version
+from .version import pyproject_data, resolve_version
 from .wheels import (
     ARCHES,
     SUPPORTED_MINORS,
@@ -95,7 +97,6 @@ from .wheels import (
 )
 
 DEFAULT_SHEBANG = "/usr/bin/env python3"
-DEFAULT_PYTHON = DEFAULT_SHEBANG  # the #! line (kept name for callers)
 #: Zip entries carry this timestamp (the earliest a zip can store).
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 BOOTSTRAP_MODULE = "_drp_bootstrap"
@@ -337,7 +338,8 @@ class Stamp:
 
 def make_content(project: Project) -> tuple[dict[str, str], dict[str, str]]:
     """The content bundle, made now: a built provider does not parse YAML on define."""
-    from drp_plugin.content import ContentError, bundle
+    from drp_plugin.content import bundle
+    from drp_plugin.errors import ContentError
 
     content: dict[str, str] = {}
     archive_content: dict[str, str] = {}
@@ -360,7 +362,8 @@ def make_content(project: Project) -> tuple[dict[str, str], dict[str, str]]:
 
 def check_asset_name(rel: str) -> None:
     """Refuse an asset path that ``unpack`` could not write (:class:`BuildError`)."""
-    from drp_plugin.assets import AssetError, safe_relpath
+    from drp_plugin.assets import safe_relpath
+    from drp_plugin.errors import AssetError
 
     try:
         safe_relpath(rel)
@@ -379,7 +382,8 @@ def check_asset_name(rel: str) -> None:
 
 def collect_assets(probe: ProbeResult) -> list[tuple[str, int, bytes]]:
     """``(path, mode, data)`` of every asset, sorted; names checked for ``unpack``."""
-    from drp_plugin.assets import AssetError, collect
+    from drp_plugin.assets import collect
+    from drp_plugin.errors import AssetError
 
     try:
         found = list(collect(Path(probe.base_dir), probe.assets))
@@ -959,7 +963,9 @@ def build(
     built file's ``define`` (the static define answer needs it).  Every import of
     the provider's own modules must resolve in the file (:mod:`.imports`), but for
     the modules of ``allow_imports`` (each with its submodules).  Every failure is
-    a :class:`BuildError` saying what to fix, and leaves nothing at the output.
+    a :class:`~drp_plugin.errors.ToolError` saying what to fix (:class:`BuildError`,
+    :class:`~drp_plugin.errors.DependencyError`, :class:`~drp_plugin.errors.ProjectError`),
+    and leaves nothing at the output.
     """
     for name in allow_imports:
         if not name or not all(part.isidentifier() for part in name.split(".")):
@@ -971,8 +977,6 @@ def build(
         raise BuildError(f"deps_from={deps_from!r}: 'pip' or 'env'")
     try:
         return _build(source, output, options, log)
-    except (DependencyError, ProjectError) as exc:
-        raise BuildError(str(exc)) from exc
     except OSError as exc:
         raise BuildError(f"{exc.filename or 'build'}: {exc.strerror or exc}") from exc
 

@@ -13,17 +13,17 @@ PARAMS are ``name value`` pairs (a value is JSON when it parses, else a string),
 one JSON or YAML map (``-``: read it from stdin); ``--plugin P`` picks the Plugin
 when several offer the action.
 
-They go through :class:`drp_plugin.api.Client`, with drpcli's connection options
-(``-E/-T/-U/-P``, defaults from ``RS_ENDPOINT``, ``RS_TOKEN``, ``RS_USERNAME`` /
-``RS_PASSWORD`` or ``RS_KEY=user:pass``).  Replies print as JSON, errors as drpcli
-prints a ``models.Error`` (``Type: Model/Key: Message``).
+They go through :class:`drp_plugin.api.Client`, with drpcli's connection options as
+every ``drp-plugin`` command reads them (:mod:`drp_plugin.shipping.connection`:
+``-E/-T/-U/-P``, ``--verify/--ca-file``, ``RS_ENDPOINT``, ``RS_TOKEN``, ``RS_USERNAME`` /
+``RS_PASSWORD`` or ``RS_KEY=user:pass``, ``RS_CA_FILE``).  Replies print as JSON, errors
+as drpcli prints a ``models.Error`` (``Type: Model/Key: Message``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,55 +31,24 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from ..errors import PluginError
+from ..errors import PluginError, ToolError
+from ..shipping.connection import Connection, connection_options
 from .cli import option_pairs, option_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _connection(fn: F) -> F:
-    for option in reversed([
-        click.option("-E", "--endpoint", help="DRP API URL [env RS_ENDPOINT; "
-                                               "https://127.0.0.1:8092]."),
-        click.option("-T", "--token", help="Bearer token [env RS_TOKEN]."),
-        click.option("-U", "--username", help="User [env RS_USERNAME or RS_KEY=user:pass]."),
-        click.option("-P", "--password", help="Password [env RS_PASSWORD or RS_KEY]."),
-    ]):
-        fn = option(fn)
-    return fn
-
-
-def client(endpoint: str | None, token: str | None, username: str | None,
-           password: str | None) -> Any:
-    """A blocking API client from drpcli-style options and the environment."""
-    from ..api import Client
-
-    key_user, _, key_password = os.environ.get("RS_KEY", "").partition(":")
-    username = username or os.environ.get("RS_USERNAME") or None
-    password = password or os.environ.get("RS_PASSWORD") or None
-    if token is None and username is None and not os.environ.get("RS_TOKEN"):
-        username = key_user or "rocketskates"
-        password = password or key_password or "r0cketsk8ts"
-    try:
-        if username is not None:
-            return Client(endpoint, username=username, password=password or "")
-        return Client(endpoint, token)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _errors(fn: F) -> F:
+    """DRP's error answers as drpcli prints them (``str`` of :class:`PluginError`)."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except PluginError as err:
-            where = "/".join(p for p in (err.model, err.key) if p)
-            head = f"{err.type}: {where}" if where else str(err.type)
-            messages = list(err.messages)
-            text = head + (": " + messages[0] if len(messages) == 1 else
-                           "".join("\n  " + m for m in messages))
-            raise click.ClickException(text) from None
+            raise click.ClickException(str(err)) from None
+        except ToolError as err:  # an unreadable CA file
+            raise click.ClickException(str(err)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -103,11 +72,10 @@ def action_params(params: tuple[str, ...]) -> dict[str, Any]:
     return {params[i]: option_value(params[i + 1]) for i in range(0, len(params), 2)}
 
 
-def _run(endpoint: str | None, token: str | None, username: str | None, password: str | None,
-         prefix: str | None, key: str, command: str, params: tuple[str, ...],
-         plugin: str | None) -> None:
+def _run(connection: Connection, prefix: str | None, key: str, command: str,
+         params: tuple[str, ...], plugin: str | None) -> None:
     values = action_params(params)
-    with client(endpoint, token, username, password) as api:
+    with connection.client() as api:
         if prefix is None:
             result = api.run_system_action(command, values, plugin=plugin)
         else:
@@ -128,15 +96,14 @@ def system() -> None:
 @click.argument("command")
 @click.argument("params", nargs=-1)
 @_PLUGIN_OPTION
-@_connection
+@connection_options
 @_errors
 def system_runaction(command: str, params: tuple[str, ...], plugin: str | None,
-                     endpoint: str | None, token: str | None, username: str | None,
-                     password: str | None) -> None:
+                     connection: Connection) -> None:
     """Run the system action COMMAND with PARAMS (``name value`` pairs, or one JSON or YAML
     map), like ``drpcli system runaction COMMAND [name value]...``:
     ``POST /api/v3/system/actions/COMMAND``."""
-    _run(endpoint, token, username, password, None, "", command, params, plugin)
+    _run(connection, None, "", command, params, plugin)
 
 
 @click.group("plugins")
@@ -150,15 +117,14 @@ def plugins() -> None:
 @click.option("--param", "params", multiple=True, metavar="K=V",
               help="a param of the Plugin (V is JSON when it parses, else a string)")
 @click.option("--description", default="", help="the Plugin's Description")
-@_connection
+@connection_options
 @_errors
 def create_plugin(name: str, provider: str | None, params: tuple[str, ...], description: str,
-                  endpoint: str | None, token: str | None, username: str | None,
-                  password: str | None) -> None:
+                  connection: Connection) -> None:
     """Create the Plugin NAME (like ``drpcli plugins create``); prints it."""
     body = {"Name": name, "Provider": provider or name, "Description": description,
             "Params": option_pairs(params, "--param")}
-    with client(endpoint, token, username, password) as api:
+    with connection.client() as api:
         click.echo(json.dumps(api.create("plugins", body), indent=2))
 
 
@@ -167,15 +133,14 @@ def create_plugin(name: str, provider: str | None, params: tuple[str, ...], desc
 @click.argument("command")
 @click.argument("params", nargs=-1)
 @_PLUGIN_OPTION
-@_connection
+@connection_options
 @_errors
 def plugins_runaction(name: str, command: str, params: tuple[str, ...], plugin: str | None,
-                      endpoint: str | None, token: str | None, username: str | None,
-                      password: str | None) -> None:
+                      connection: Connection) -> None:
     """Run COMMAND (an action with ``Model: "plugins"``) on the Plugin NAME with PARAMS
     (``name value`` pairs, or one JSON or YAML map), like ``drpcli plugins runaction NAME
     COMMAND [name value]...``: ``POST /api/v3/plugins/NAME/actions/COMMAND``."""
-    _run(endpoint, token, username, password, "plugins", name, command, params, plugin)
+    _run(connection, "plugins", name, command, params, plugin)
 
 
 @click.group("machines")
@@ -188,12 +153,11 @@ def machines() -> None:
 @click.argument("command")
 @click.argument("params", nargs=-1)
 @_PLUGIN_OPTION
-@_connection
+@connection_options
 @_errors
 def runaction(key: str, command: str, params: tuple[str, ...], plugin: str | None,
-              endpoint: str | None, token: str | None, username: str | None,
-              password: str | None) -> None:
+              connection: Connection) -> None:
     """Run COMMAND on machine KEY (``Name:m1`` or a UUID) with PARAMS (``name value``
     pairs, or one JSON or YAML map), like ``drpcli machines runaction KEY COMMAND
     [name value]...``: ``POST /api/v3/machines/KEY/actions/COMMAND``."""
-    _run(endpoint, token, username, password, "machines", key, command, params, plugin)
+    _run(connection, "machines", key, command, params, plugin)
