@@ -343,14 +343,15 @@ def test_one_version_from_source(clean_env: dict[str, str]) -> None:
 
 def test_api_error_reaches_the_reply_with_drps_message(
         drp_provider: Callable[..., Any], drp_client: Any) -> None:
-    """Issue 14 item 11: Go's incrementer answers ``Param incrementer/touched not set``
-    (cmds/incrementer/incrementer.go removeParameter: ``e.AddError(err)`` copies the
-    API error's Messages); ours answered ``DELETE: machines/<uuid>: Param ...``."""
+    """Issue 14 item 11: Go's incrementer answers DRP's own message for the unset param
+    (``Not Found``, as DRP's recorded CLI suite has it; cmds/incrementer/incrementer.go
+    removeParameter: ``e.AddError(err)`` copies the API error's Messages); ours answered
+    ``DELETE: machines/<uuid>: ...``."""
     inc = drp_provider(str(ROOT / "examples" / "incrementer" / "incrementer.py"))
     drp_client.create_machine("m1")
     with pytest.raises(PluginError) as info:
         inc.action("reset_count", on="m1", params={"incrementer/touched": 1})
-    assert info.value.messages == ["Param incrementer/touched not set"]
+    assert info.value.messages == ["Not Found"]
     assert info.value.code == 400
 
 

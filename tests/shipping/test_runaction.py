@@ -69,7 +69,7 @@ def test_the_wrong_kind_of_action_is_drps_404(endpoint: dict[str, str]) -> None:
     """``status`` is a system action: asking the Plugin for it answers 404, as DRP does."""
     result = CliRunner().invoke(cli, ["plugins", "runaction", "fake", "status"], env=endpoint)
     assert result.exit_code == 1
-    assert "POST: plugins/fake: Action status not found" in result.output
+    assert "INVOKE: plugins/fake: Action status on plugins: Not Found" in result.output
 
 
 @pytest.mark.parametrize("args, message", [

@@ -50,12 +50,17 @@ async def test_params_are_filled_and_checked(client: httpx.AsyncClient, fake: di
     given = (await _run(client, f"{base}/echo", {"fake/step": 9})).json()
     assert given["Params"]["fake/step"] == 9
     invalid = await _run(client, f"{base}/echo", {"fake/step": "nine"})
-    assert invalid.status_code == 422 and invalid.json()["Type"] == "ValidationError"
+    # recorded (TestMachineCli): "INVOKE: machines/<uuid>: Action increment: Invalid
+    # Parameter: incrementer/step: : (root): Invalid type. Expected: integer, given: string"
+    assert invalid.status_code == 422 and invalid.json()["Type"] == "INVOKE"
+    assert invalid.json()["Messages"] == [
+        "Action echo: Invalid Parameter: fake/step: : (root): Invalid type. Expected: "
+        "integer, given: string"]
     # required param: missing unless the target (or its profiles, or a default) has it
     m2 = (await client.post("/machines", json={"Name": "m2"})).json()
     missing = await _run(client, f"/machines/{m2['Uuid']}/actions/need")
     assert missing.status_code == 400
-    assert missing.json()["Messages"] == ["Missing Parameter fake/step"]
+    assert missing.json()["Messages"] == ["Action need Missing Parameter fake/step"]
     assert (await _run(client, f"{base}/need")).json()["Params"] == {"fake/step": 5}
     # secure values reach the plugin decoded, the Model shows them sealed
     await client.post(f"/machines/{m1['Uuid']}/params/fake/secret", json="own")

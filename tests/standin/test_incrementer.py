@@ -57,7 +57,7 @@ def test_step_from_a_profile_and_reset_count(inc: ProviderUnderTest,
     with pytest.raises(PluginError) as info:
         inc.action("reset_count", on="m1")
     assert info.value.code == 400
-    assert info.value.messages == ["Missing Parameter incrementer/touched"]
+    assert info.value.messages == ["Action reset_count Missing Parameter incrementer/touched"]
     with pytest.raises(PluginError) as info:
         inc.action("increment", on="m1", params={"incrementer/step": "x"})
     assert info.value.code == 422

@@ -38,10 +38,12 @@ class Actions:
         if model == "plugins" and target is not None and plugin is None:
             own = [c for c in candidates if c[0] == target.get("Name")]
             candidates = own or candidates
-        if not candidates:
+        if not candidates:  # recorded: "INVOKE: system/global: Action command on
+            # system: Not Found", "INVOKE: machines/<uuid>: Action command on machines: ..."
             where = f" from plugin {plugin}" if plugin else ""
-            raise PluginError(f"Action {command} not found{where}", code=404,
-                              model=model or "system", key=key, type="POST")
+            raise PluginError(f"Action {command} on {model or 'system'}{where}: Not Found",
+                              code=404, model=model or "system", key=key or GLOBAL_PROFILE,
+                              type="INVOKE")
         return candidates[0]
 
     async def run(self, model: str, key: str, command: str, params: Any,
@@ -59,9 +61,10 @@ class Actions:
         for pname in list(params):
             params[pname], errs = self.store.check_param(pname, params[pname])
             errors.extend(errs)
-        if errors:
-            raise PluginError(*errors, code=422, model=model or "system", key=key,
-                              type="ValidationError")
+        if errors:  # recorded: "INVOKE: machines/<uuid>: Action increment: Invalid ..."
+            raise PluginError(*(f"Action {command}: {e}" for e in errors), code=422,
+                              model=model or "system", key=key or GLOBAL_PROFILE,
+                              type="INVOKE")
         if target is not None and isinstance(target.get("Params"), dict):
             known = self.store.aggregate(model, target)
         else:
@@ -77,8 +80,11 @@ class Actions:
             if found:
                 params[pname] = default
             elif pname in required:
-                raise PluginError(f"Missing Parameter {pname}", code=400,
-                                  model=model or "system", key=key, type="POST")
+                # recorded: "INVOKE: machines/<uuid>: Action reset_count Missing
+                # Parameter incrementer/touched"
+                raise PluginError(f"Action {command} Missing Parameter {pname}", code=400,
+                                  model=model or "system", key=key or GLOBAL_PROFILE,
+                                  type="INVOKE")
         body = {
             "Model": self.store.render(model, target) if target is not None else None,
             "Plugin": name,

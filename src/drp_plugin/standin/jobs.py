@@ -16,9 +16,9 @@ most CLI unit tests"):
   ``Stage``, ``BootEnv`` and ``Workflow``, and ``Task``/``CurrentIndex``/``NextIndex``
   from the machine's task list; the machine gets ``CurrentJob`` (and ``CurrentTask``).
   No task left: 204 and no job.
-* The machine mirrors its current job in ``JobState``, ``JobExitState`` and
-  ``JobResultErrors`` (drppy 4.17 ``Machine.job_state``: "The state the current job is
-  in"), kept up to date when that job is written.
+* DRP v4.8's Machine has no ``JobState``/``JobExitState``/``JobResultErrors`` (later
+  versions and drppy 4.17 have them): the stand-in answers as v4.8 and leaves them out;
+  a client reads the job itself (``CurrentJob``).
 * A job's log starts with ``Log for Job: <uuid>`` (recorded ``jobs.log.<uuid>``);
   ``PUT /jobs/<uuid>/log`` (``application/octet-stream`` only, else 415 ``API ERROR``)
   appends the body and answers 204 with ``Content-Type: application/json``;
@@ -122,15 +122,8 @@ def plan(store: Store, body: Any) -> tuple[int, Obj | None, Obj]:
         BootEnv=machine.get("BootEnv", ""), Workflow=machine.get("Workflow", ""),
         State="created", ExitState="", StartTime=now_rfc3339(),
     )
-    fields.update(CurrentJob=job["Uuid"], JobState="created", JobExitState="",
-                  JobResultErrors=[])
+    fields["CurrentJob"] = job["Uuid"]
     return 201, job, fields
-
-
-def mirrored(job: Obj) -> Obj:
-    """The machine fields that mirror its current ``job``."""
-    return {"JobState": job.get("State", ""), "JobExitState": job.get("ExitState", ""),
-            "JobResultErrors": list(job.get("ResultErrors") or [])}
 
 
 class JobLogs:

@@ -1,9 +1,12 @@
 """The object types the stand-in stores: DRP's built-in ones and plugin-defined ones.
 
 Only the types a plugin provider works with are modelled: ``machines``,
-``profiles``, ``params``, ``plugins``, ``plugin_providers``, ``templates`` and the
-types a provider declares in ``StoreObjects``.  Defaults mirror what DRP fills in
-(Go zero values, ``Fill()`` and validation results).
+``profiles``, ``params``, ``plugins``, ``plugin_providers``, ``templates``, the stored
+tasks/stages/bootenvs/workflows/jobs and the types a provider declares in
+``StoreObjects``.  Each built-in type has exactly the JSON fields of DRP v4.8.0's
+model (``drp_models.json``, read from ``models/*.go`` at ec1ea89a), the version the
+stand-in answers as; defaults mirror what DRP fills in (Go zero values, ``Fill()``
+and validation results).
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ COMMON: dict[str, Any] = {
     "Endpoint": "",
     "Bundle": "",
 }
-#: models.Audit (newer DRP; drppy's models carry them): set by the store on writes.
-AUDIT: dict[str, Any] = {
-    "CreatedAt": "0001-01-01T00:00:00Z",
-    "CreatedBy": "",
-    "LastModifiedAt": "0001-01-01T00:00:00Z",
-    "LastModifiedBy": "",
+#: ``MachineFingerprint.Fill`` (models/machine.go): empty ``[]byte`` s encode as "".
+FINGERPRINT: dict[str, Any] = {
+    "SSNHash": "",
+    "CSNHash": "",
+    "CloudInstanceID": "",
+    "SystemUUID": "",
+    "MemoryIds": [],
 }
 
 
@@ -85,6 +89,11 @@ class ObjectType:
                 obj[name] = copy.deepcopy(value)
             elif name in self.empty_defaults and obj[name] == "":
                 obj[name] = value
+            elif isinstance(value, dict) and value and isinstance(obj[name], dict):
+                # a struct field (Fingerprint, OS): its fields as Go's Fill leaves them
+                for inner, default in value.items():
+                    if obj[name].get(inner) is None:
+                        obj[name][inner] = copy.deepcopy(default)
         for name, factory in self.factories.items():
             if not obj.get(name):
                 obj[name] = factory()
@@ -127,24 +136,11 @@ def builtin_types() -> list[ObjectType]:
                 "Arch": "amd64",
                 "Locked": False,
                 "Context": "",
-                "Fingerprint": {
-                    "SSNHash": "",
-                    "CSNHash": "",
-                    "CloudInstanceID": "",
-                    "SystemUUID": "",
-                    "MemoryIds": [],
-                },
+                "Fingerprint": FINGERPRINT,
                 "Pool": "default",
                 "PoolAllocated": False,
                 "PoolStatus": "Free",
                 "WorkflowComplete": True,
-                "JobState": "",
-                "JobExitState": "",
-                "JobResultErrors": [],
-                "PendingWorkOrders": 0,
-                "RunningWorkOrders": 0,
-                "WorkOrderMode": False,
-                **AUDIT,
             },
             factories={"Uuid": _uuid, "Secret": _machine_secret},
             unique=("Name",),
@@ -160,14 +156,12 @@ def builtin_types() -> list[ObjectType]:
                 "Documentation": "",
                 "Params": {},
                 "Profiles": [],
-                **AUDIT,
             },
         ),
         ObjectType(
             "params",
             "Name",
-            {**COMMON, "Description": "", "Documentation": "", "Secure": False, "Schema": {},
-             **AUDIT},
+            {**COMMON, "Description": "", "Documentation": "", "Secure": False, "Schema": {}},
         ),
         ObjectType(
             "plugins",
@@ -180,7 +174,6 @@ def builtin_types() -> list[ObjectType]:
                 "Params": {},
                 "Provider": "",
                 "PluginErrors": [],
-                **AUDIT,
             },
         ),
         ObjectType(
@@ -200,20 +193,21 @@ def builtin_types() -> list[ObjectType]:
             },
             writable=False,
         ),
-        ObjectType("templates", "ID", {**COMMON, "Description": "", "Contents": "", **AUDIT}),
+        ObjectType("templates", "ID", {**COMMON, "Description": "", "Contents": ""}),
         # Stored and validated, never run: enough for content packs and for providers
         # that react to jobs.* events or task lists (fields with drppy's required ones).
         ObjectType("tasks", "Name", {
-            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Templates": [],
+            **COMMON, "Description": "", "Documentation": "", "Templates": [],
             "RequiredParams": [], "OptionalParams": [], "Prerequisites": [],
+            "ExtraClaims": [], "ExtraRoles": [],
         }),
         ObjectType("stages", "Name", {
-            **COMMON, **AUDIT, "Description": "", "Documentation": "", "BootEnv": "",
+            **COMMON, "Description": "", "Documentation": "", "BootEnv": "",
             "Templates": [], "RequiredParams": [], "OptionalParams": [], "Tasks": [],
-            "Params": {}, "Profiles": [], "Reboot": False, "RunnerWait": False,
+            "Params": {}, "Profiles": [], "Reboot": False, "RunnerWait": False, "Partial": False,
         }),
         ObjectType("bootenvs", "Name", {
-            **COMMON, **AUDIT, "Description": "", "Documentation": "",
+            **COMMON, "Description": "", "Documentation": "",
             "OS": {"Name": "", "Family": "", "Codename": "", "Version": "", "IsoFile": "",
                    "IsoSha256": "", "IsoUrl": "", "SupportedArchitectures": {}},
             "Templates": [], "Kernel": "", "Initrds": [], "BootParams": "",
@@ -221,14 +215,15 @@ def builtin_types() -> list[ObjectType]:
             "Loaders": {},
         }),
         ObjectType("workflows", "Name", {
-            **COMMON, **AUDIT, "Description": "", "Documentation": "", "Stages": [],
+            **COMMON, "Description": "", "Documentation": "", "Stages": [],
         }),
         ObjectType("jobs", "Uuid", {
-            **COMMON, **AUDIT, "Machine": "", "Task": "", "Stage": "", "Workflow": "",
+            **COMMON, "Machine": "", "Task": "", "Stage": "", "Workflow": "",
             "BootEnv": "", "State": "created", "ExitState": "", "Current": True,
             "CurrentIndex": 0, "NextIndex": 0, "Previous": "",
             "StartTime": "0001-01-01T00:00:00Z",
-            "EndTime": "0001-01-01T00:00:00Z", "Archived": False, "ResultErrors": [],
+            "EndTime": "0001-01-01T00:00:00Z", "Archived": False, "Context": "",
+            "ExtraClaims": [], "Token": "",
         }, factories={"Uuid": _uuid}),
     ]
 

@@ -281,15 +281,21 @@ def select(
 
 
 def slim(obj: dict[str, Any], query: Mapping[str, str]) -> dict[str, Any]:
-    """Apply ``slim=Params,Meta`` and ``params=a,b`` to one rendered object."""
-    dropped = {f.strip() for f in query.get("slim", "").split(",") if f.strip()}
+    """Apply ``slim=params,meta`` and ``params=a,b`` to one rendered object, as recorded
+    (cli/test-data/output/TestProfileCli/profiles.show.john.*, ``--slim``/``--params``):
+    a slimmed field is answered empty (``"Params": {}``), names case-insensitive;
+    ``params=`` keeps those params (even with ``slim=params``); either marks the object
+    ``Partial``."""
+    dropped = {f.strip().lower() for f in query.get("slim", "").split(",") if f.strip()}
     wanted = [p.strip() for p in query.get("params", "").split(",") if p.strip()]
     if not dropped and not wanted:
         return obj
     obj = dict(obj)
-    if wanted and "Params" not in dropped and isinstance(obj.get("Params"), dict):
+    if wanted and isinstance(obj.get("Params"), dict):
         obj["Params"] = {k: v for k, v in obj["Params"].items() if k in wanted}
-    for name in dropped & {"Params", "Meta"}:
-        obj.pop(name, None)
+    elif "params" in dropped and "Params" in obj:
+        obj["Params"] = {}
+    if "meta" in dropped and "Meta" in obj:
+        obj["Meta"] = {}
     obj["Partial"] = True
     return obj

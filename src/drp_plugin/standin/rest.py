@@ -3,13 +3,15 @@
 Routes are declared in one table (:func:`routes`), one small handler each.
 Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
 password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
-``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` and,
+``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` (GET,
+PATCH), ``indexes[/<prefix>]`` and,
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
 bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
 ``/<prefix>/<key>/pubkey``, ``/machines/<key>/token``,
 ``/<prefix>/<key>/actions[/<cmd>]`` and ``/jobs/<uuid>/log`` (GET, PUT).  Every
-request is held to its token's claims (:mod:`.claims`).
+request is held to its token's claims (:mod:`.claims`): each route's row names the
+claim it needs.
 
 What a real client relies on (each cited in ``docs/protocol/standin.md``): every 2xx
 reply but HEAD carries ``Content-Type: application/json`` (``api/client.go``
@@ -41,9 +43,9 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import claims, files, jobs, query, wording
+from . import claims, files, indexes, jobs, query, wording
 from .auth import DEFAULT_TTL, Principal
-from .store import valid_name
+from .store import apply_patch, valid_name
 from .websocket import make_handler
 
 if TYPE_CHECKING:
@@ -137,55 +139,45 @@ def machine_claims(uid: str) -> tuple[claims.Claim, ...]:
                          "get,list", "*"))
 
 
-_CLAIM_ACTIONS = {"GET": "get", "HEAD": "get", "POST": "update", "PUT": "update",
-                  "PATCH": "update", "DELETE": "delete"}
+#: The attribute of a routed handler holding its row's :data:`ClaimRule`.
+_CLAIM_ATTRIBUTE = "drp_claim_rule"
+ClaimRule = Callable[[web.Request], "tuple[str, str, str]"]
 
 
-def claim_of(request: web.Request) -> tuple[str, str, str]:
-    """The ``(scope, action, specific)`` a request needs (models/role.go names)."""
-    info = request.match_info
-    route = info.route.resource.canonical if info.route.resource is not None else ""
-    method = request.method
-    tail = route[len("/api/v3"):]
-    if tail in ("/info", "/objects"):
-        return tail[1:], "get" if tail == "/info" else "list", ""
-    if tail == "/events":
-        return "events", "post", ""
-    if tail == "/users/{user}/token":
-        return "users", "token", info["user"]
-    if tail == "/users":
-        return "users", "create" if method == "POST" else "list", ""
-    if tail.startswith("/users/{name}"):
-        return "users", "password" if tail.endswith("/password") else "get", info["name"]
-    if tail.startswith("/contents"):
-        verbs = {"GET": "get" if "name" in info else "list", "HEAD": "get", "POST": "create",
-                 "PUT": "update", "DELETE": "delete"}
-        return "contents", verbs[method], info.get("name", "")
-    if tail == "/whoami":
-        return "machines", "whoami", ""
-    if tail == "/prefs":
-        return "preferences", "post" if method == "POST" else "list", ""
-    if tail.startswith("/files"):
-        verb = {"GET": "get", "HEAD": "get", "POST": "post", "DELETE": "delete"}[method]
-        return "files", "list" if tail == "/files" else verb, info.get("path", "")
-    if tail.startswith("/system/actions"):
-        return "system", f"action:{info['cmd']}" if "cmd" in info else "actions", ""
-    if tail.startswith("/plugin_providers/{name}"):
-        return "plugin_providers", "create" if method == "POST" else "get", info["name"]
-    prefix, key = info.get("prefix", ""), info.get("key", "")
-    secure = request.query.get("decode", "").lower() == "true"
-    if tail == "/{prefix}":
-        return prefix, "create" if method == "POST" else "getSecure" if secure else "list", ""
-    if tail.endswith("/actions/{cmd}"):
-        return prefix, f"action:{info['cmd']}" if method == "POST" else "actions", key
-    if tail.endswith("/actions"):
-        return prefix, "actions", key
-    if tail.endswith("/token"):
-        return prefix, "token", key
-    action = _CLAIM_ACTIONS.get(method, "get")
-    if action == "get" and secure:
-        action = "getSecure"
-    return prefix, action, key
+def _fixed(scope: str, action: str) -> ClaimRule:
+    """``scope action`` with an empty specific (lists, ``info``, ``events``...)."""
+    return lambda request: (scope, action, "")
+
+
+def _named(scope: str, action: str, field: str) -> ClaimRule:
+    """``scope action <the path's field>`` (``users token <user>``, ``files get <path>``)."""
+    return lambda request: (scope, action, request.match_info.get(field, ""))
+
+
+def _secure(action: str, request: web.Request) -> str:
+    """``get``/``list`` of a request asking ``?decode=true`` needs ``getSecure``."""
+    return "getSecure" if request.query.get("decode", "").lower() == "true" else action
+
+
+def _on_type(action: str) -> ClaimRule:
+    """``<prefix> action`` on the whole type (``list`` is ``getSecure`` with decode)."""
+    return lambda request: (request.match_info["prefix"], _secure(action, request)
+                            if action == "list" else action, "")
+
+
+def _on_object(action: str) -> ClaimRule:
+    """``<prefix> action <key>`` (``get`` is ``getSecure`` with decode)."""
+    return lambda request: (request.match_info.get("prefix", ""), _secure(action, request)
+                            if action == "get" else action, request.match_info.get("key", ""))
+
+
+def _run_command(scope: str | None) -> ClaimRule:
+    """``action:<cmd>`` on an object (``scope`` None: the path's prefix) or the system."""
+    def rule(request: web.Request) -> tuple[str, str, str]:
+        info = request.match_info
+        return (scope or info["prefix"], f"action:{info['cmd']}",
+                "" if scope else info.get("key", ""))
+    return rule
 
 
 @web.middleware
@@ -225,7 +217,10 @@ class Api:
         if principal.readonly and request.method not in ("GET", "HEAD"):
             raise PluginError("This token may only read", code=403, type=request.method)
         if check_claims and principal.claims is not claims.EVERYTHING:
-            self.require(request, principal, *claim_of(request))
+            rule = claim_rule(request)
+            if rule is None:  # a route without a rule leaves the check to its handler
+                raise PluginError("Forbidden", code=403, type=request.method)
+            self.require(request, principal, *rule(request))
         return principal
 
     @staticmethod
@@ -482,6 +477,34 @@ class Api:
         obj = self.store.get(prefix, key, request.method)
         return _json(obj.get("Meta") or {})
 
+    async def patch_meta(self, request: web.Request) -> web.StreamResponse:
+        """``PATCH /meta/<prefix>/<key>``: apply the RFC 6902 patch of the body to the
+        object's Meta (string values, models.Meta); answers the new Meta
+        (cli/metaHelper.go ``meta add|set|remove``)."""
+        principal = self.principal(request)
+        prefix, key = self._prefix(request), request.match_info["key"]
+        ops = await _body(request, prefix, key)
+        obj = self.store.get(prefix, key, request.method)
+        meta = apply_patch(dict(obj.get("Meta") or {}), ops, prefix, key)
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise PluginError("Meta values must be strings", code=422, model=prefix, key=key,
+                              type="ValidationError")
+        real = self.store.resolve(prefix, key, request.method)
+        shown = self.store.render(prefix, obj)
+        await self.drp.service.replace(prefix, real, {**shown, "Meta": meta}, principal.user)
+        return _json(meta)
+
+    async def all_indexes(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/indexes``: every served type's ``models.Index`` es, by prefix."""
+        self.principal(request)
+        return _json(indexes.all_types(self.store.types))
+
+    async def indexes(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v3/indexes/<prefix>``: that type's indexes; ``{}`` for a name that
+        is no type (recorded ``extended -l freds indexes``)."""
+        self.principal(request)
+        return _json(indexes.of_type(self.store.types.get(request.match_info["prefix"])))
+
     # ---- job logs ----------------------------------------------------------------
 
     def _job_for_log(self, request: web.Request, principal: Principal) -> str:
@@ -712,8 +735,12 @@ class Api:
         prefix, key = self._params_target(request)
         if prefix is None:
             return await self._slashed_key(request, "params")
-        return _json(self.store.params(prefix, key, aggregate=_flag(request, "aggregate"),
-                                       decode=_flag(request, "decode")))
+        params = self.store.params(prefix, key, aggregate=_flag(request, "aggregate"),
+                                   decode=_flag(request, "decode"))
+        wanted = [p.strip() for p in request.query.get("params", "").split(",") if p.strip()]
+        if wanted:  # drpcli <type> params <key> --params a,b (recorded TestProfileCli)
+            params = {k: v for k, v in params.items() if k in wanted}
+        return _json(params)
 
     async def put_params(self, request: web.Request) -> web.StreamResponse:
         """``POST``/``PUT /api/v3/<prefix>/<key>/params``: replace all params with the JSON
@@ -757,7 +784,8 @@ class Api:
         if principal.claims is not claims.EVERYTHING \
                 and self.store.is_secure(request.match_info["name"]):
             self.require(request, principal, prefix, "updateSecure", key)
-        value = await _body(request, prefix, key)
+        # drpcli sends a null value as an empty body (cli/paramHelper.go); DRP stores null
+        value = await _body(request, prefix, key, empty=None)
         return _json(await self.drp.service.set_param(prefix, key, request.match_info["name"],
                                                       value, principal.user))
 
@@ -808,8 +836,10 @@ class Api:
         for action in self.drp.actions.available(prefix, request.query.get("plugin") or None):
             if action.get("Command") == cmd:
                 return _json(action)
-        raise PluginError(f"Action {cmd} not found", code=404, model=prefix or "system",
-                          key=key, type="GET")
+        # recorded (TestSystemCli/system.action.command): "GET: profiles/global: command:
+        # Not Found" (system actions belong to the global profile)
+        raise PluginError(f"{cmd}: Not Found", code=404, model=prefix or "profiles",
+                          key=key or "global", type="GET")
 
     async def _run_action(self, request: web.Request, prefix: str,
                           key: str) -> web.StreamResponse:
@@ -819,57 +849,90 @@ class Api:
         return _json(result)
 
 
+def _with_claim(handler: Handler, rule: ClaimRule | None) -> Handler:
+    """``handler`` carrying its row's claim rule (read back by :func:`claim_rule`), as
+    starlette's routes carry their own data."""
+    async def run(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+    run.__doc__ = handler.__doc__
+    setattr(run, _CLAIM_ATTRIBUTE, rule)  # noqa: B010 - a function attribute
+    return run
+
+
+def claim_rule(request: web.Request) -> ClaimRule | None:
+    """The claim rule of the route ``request`` matched (``None``: the handler checks)."""
+    rule: ClaimRule | None = getattr(request.match_info.handler, _CLAIM_ATTRIBUTE, None)
+    return rule
+
+
 def routes(api: Api) -> list[web.RouteDef]:
     """The route table of ``/api/v3``, most specific first (aiohttp tries them in order).
 
-    Every GET route also answers HEAD (aiohttp adds it).
+    Each row is ``(methods, path, handler, claim)``: ``claim`` computes the
+    ``(scope, action, specific)`` a request of that row needs (models/role.go names),
+    ``None`` when the handler checks the claims itself.  Every GET route also answers
+    HEAD (aiohttp adds it), with the GET row's claim.
     """
     v3 = "/api/v3"
     obj = v3 + "/{prefix}/{key}"
-    table: list[tuple[tuple[str, ...], str, Handler]] = [
-        (("GET",), v3 + "/info", api.info),
-        (("GET",), v3 + "/objects", api.objects),
-        (("POST",), v3 + "/events", api.post_event),
-        (("GET",), v3 + "/users/{user}/token", api.user_token),
-        (("GET",), v3 + "/users", api.list_users),
-        (("POST",), v3 + "/users", api.create_user),
-        (("GET",), v3 + "/users/{name}", api.get_user),
-        (("PUT",), v3 + "/users/{name}/password", api.user_password),
-        (("GET",), v3 + "/prefs", api.get_prefs),
-        (("POST",), v3 + "/whoami", api.whoami),
-        (("GET", "POST"), v3 + "/contents", api.contents),
-        (("GET", "PUT", "DELETE"), v3 + "/contents/{name}", api.contents),
-        (("POST",), v3 + "/prefs", api.set_prefs),
-        (("GET",), v3 + "/files", api.files),
-        (("GET", "POST", "DELETE"), v3 + "/files/{path:.+}", api.files),
-        (("GET",), v3 + "/system/actions", api.system_actions),
-        (("GET",), v3 + "/system/actions/{cmd}", api.system_action),
-        (("POST",), v3 + "/system/actions/{cmd}", api.run_system_action),
-        (("POST",), v3 + "/plugin_providers/{name}", api.upload),
-        (("GET",), v3 + "/plugin_providers/{name}/binary", api.binary),
-        (("GET",), v3 + "/meta/{prefix}/{key:.+}", api.meta),
-        (("GET",), v3 + "/jobs/{key}/log", api.job_log),
-        (("PUT",), v3 + "/jobs/{key}/log", api.append_job_log),
-        (("GET",), v3 + "/{prefix}", api.list),
-        (("POST",), v3 + "/{prefix}", api.create),
-        (("GET",), obj + "/params", api.get_params),
-        (("POST", "PUT"), obj + "/params", api.put_params),
-        (("PATCH",), obj + "/params", api.patch_params),
-        (("GET",), obj + "/params/{name:.+}", api.get_param),
-        (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param),
-        (("DELETE",), obj + "/params/{name:.+}", api.delete_param),
-        (("GET",), obj + "/pubkey", api.pubkey),
-        (("GET",), obj + "/token", api.machine_token),
-        (("GET",), obj + "/actions", api.actions),
-        (("GET",), obj + "/actions/{cmd}", api.action),
-        (("POST",), obj + "/actions/{cmd}", api.run_action),
-        (("GET",), v3 + "/{prefix}/{key:.+}", api.get),
-        (("PUT",), v3 + "/{prefix}/{key:.+}", api.put),
-        (("PATCH",), v3 + "/{prefix}/{key:.+}", api.patch),
-        (("DELETE",), v3 + "/{prefix}/{key:.+}", api.delete),
+    table: list[tuple[tuple[str, ...], str, Handler, ClaimRule | None]] = [
+        (("GET",), v3 + "/info", api.info, _fixed("info", "get")),
+        (("GET",), v3 + "/objects", api.objects, _fixed("objects", "list")),
+        (("GET",), v3 + "/indexes", api.all_indexes, _fixed("objects", "list")),
+        (("GET",), v3 + "/indexes/{prefix}", api.indexes, _on_type("list")),
+        (("POST",), v3 + "/events", api.post_event, _fixed("events", "post")),
+        (("GET",), v3 + "/users/{user}/token", api.user_token, _named("users", "token", "user")),
+        (("GET",), v3 + "/users", api.list_users, _fixed("users", "list")),
+        (("POST",), v3 + "/users", api.create_user, _fixed("users", "create")),
+        (("GET",), v3 + "/users/{name}", api.get_user, _named("users", "get", "name")),
+        (("PUT",), v3 + "/users/{name}/password", api.user_password,
+         _named("users", "password", "name")),
+        (("GET",), v3 + "/prefs", api.get_prefs, _fixed("preferences", "list")),
+        (("POST",), v3 + "/prefs", api.set_prefs, _fixed("preferences", "post")),
+        (("POST",), v3 + "/whoami", api.whoami, _fixed("machines", "whoami")),
+        (("GET",), v3 + "/contents", api.contents, _fixed("contents", "list")),
+        (("POST",), v3 + "/contents", api.contents, _fixed("contents", "create")),
+        (("GET",), v3 + "/contents/{name}", api.contents, _named("contents", "get", "name")),
+        (("PUT",), v3 + "/contents/{name}", api.contents,
+         _named("contents", "update", "name")),
+        (("DELETE",), v3 + "/contents/{name}", api.contents,
+         _named("contents", "delete", "name")),
+        (("GET",), v3 + "/files", api.files, _fixed("files", "list")),
+        (("GET",), v3 + "/files/{path:.+}", api.files, _named("files", "get", "path")),
+        (("POST",), v3 + "/files/{path:.+}", api.files, _named("files", "post", "path")),
+        (("DELETE",), v3 + "/files/{path:.+}", api.files, _named("files", "delete", "path")),
+        (("GET",), v3 + "/system/actions", api.system_actions, _fixed("system", "actions")),
+        (("GET",), v3 + "/system/actions/{cmd}", api.system_action, _run_command("system")),
+        (("POST",), v3 + "/system/actions/{cmd}", api.run_system_action,
+         _run_command("system")),
+        (("POST",), v3 + "/plugin_providers/{name}", api.upload,
+         _named("plugin_providers", "create", "name")),
+        (("GET",), v3 + "/plugin_providers/{name}/binary", api.binary,
+         _named("plugin_providers", "get", "name")),
+        (("GET",), v3 + "/meta/{prefix}/{key:.+}", api.meta, _on_object("get")),
+        (("PATCH",), v3 + "/meta/{prefix}/{key:.+}", api.patch_meta, _on_object("update")),
+        (("GET",), v3 + "/jobs/{key}/log", api.job_log, None),
+        (("PUT",), v3 + "/jobs/{key}/log", api.append_job_log, None),
+        (("GET",), v3 + "/{prefix}", api.list, _on_type("list")),
+        (("POST",), v3 + "/{prefix}", api.create, _on_type("create")),
+        (("GET",), obj + "/params", api.get_params, _on_object("get")),
+        (("POST", "PUT"), obj + "/params", api.put_params, _on_object("update")),
+        (("PATCH",), obj + "/params", api.patch_params, _on_object("update")),
+        (("GET",), obj + "/params/{name:.+}", api.get_param, _on_object("get")),
+        (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param, _on_object("update")),
+        (("DELETE",), obj + "/params/{name:.+}", api.delete_param, _on_object("delete")),
+        (("GET",), obj + "/pubkey", api.pubkey, _on_object("get")),
+        (("GET",), obj + "/token", api.machine_token, _on_object("token")),
+        (("GET",), obj + "/actions", api.actions, _on_object("actions")),
+        (("GET",), obj + "/actions/{cmd}", api.action, _on_object("actions")),
+        (("POST",), obj + "/actions/{cmd}", api.run_action, _run_command(None)),
+        (("GET",), v3 + "/{prefix}/{key:.+}", api.get, _on_object("get")),
+        (("PUT",), v3 + "/{prefix}/{key:.+}", api.put, _on_object("update")),
+        (("PATCH",), v3 + "/{prefix}/{key:.+}", api.patch, _on_object("update")),
+        (("DELETE",), v3 + "/{prefix}/{key:.+}", api.delete, _on_object("delete")),
     ]
-    return [web.route(method, path, handler) for methods, path, handler in table
-            for method in methods]
+    return [web.route(method, path, _with_claim(handler, claim))
+            for methods, path, handler, claim in table for method in methods]
 
 
 def make_app(drp: StandIn) -> web.Application:

@@ -30,15 +30,9 @@ class Service:
         return self.store.render(prefix, current or new or old or {})
 
     def _job_changed(self, key: str, job: Obj | None) -> None:
-        """Keep the machine's ``JobState``/``JobExitState``/``JobResultErrors`` in step with
-        its current job; forget the log of a deleted job."""
-        if job is None:
-            if self.job_logs is not None:
-                self.job_logs.remove(key)
-            return
-        machine = self.store.find("machines", str(job.get("Machine") or ""))
-        if machine is not None and machine.get("CurrentJob") == key:
-            self.store.update_fields("machines", machine["Uuid"], jobs.mirrored(job))
+        """Forget the log of a deleted job."""
+        if job is None and self.job_logs is not None:
+            self.job_logs.remove(key)
 
     async def create_job(self, body: Any, principal: str) -> tuple[int, Obj | None]:
         """``POST /jobs`` as DRP does it (:func:`.jobs.plan`): ``(201, job)`` for a new job

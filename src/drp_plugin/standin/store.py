@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import ipaddress
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +23,7 @@ import jsonschema
 
 from .._types import Obj
 from ..errors import PluginError
-from ..models import make_event, now_rfc3339
+from ..models import make_event
 from . import wording
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
@@ -60,14 +61,53 @@ def apply_patch(doc: Any, ops: Any, model: str, key: str) -> Any:
             raise PluginError(f"Invalid patch: {exc}", code=400, model=model, key=key,
                               type="PATCH") from None
         except jsonpatch.JsonPatchTestFailed:
-            raise PluginError(f"Patch failed to apply at line {line}", "Test op failed.",
-                              code=409, model=model, key=key, type="PATCH") from None
+            # jsonpatch2 (DRP's): a test of a missing member fails resolving the pointer
+            missing = _unresolved(doc, str(op.get("path", "")))
+            raise PluginError(f"Patch failed to apply at line {line}",
+                              missing or "Test op failed.", code=409, model=model, key=key,
+                              type="PATCH") from None
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+            if op.get("op") == "remove":  # jsonpatch2 pointer.go Remove (recorded TestMeta)
+                raise PluginError(f"Patch failed to apply at line {line}",
+                                  f"`{op.get('path')}` does not point to an existing location",
+                                  code=409, model=model, key=key, type="PATCH") from None
             target = str(op.get("path", "")).rsplit("/", 1)[-1] if isinstance(op, dict) else ""
             raise PluginError(f"Patch failed to apply at line {line}",
                               f"Selector {target} not a member of map[string]interface {{}}",
                               code=409, model=model, key=key, type="PATCH") from None
     return doc
+
+
+def _go_value(value: Any) -> str:
+    """``fmt``'s ``%#v`` of a decoded JSON value (``map[string]interface {}{...}``)."""
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(k)}:{_go_value(v)}" for k, v in sorted(value.items()))
+        return "map[string]interface {}{" + inner + "}"
+    if isinstance(value, list):
+        return "[]interface {}{" + ", ".join(_go_value(v) for v in value) + "}"
+    if value is None:
+        return "interface {}(nil)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(float(value)) if isinstance(value, float) else f"{value}"
+    return json.dumps(value)
+
+
+def _unresolved(doc: Any, path: str) -> str:
+    """jsonpatch2's words when ``path`` names no member of ``doc`` ("Selector x not a
+    member of <%#v of the parent>", pointer.go), else ""."""
+    try:
+        jsonpointer.resolve_pointer(doc, path)
+    except jsonpointer.JsonPointerException:
+        parent_path, _, target = path.rpartition("/")
+        try:
+            parent = jsonpointer.resolve_pointer(doc, parent_path)
+        except jsonpointer.JsonPointerException:
+            parent = doc
+        target = target.replace("~1", "/").replace("~0", "~")
+        return f"Selector {target} not a member of {_go_value(parent)}"
+    return ""
 
 
 def valid_name(value: Any, *, first_digit: bool = False, extra: str = "-_. ") -> bool:
@@ -195,8 +235,8 @@ class Store:
         if key in objs:
             return key
         index, sep, value = key.partition(":")
-        if sep and index in otype.indexes:
-            if index == otype.key:
+        if sep and (index in otype.indexes or index == "Key"):  # Key: the key index
+            if index in (otype.key, "Key"):
                 if value in objs:
                     return value
             else:
@@ -370,6 +410,11 @@ class Store:
                     jsonschema.validators.validator_for(schema).check_schema(schema)
                 except jsonschema.SchemaError as exc:
                     errors.append(f"Invalid Schema: {exc.message}")
+                else:
+                    if "default" in schema:  # models/param.go Validate
+                        validator = jsonschema.validators.validator_for(schema)(schema)
+                        errors.extend(wording.default_errors(
+                            list(validator.iter_errors(schema["default"]))))
         check_names(prefix, obj, errors)
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
@@ -391,6 +436,10 @@ class Store:
             obj["ReadOnly"] = False
         key = obj.get(otype.key)
         errors: list[str] = []
+        if (key is None or key == "") and not key_hint:
+            # recorded (TestPluginCli): "CREATE: plugins: Empty key not allowed"
+            raise PluginError("Empty key not allowed", code=422, model=otype.prefix,
+                              type="CREATE")
         if not isinstance(key, str) or not key:
             errors.append(f"{otype.key} must be a non-empty string")
             key = key_hint
@@ -403,21 +452,33 @@ class Store:
             raise PluginError(*errors, code=422, model=otype.prefix,
                               key=given if given is not None else str(key),
                               type="ValidationError")
-        if "Validated" in otype.defaults:
+        if otype.provider:  # models.RawModel: DRP never validates it (recorded
+            # TestPluginProviderCli, extended -l cows create: Available/Validated false)
+            obj.update(Validated=False, Available=False, Errors=[])
+        elif "Validated" in otype.defaults:
             obj.update(Validated=True, Available=True, Errors=[])
         return obj
 
     @staticmethod
-    def _audit(otype: ObjectType, obj: Obj, principal: str, old: Obj | None) -> None:
-        """``models.Audit``: created at/by kept from ``old``, last modified now."""
-        if "CreatedAt" not in otype.defaults:
-            return
-        now = now_rfc3339()
-        if old is not None and old.get("CreatedBy"):
-            obj["CreatedAt"], obj["CreatedBy"] = old.get("CreatedAt"), old.get("CreatedBy")
-        else:
-            obj["CreatedAt"], obj["CreatedBy"] = now, principal or "system"
-        obj["LastModifiedAt"], obj["LastModifiedBy"] = now, principal or "system"
+    def _on_create(otype: ObjectType, obj: Obj) -> None:
+        """What DRP sets on a new object whatever the client sent (drpcli sends every
+        field, zero values included): a machine is ``Runnable``, ``PoolStatus`` "Free",
+        ``WorkflowComplete`` without a workflow (api/events_test.go ``TestWaitFor``, v4.8),
+        ``CurrentTask`` -1 when it has tasks, 0 otherwise; new machines, tasks and stages
+        get the feature flags of the server's semantics and a stage ``RunnerWait``
+        (recorded: TestMachineCli/machines.create.*, tasks.create.*, stages.create.*)."""
+        prefix = otype.prefix
+        if prefix == "machines":
+            obj.update(Runnable=True, CurrentTask=-1 if obj.get("Tasks") else 0)
+            if not obj.get("PoolStatus"):
+                obj["PoolStatus"] = "Free"
+            if not obj.get("Workflow"):
+                obj["WorkflowComplete"] = True
+        flags = {"machines": "change-stage-v2", "tasks": "sane-exit-codes"}.get(prefix)
+        if flags and isinstance(obj.get("Meta"), dict) and "feature-flags" not in obj["Meta"]:
+            obj["Meta"] = {**obj["Meta"], "feature-flags": flags}
+        if prefix == "stages":
+            obj["RunnerWait"] = True
 
     def _check_unique(self, otype: ObjectType, obj: Obj, own_key: str | None) -> None:
         for index in otype.unique:
@@ -463,7 +524,8 @@ class Store:
             raise PluginError("already exists", code=409, model=prefix, key=key,
                               type="CREATE")
         self._check_unique(otype, obj, key)
-        self._audit(otype, obj, principal, old)
+        if old is None:
+            self._on_create(otype, obj)
         self.data[prefix][key] = obj
         if old is None:
             self._emit("create", prefix, key, obj, principal)
@@ -490,7 +552,6 @@ class Store:
         if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
             raise locked(prefix, given, method)
         self._check_unique(otype, obj, key)
-        self._audit(otype, obj, principal, old)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj
@@ -558,7 +619,6 @@ class Store:
         if old.get("Locked") and prefix == "machines":
             raise locked(prefix, key, "PUT")
         obj = self._prepare(otype, {**old, "Params": params}, key, given=key)
-        self._audit(otype, obj, principal, old)
         self.data[prefix][real] = obj
         self._emit("save", prefix, real, obj, principal)
         return old, obj
@@ -568,15 +628,27 @@ class Store:
         """Set param ``name`` to ``value`` (validated) and publish ``save``; returns
         ``(old, new)`` object."""
         params = dict(self._param_holder(prefix, key, "POST").get("Params") or {})
+        self._check_one_param(prefix, key, name, value)
         params[name] = value
         return self._save_params(prefix, key, params, principal)
+
+    def _check_one_param(self, prefix: str, key: str, name: str, value: Any) -> None:
+        """A value for ``name`` its Param's schema refuses: DRP's set-param wording."""
+        pdef = self.param_def(name)
+        schema = pdef.get("Schema") if pdef else None
+        if not isinstance(schema, dict) or not schema or (pdef or {}).get("Secure"):
+            return
+        found = list(jsonschema.validators.validator_for(schema)(schema).iter_errors(value))
+        if found:
+            raise PluginError(wording.set_param_error(name, value, found), code=422,
+                              model=prefix, key=key, type="POST")
 
     def delete_param(self, prefix: str, key: str, name: str,
                      principal: str = "") -> tuple[Obj, Obj]:
         """Unset param ``name`` (404 when not set) and publish ``save``; returns ``(old, new)``."""
         params = dict(self._param_holder(prefix, key, "DELETE").get("Params") or {})
-        if name not in params:
-            raise PluginError(f"Param {name} not set", code=404, model=prefix, key=key,
+        if name not in params:  # recorded: "DELETE: params/newparam: Not Found"
+            raise PluginError("Not Found", code=404, model="params", key=name,
                               type="DELETE")
         del params[name]
         return self._save_params(prefix, key, params, principal)

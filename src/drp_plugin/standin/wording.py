@@ -82,8 +82,25 @@ def param_errors(name: str, errors: list[jsonschema.ValidationError]) -> list[st
 
 
 def object_errors(errors: list[jsonschema.ValidationError]) -> list[str]:
-    """Messages for a plugin-defined object its StoreObjects schema refuses."""
-    return [f"Error in value: {schema_message(e).removeprefix('(root): ')}" for e in errors]
+    """Messages for a plugin-defined object its StoreObjects schema refuses: gojsonschema's
+    ``e.String()``, ``(root): `` prefix included (recorded "Error in value: (root):
+    Spotted is required", "Error in value: Spotted: Invalid type...")."""
+    return [f"Error in value: {schema_message(e)}" for e in errors]
+
+
+def default_errors(errors: list[jsonschema.ValidationError]) -> list[str]:
+    """A Param whose Schema ``default`` its schema refuses (models/param.go ``Validate``:
+    "Error in default value: (root): Invalid type. Expected: string, given: boolean")."""
+    return [f"Error in default value: {schema_message(e)}" for e in errors]
+
+
+def set_param_error(name: str, value: Any, errors: list[jsonschema.ValidationError]) -> str:
+    """``<type> set <key> param <name> to <value>`` with a value the Param's schema
+    refuses (recorded TestParamValidation: "Key 'goodDefault': invalid val '[5]': :
+    (root): Invalid type. Expected: string, given: array")."""
+    text = json.dumps(value, separators=(",", ":"))
+    return f"Key '{name}': invalid val '{text}': : " + \
+        "; ".join(schema_message(e) for e in errors)
 
 
 def json_error(text: bytes, exc: ValueError) -> str:

@@ -1,0 +1,128 @@
+"""``tools/replay_cli.py``: DRP's recorded CLI suite replayed against the stand-in.
+
+The pieces that need no drpcli (reading the Go tests, naming each case as
+``common_test.go`` ``CliTest.loc`` does, comparing as ``testCli`` does) are tested on
+their own.  With ``DRP_PROVISION_GIT`` (a git mirror or checkout of
+digitalrebar/provision) and ``DRP_DRPCLI`` (a drpcli binary; ``DRP_INCREMENTER`` the
+Go incrementer, optional), the whole suite is replayed and must reach the figure
+``docs/protocol/standin.md`` states.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("replay_cli", ROOT / "tools" / "replay_cli.py")
+assert _spec is not None and _spec.loader is not None
+replay = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("replay_cli", replay)
+_spec.loader.exec_module(replay)
+
+GO = '''package cli
+
+import "testing"
+
+var shared = "global"
+
+func TestThing(t *testing.T) {
+	var input string = `{
+  "Name": "john"
+}
+`
+	bad := "{asdgasdg"
+	cliTest(true, false, "profiles").run(t)
+	cliTest(false, true, "profiles", "create", bad).run(t)
+	cliTest(false, false, "profiles", "create", input).run(t)
+	cliTest(false, false, "profiles", "create", "-").Stdin(input + "\\n").run(t)
+	for _, name := range []string{"a", "b"} {
+		cliTest(false, false, "profiles", "show", name, shared).run(t)
+	}
+	for _, p := range models.AllPrefixes() {
+		cliTest(false, false, p, "indexes").run(t)
+	}
+	cliTest(false, false,
+		"profiles", "show", "Name:john").run(t)
+	cliTest(false, false, "files", "x").get(t)
+}
+'''
+
+
+def test_extracts_the_go_tests_calls() -> None:
+    cases = replay.extract({"x_test.go": GO})
+    got = [(c.args, c.usage, c.error, c.stdin, c.curl) for c in cases]
+    assert got == [
+        (["profiles"], True, False, "", False),
+        (["profiles", "create", "{asdgasdg"], False, True, "", False),
+        (["profiles", "create", '{\n  "Name": "john"\n}\n'], False, False, "", False),
+        (["profiles", "create", "-"], False, False, '{\n  "Name": "john"\n}\n\n', False),
+        (["profiles", "show", "a", "global"], False, False, "", False),
+        (["profiles", "show", "b", "global"], False, False, "", False),
+        (None, False, False, "", False),           # a loop over models.AllPrefixes()
+        (["profiles", "show", "Name:john"], False, False, "", False),
+        (["files", "x"], False, False, "", True),
+    ]
+    assert cases[6].why == "argument not computed: p"
+
+
+def test_names_cases_as_the_recorded_folders() -> None:
+    """Names of recorded folders (cli/test-data/output at af452c8a~1)."""
+    namer = replay.Namer()
+    assert namer.loc("TestLoadIncrementer", ["plugin_providers", "upload", "incrementer",
+                                             "from", "../bin/linux/amd64/incrementer"], "") \
+        == "TestLoadIncrementer/plugin_providers.upload.incrementer.from/bin/linux/amd64/incrementer"
+    create = '{\n  "Name": "john",\n  "Params": {\n    "FRED": "GREG"\n  }\n}\n'
+    assert namer.loc("TestProfileCli", ["profiles", "create", create], "") == \
+        "TestProfileCli/profiles.create.cad8b2dc207bd6c4e771a38a18144846"
+    assert namer.loc("TestProfileCli", ["profiles", "list"], "") == "TestProfileCli/profiles.list"
+    assert namer.loc("TestProfileCli", ["profiles", "list"], "") == \
+        "TestProfileCli/profiles.list.2"
+    assert namer.loc("TestPluginCli", ["plugins", "show", "Key:i-woman"], "") == \
+        "TestPluginCli/plugins.show.Key.i-woman"
+
+
+def test_compares_as_testcli_does() -> None:
+    case = replay.Case("T", 0, ["x"])
+    assert replay.compare(case, "a\n", "", "a\n", "", False) == []
+    assert replay.compare(case, "a\n", "", "b\n", "", False) == ["stdout"]
+    assert replay.compare(case, "", "", "", "", True) == ["exit status: expected success"]
+    regex = "RE:\n\\{\n  \"Name\": \"[a-z]+\",\n\\}\n"
+    assert replay.compare(case, regex, "", '{\n  "Name": "bob",\n  "X": 1,\n}\n', "",
+                          False) == []
+    assert replay.compare(case, regex, "", '{\n  "Name": "B0B",\n}\n', "", False) == ["stdout"]
+    usage = replay.Case("T", 0, ["x"], usage=True, error=True)
+    assert replay.compare(usage, "", "Error: no\n", "", "Error: no\nUsage: ...", True) == []
+    assert replay.compare(usage, "", "Error: no\n", "", "Error: no\n", True) == \
+        ["stderr (usage)"]
+
+
+def test_version_drift_is_told_apart() -> None:
+    """An answer differing only by fields v4.8's model has and the 2019 one had not is
+    drift; any other difference is not."""
+    replay.NEWER["profiles"] = {"Profiles"}
+    case = replay.Case("T", 0, ["profiles", "show", "john"])
+    want = '{\n  "Name": "john"\n}\n'
+    assert "Profiles" in replay.drift(case, want, "", '{"Name": "john", "Profiles": []}', "")
+    assert replay.drift(case, want, "", '{"Name": "john", "CreatedAt": "x"}', "") == ""
+    assert replay.drift(case, want, "", '{"Name": "jim", "Profiles": []}', "") == ""
+    usage = replay.Case("T", 0, ["profiles"], usage=True)
+    assert "usage" in replay.drift(usage, "", "", "", "")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (os.environ.get("DRP_PROVISION_GIT") and os.environ.get("DRP_DRPCLI")),
+                    reason="DRP_PROVISION_GIT (a mirror of digitalrebar/provision) and "
+                           "DRP_DRPCLI (a drpcli binary) not set")
+def test_recorded_suite_replayed() -> None:
+    """The figure of docs/protocol/standin.md: at least 300 served cases as DRP did."""
+    inc = os.environ.get("DRP_INCREMENTER")
+    cases = replay.replay(os.environ["DRP_PROVISION_GIT"], replay.SUITE_REV,
+                          os.environ["DRP_DRPCLI"], Path(inc) if inc else None,
+                          [str(Path(sys.executable).with_name("drp-plugin"))])
+    summary = replay.summary(cases)
+    assert summary["matched"] >= 300, summary

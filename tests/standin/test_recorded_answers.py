@@ -1,0 +1,237 @@
+"""The stand-in answers as DRP did in drpcli's recorded suite (issue #24), each theme
+on its own, independent of the replay (``tools/replay_cli.py``, which needs drpcli).
+
+Recorded: ``cli/test-data/output/<Test>/<case>`` of digitalrebar/provision at
+``af452c8a~1``; v4.8.0 sources: ``models/``, ``api/``, ``cli/`` at ec1ea89a.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from drp_plugin.content import META_FIELDS, drp_models
+from drp_plugin.standin import StandIn
+from drp_plugin.standin.objtypes import builtin_types
+from drp_plugin.standin.providers import provider_meta
+from drp_plugin.standin.server import VERSION
+
+
+async def test_machine_defaults(client: httpx.AsyncClient) -> None:
+    """drpcli sends every field with Go's zero values (``Runnable: false``, ``PoolStatus:
+    ""``, ``Fingerprint`` with null hashes); DRP answers ``Runnable`` true, ``PoolStatus``
+    Free, ``WorkflowComplete`` true (api/events_test.go ``TestWaitFor``), the Fingerprint
+    filled (models/machine.go ``Fill``), ``CurrentTask`` -1 with tasks, 0 without, and the
+    change-stage-v2 feature flag (recorded TestMachineCli/machines.create.*)."""
+    zero = {"Name": "bob", "Runnable": False, "PoolStatus": "", "WorkflowComplete": False,
+            "Fingerprint": {"CSNHash": None, "SSNHash": None, "MemoryIds": None,
+                            "CloudInstanceID": "", "SystemUUID": ""}}
+    bob = (await client.post("/machines", json=zero)).json()
+    assert (bob["Runnable"], bob["PoolStatus"], bob["WorkflowComplete"]) == (True, "Free", True)
+    assert bob["Fingerprint"] == {"CSNHash": "", "SSNHash": "", "MemoryIds": [],
+                                  "CloudInstanceID": "", "SystemUUID": ""}
+    assert bob["CurrentTask"] == 0 and bob["Meta"] == {"feature-flags": "change-stage-v2"}
+    await client.post("/tasks", json={"Name": "t1"})
+    tasked = (await client.post("/machines", json={"Name": "tasked", "Tasks": ["t1"]})).json()
+    assert tasked["CurrentTask"] == -1
+    # an update keeps what the client says
+    idle = await client.patch(f"/machines/{bob['Uuid']}", json=[
+        {"op": "replace", "path": "/Runnable", "value": False}])
+    assert idle.json()["Runnable"] is False
+
+
+async def test_new_tasks_and_stages(client: httpx.AsyncClient) -> None:
+    """Recorded TestMachineCli tasks.create.jamie and stages.create.*: a new task has the
+    sane-exit-codes feature flag, a new stage ``RunnerWait`` true."""
+    task = (await client.post("/tasks", json={"Name": "jamie"})).json()
+    assert task["Meta"] == {"feature-flags": "sane-exit-codes"}
+    stage = (await client.post("/stages", json={"Name": "s1", "RunnerWait": False})).json()
+    assert stage["RunnerWait"] is True
+
+
+async def test_extended_objects_are_not_validated(client: httpx.AsyncClient,
+                                                  fake: dict[str, Any]) -> None:
+    """Recorded TestPluginProviderCli (``extended -l cows create``): a plugin-defined
+    object (``models.RawModel``) is answered ``Available: false, Validated: false``."""
+    cow = await client.post("/fake-cows", json={"Id": "fred1", "Type": "fake-cows",
+                                                 "Spotted": True})
+    assert cow.status_code == 201, cow.text
+    assert (cow.json()["Available"], cow.json()["Validated"]) == (False, False)
+
+
+async def test_meta_patch_route(client: httpx.AsyncClient) -> None:
+    """cli/metaHelper.go: ``<type> meta add|set|remove`` PATCH ``/meta/<prefix>/<key>``
+    with a JSON patch of the Meta; recorded TestMeta: removing an absent key fails with
+    jsonpatch2's "`/foo` does not point to an existing location"."""
+    await client.post("/profiles", json={"Name": "bob"})
+    added = await client.patch("/meta/profiles/bob", json=[
+        {"op": "test", "path": "", "value": {}}, {"op": "add", "path": "/foo", "value": "bar"}])
+    assert added.status_code == 200 and added.json() == {"foo": "bar"}
+    assert (await client.get("/profiles/bob")).json()["Meta"] == {"foo": "bar"}
+    assert (await client.get("/meta/profiles/bob")).json() == {"foo": "bar"}
+    removed = await client.patch("/meta/profiles/bob", json=[{"op": "remove", "path": "/foo"}])
+    assert removed.json() == {}
+    again = await client.patch("/meta/profiles/bob", json=[{"op": "remove", "path": "/foo"}])
+    assert again.status_code == 409
+    assert again.json()["Messages"] == ["Patch failed to apply at line 0",
+                                        "`/foo` does not point to an existing location"]
+    not_string = await client.patch("/meta/profiles/bob", json=[
+        {"op": "add", "path": "/n", "value": 3}])
+    assert not_string.status_code == 422
+
+
+async def test_indexes_routes(client: httpx.AsyncClient, fake: dict[str, Any]) -> None:
+    """``api/client.go`` ``Indexes``: ``/indexes/<prefix>`` (recorded
+    TestCorePieces/<prefix>.indexes, TestPluginProviderCli extended indexes) and
+    ``/indexes``; a name that is no type answers ``{}``."""
+    profiles = (await client.get("/indexes/profiles")).json()
+    assert profiles["Key"] == {"Regex": True, "Type": "string", "Unique": True,
+                               "Unordered": False}
+    assert sorted(profiles) == ["Available", "Bundle", "Key", "Name", "Params", "ReadOnly",
+                                "Valid"]
+    machines = (await client.get("/indexes/machines")).json()
+    assert machines["Uuid"]["Type"] == "UUID string"
+    assert machines["Address"]["Type"] == "IP Address"
+    cows = (await client.get("/indexes/fake-cows")).json()
+    assert {"Available", "Id", "Key", "ReadOnly", "Spotted", "Type", "Valid"} <= set(cows)
+    assert cows["Spotted"]["Type"] == "boolean"
+    assert (await client.get("/indexes/freds")).json() == {}
+    every = (await client.get("/indexes")).json()
+    assert every["profiles"] == profiles and "fake-cows" in every
+
+
+async def test_null_param_body(client: httpx.AsyncClient) -> None:
+    """cli/paramHelper.go sends ``to null`` as an empty body; DRP stores null
+    (recorded TestProfileCli profiles.set.john.param.john2.to.null: ``null``)."""
+    await client.post("/profiles", json={"Name": "john", "Params": {"john2": 3}})
+    null = await client.post("/profiles/john/params/john2", content=b"")
+    assert null.status_code == 200 and null.json() is None
+    assert (await client.get("/profiles/john/params")).json() == {"john2": None}
+
+
+async def test_slim_and_params_options(client: httpx.AsyncClient) -> None:
+    """Recorded TestProfileCli (``--slim params,meta``, ``--params FRED,JESSIE,JOHN``):
+    slimmed fields are answered empty, ``params=`` keeps the named params even with
+    ``slim=params``, and the object is Partial; ``<type> params --params`` filters."""
+    await client.post("/profiles", json={"Name": "john", "Meta": {"m": "1"},
+                                         "Params": {"FRED": "GREG", "JESSIE": "JAMES", "x": 1}})
+    slim = (await client.get("/profiles/john", params={"slim": "params,meta"})).json()
+    assert (slim["Params"], slim["Meta"], slim["Partial"]) == ({}, {}, True)
+    both = (await client.get("/profiles/john", params={"slim": "params,meta",
+                                                       "params": "FRED,JESSIE,JOHN"})).json()
+    assert both["Params"] == {"FRED": "GREG", "JESSIE": "JAMES"} and both["Meta"] == {}
+    only = (await client.get("/profiles/john", params={"params": "FRED"})).json()
+    assert only["Params"] == {"FRED": "GREG"} and only["Meta"] == {"m": "1"} and only["Partial"]
+    full = (await client.get("/profiles/john")).json()
+    assert full["Partial"] is False and len(full["Params"]) == 3
+    params = await client.get("/profiles/john/params", params={"params": "FRED,JESSIE,JOHN"})
+    assert params.json() == {"FRED": "GREG", "JESSIE": "JAMES"}
+
+
+def test_plugin_provider_meta() -> None:
+    """models/plugin_provider.go ``Store``: Source FromPluginProvider and the default
+    Description when unset or "Unspecified", ``color``/``icon`` copies of Color/Icon,
+    Type plugin (recorded TestLoadIncrementer/plugin_providers.show.incrementer)."""
+    meta = provider_meta({"Source": "Unspecified", "Description": "", "Color": "blue",
+                          "Icon": "cow", "Type": "dynamic"}, "incrementer", "v4.8.0")
+    assert {k: v for k, v in meta.items() if v} == {
+        "Source": "FromPluginProvider", "Color": "blue", "Icon": "cow", "color": "blue",
+        "icon": "cow", "Type": "plugin", "Name": "incrementer", "Version": "v4.8.0",
+        "Description": "Content layer for incrementer plugin provider"}
+    assert set(meta) == {*META_FIELDS, "color", "icon"}  # every ContentMetaData field
+    kept = provider_meta({"Source": "RackN", "Description": "d"}, "x", "v1")
+    assert (kept["Source"], kept["Description"], kept["color"]) == ("RackN", "d", "")
+
+
+async def test_installed_provider_meta(client: httpx.AsyncClient, fake: dict[str, Any]) -> None:
+    shown = (await client.get("/plugin_providers/fake")).json()["Meta"]
+    assert (shown["Source"], shown["color"], shown["icon"]) == ("FromPluginProvider", "", "")
+    assert (shown["Description"], shown["Type"]) == ("fake provider", "plugin")
+
+
+async def test_error_wording_model_and_key(client: httpx.AsyncClient,
+                                           fake: dict[str, Any]) -> None:
+    """As recorded: removing an unset param is "DELETE: params/<name>: Not Found"
+    (TestProfileCli); a failed patch test of a missing member is jsonpatch2's "Selector
+    <name> not a member of map[string]interface {}{...}"; a create without a key is
+    "CREATE: plugins: Empty key not allowed" (TestPluginCli); an unknown system action
+    is "GET: profiles/global: command: Not Found" and running it "INVOKE:
+    system/global: Action command on system: Not Found" (TestSystemCli); an unknown
+    route's model is the whole path ("POST: /api/v3/freds: No route")."""
+    await client.post("/profiles", json={"Name": "john", "Params": {"FRED": "GREG"}})
+    unset = (await client.delete("/profiles/john/params/newparam")).json()
+    assert (unset["Type"], unset["Model"], unset["Key"], unset["Messages"]) == (
+        "DELETE", "params", "newparam", ["Not Found"])
+    patched = (await client.patch("/profiles/john", json=[
+        {"op": "test", "path": "/Params/john2", "value": "cow"}])).json()
+    assert patched["Messages"] == [
+        "Patch failed to apply at line 0",
+        'Selector john2 not a member of map[string]interface {}{"FRED":"GREG"}']
+    keyless = (await client.post("/plugins", json={"Description": "i-woman's plugin"})).json()
+    assert (keyless["Type"], keyless["Model"], keyless["Key"], keyless["Messages"]) == (
+        "CREATE", "plugins", "", ["Empty key not allowed"])
+    shown = (await client.get("/system/actions/command")).json()
+    assert (shown["Type"], shown["Model"], shown["Key"], shown["Messages"]) == (
+        "GET", "profiles", "global", ["command: Not Found"])
+    run = (await client.post("/system/actions/command", json={})).json()
+    assert (run["Type"], run["Model"], run["Key"], run["Messages"]) == (
+        "INVOKE", "system", "global", ["Action command on system: Not Found"])
+    route = (await client.post("/freds", json={})).json()
+    assert (route["Type"], route["Model"], route["Messages"]) == (
+        "POST", "/api/v3/freds", ["No route"])
+
+
+async def test_param_default_validated_and_set_wording(client: httpx.AsyncClient) -> None:
+    """models/param.go ``Validate``: a Schema default its schema refuses is "Error in
+    default value: (root): Invalid type. Expected: string, given: boolean" (recorded
+    TestParamCli); setting a refused value is "POST: profiles/bob: Key 'goodDefault':
+    invalid val '[5]': : (root): ..." (recorded TestParamValidation)."""
+    bad = (await client.post("/params", json={
+        "Name": "badDefault", "Schema": {"type": "string", "default": False}})).json()
+    assert (bad["Type"], bad["Messages"]) == (
+        "ValidationError",
+        ["Error in default value: (root): Invalid type. Expected: string, given: boolean"])
+    good = await client.post("/params", json={
+        "Name": "goodDefault", "Schema": {"type": "string", "default": "five"}})
+    assert good.status_code == 201
+    await client.post("/profiles", json={"Name": "bob"})
+    refused = (await client.post("/profiles/bob/params/goodDefault", json=[5])).json()
+    assert (refused["Type"], refused["Key"], refused["Messages"]) == (
+        "POST", "bob", ["Key 'goodDefault': invalid val '[5]': : (root): Invalid type. "
+                        "Expected: string, given: array"])
+
+
+async def test_schema_errors_keep_the_root_prefix(client: httpx.AsyncClient,
+                                                  fake: dict[str, Any]) -> None:
+    """gojsonschema's ``e.String()`` (recorded ``Error in value: (root): Spotted is
+    required``)."""
+    cow = (await client.post("/fake-cows", json={"Id": "c2", "Type": "fake-cows"})).json()
+    assert cow["Messages"] == ["Error in value: (root): Spotted is required"]
+
+
+async def test_key_index_lookup(client: httpx.AsyncClient) -> None:
+    """``plugins show Key:i-woman`` (recorded TestPluginCli): ``Key:`` names the key."""
+    await client.post("/profiles", json={"Name": "i-woman"})
+    assert (await client.get("/profiles/Key:i-woman")).json()["Name"] == "i-woman"
+    assert (await client.get("/profiles/Name:i-woman")).json()["Name"] == "i-woman"
+    missing = (await client.get("/profiles/Key:nobody")).json()
+    assert (missing["Key"], missing["Messages"]) == ("Key:nobody", ["Not Found"])
+
+
+async def test_answers_as_drp_v4_8(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """The stand-in answers as DRP v4.8.0: ``/info`` says so, and every built-in type has
+    exactly the JSON fields of v4.8's model (``drp_models.json``, read from models/*.go
+    at ec1ea89a): no ``models.Audit`` fields, no work-order or job-mirror fields."""
+    assert VERSION.startswith("v4.8.0")
+    assert (await client.get("/info")).json()["version"] == VERSION
+    models = drp_models()
+    assert models["source"]["commit"].startswith("ec1ea89a")
+    for otype in builtin_types():
+        struct = models["prefixes"].get(otype.prefix)
+        if struct is None:
+            continue
+        fields = set(otype.defaults) | set(otype.factories) | {otype.key}
+        assert fields == set(models["structs"][struct]), otype.prefix
+    machine = (await client.post("/machines", json={"Name": "v48"})).json()
+    assert not {"CreatedAt", "LastModifiedBy", "JobState", "WorkOrderMode"} & set(machine)

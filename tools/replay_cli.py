@@ -1,0 +1,971 @@
+#!/usr/bin/env python3
+"""Replay DRP's recorded CLI suite against the stand-in (``drp-plugin serve``).
+
+``digitalrebar/provision`` recorded, for each ``drpcli`` command its ``cli/*_test.go``
+ran, what a real dr-provision answered: ``cli/test-data/output/<Test>/<case>/``
+``stdout.expect`` and ``stderr.expect``.  The commands themselves are in the Go
+sources (``cliTest(expectUsage, expectErr, args...)``, ``.Stdin(...)``,
+``.run(t)``/``.get(t)``), and so is whether each one fails (``expectErr``), so this
+script reads both, at the last commit that carried the suite (``af452c8a~1``, the
+parent of "Get rid of most CLI unit tests", 2019-08-05; v4.8.0 keeps only
+``TestCorePieces`` and ``TestLoadIncrementer``).
+
+For every test function, in the order ``go test`` runs them (files by name,
+functions in source order), it evaluates the string arguments of each ``cliTest``
+call (string literals, string variables, ``+``, loops over literal string lists),
+names the case as ``common_test.go`` ``CliTest.loc`` does (so every case is checked
+against the recorded folder it belongs to), stages what the Go test stages (the
+incrementer binary, the ``prefs`` symlinks), runs the given ``drpcli`` with
+``-E <stand-in> -T ""`` in a copy of ``cli/`` (or GETs the file server for
+``.get(t)``), and compares as ``testCli`` does: exact stdout/stderr, or line
+regexps when the recording starts with ``RE:``; for usage cases, the prefix rules;
+and the exit status against ``expectErr``.
+
+Every case is classified ``match``, ``differs``, or ``not-extracted`` (an argument
+the evaluator cannot compute, e.g. a loop over ``models.AllPrefixes()``); a case
+without a recorded folder printed nothing (git keeps no empty folder), as
+``testCli`` reads it.  Cases of a test or object type the stand-in does not serve
+are ``not-served`` when they differ.  The summary counts the *served* cases:
+extracted and on a served type.
+
+    python tools/replay_cli.py --provision /work/.mirror/digitalrebar+provision/repo \\
+        --drpcli /tmp/drpcli [--incrementer /tmp/incrementer] [--json out.json] [-v]
+
+Environment instead of options: ``DRP_PROVISION_GIT``, ``DRP_PROVISION_SUITE_REV``,
+``DRP_DRPCLI``, ``DRP_INCREMENTER``.  Builds nothing into the package; needs only
+``git``, the ``drpcli`` binary and this checkout's ``drp-plugin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The last commit of digitalrebar/provision that carried the recorded CLI suite.
+SUITE_REV = "af452c8a~1"
+#: ``runtime.GOOS``/``GOARCH`` of the drpcli this replays (where the staged incrementer
+#: is looked for: ``../bin/<os>/<arch>/incrementer``).
+GO_PLATFORM = {"GOOS": "linux", "GOARCH": {"x86_64": "amd64", "aarch64": "arm64"}.get(
+    os.uname().machine, os.uname().machine)}
+#: Seconds one drpcli command may take (a few recorded cases wait up to 10 s).
+COMMAND_TIMEOUT = 60.0
+#: Seconds the stand-in may take to say it is ready.
+START_TIMEOUT = 60.0
+
+#: Object types (drpcli's first word) the stand-in does not serve
+#: (``src/drp_plugin/standin/rest.py``: DHCP, TFTP/ISOs, roles, tenants, ...).
+NOT_SERVED_TYPES = frozenset({
+    "subnets", "leases", "reservations", "isos", "interfaces", "roles", "tenants",
+    "pools", "contexts", "catalog", "catalog_items", "agent", "machines processjobs",
+    "bootenvs uploadiso", "bootenvs install", "labs", "certs", "gohai", "support",
+    "tasks runner", "jobs actions",
+})
+#: Whole tests about something the stand-in does not serve (task runner, jobs agent,
+#: DHCP, ISO/TFTP, content-pack prerequisites on server features, roles/tenants).
+NOT_SERVED_TESTS = frozenset({
+    "TestAgent", "TestProcessJobsCli", "TestWorkflowAgent", "TestSubnetCli", "TestLeaseCli",
+    "TestReservationCli", "TestScopedReservations", "TestIsosCli", "TestInterfaceCli",
+    "TestRoleCLI", "TestRepos", "TestBootEnvLookaside", "TestMultiArch", "TestCertsCli",
+    "TestContentRequiredFeatures", "TestSecureParamUpgrade",
+})
+
+
+# ---- a small evaluator for the Go test sources ---------------------------------------
+
+_TOKEN = re.compile(r"""
+    (?P<comment>//[^\n]*|/\*.*?\*/)
+  | (?P<nl>\n)
+  | (?P<ws>[ \t\r]+)
+  | (?P<raw>`[^`]*`)
+  | (?P<str>"(?:\\.|[^"\\\n])*")
+  | (?P<chr>'(?:\\.|[^'\\\n])*')
+  | (?P<num>\d+(?:\.\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>:=|\.\.\.|&&|\|\||==|!=|<=|>=|\+\+|--|\+=|[-+*/%<>=!&|^.,;:(){}\[\]])
+""", re.S | re.X)
+
+
+@dataclass
+class Tok:
+    kind: str
+    text: str
+
+
+def tokenize(src: str) -> list[Tok]:
+    """Go tokens (comments and blanks dropped, newlines kept)."""
+    out, pos = [], 0
+    while pos < len(src):
+        m = _TOKEN.match(src, pos)
+        if m is None:
+            raise ValueError(f"cannot tokenize at {src[pos:pos + 20]!r}")
+        pos = m.end()
+        kind = m.lastgroup or ""
+        if kind not in ("comment", "ws"):
+            out.append(Tok(kind, m.group()))
+    return out
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "a": "\a",
+            "b": "\b", "f": "\f", "v": "\v"}
+
+
+def go_string(text: str) -> str:
+    """The value of a Go string literal (interpreted or raw)."""
+    if text.startswith("`"):
+        return text[1:-1].replace("\r", "")
+    body, out, i = text[1:-1], [], 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        n = body[i + 1]
+        if n in _ESCAPES:
+            out.append(_ESCAPES[n])
+            i += 2
+        elif n == "x":
+            out.append(chr(int(body[i + 2:i + 4], 16)))
+            i += 4
+        elif n in "uU":
+            width = 4 if n == "u" else 8
+            out.append(chr(int(body[i + 2:i + 2 + width], 16)))
+            i += 2 + width
+        else:  # octal
+            out.append(chr(int(body[i + 1:i + 4], 8)))
+            i += 4
+    return "".join(out)
+
+
+class Unknown(Exception):
+    """An expression the evaluator cannot compute."""
+
+
+@dataclass
+class Case:
+    """One recorded drpcli command."""
+
+    test: str
+    index: int
+    args: list[str] | None  # None: not extracted
+    stdin: str = ""
+    usage: bool = False
+    error: bool = False
+    curl: bool = False
+    loc: str = ""
+    why: str = ""  # why not extracted
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def _matching(toks: list[Tok], i: int) -> int:
+    """Index of the bracket closing the one at ``i``."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    open_, close, depth = toks[i].text, pairs[toks[i].text], 0
+    for j in range(i, len(toks)):
+        if toks[j].text == open_ and toks[j].kind == "op":
+            depth += 1
+        elif toks[j].text == close and toks[j].kind == "op":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise ValueError("unbalanced brackets")
+
+
+def _split_args(toks: list[Tok]) -> list[list[Tok]]:
+    """Top-level comma-separated pieces of an argument list (newlines dropped)."""
+    parts: list[list[Tok]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == "nl":
+            continue
+        if t.kind == "op" and t.text in "([{":
+            depth += 1
+        elif t.kind == "op" and t.text in ")]}":
+            depth -= 1
+        if depth == 0 and t.kind == "op" and t.text == ",":
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return [p for p in parts if p]
+
+
+def evaluate(toks: list[Tok], env: dict[str, Any]) -> Any:
+    """A string expression: literals, known variables, ``+``, ``path.Join``,
+    ``fmt.Sprintf("%s..")``, ``true``/``false``."""
+    if not toks:
+        raise Unknown("empty expression")
+    terms: list[list[Tok]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == "op" and t.text in "([{":
+            depth += 1
+        elif t.kind == "op" and t.text in ")]}":
+            depth -= 1
+        if depth == 0 and t.kind == "op" and t.text == "+":
+            terms.append([])
+        else:
+            terms[-1].append(t)
+    values = [_term(term, env) for term in terms]
+    if len(values) == 1:
+        return values[0]
+    if not all(isinstance(v, str) for v in values):
+        raise Unknown("+ of non-strings")
+    return "".join(values)
+
+
+def _term(toks: list[Tok], env: dict[str, Any]) -> Any:
+    if len(toks) == 1:
+        t = toks[0]
+        if t.kind in ("str", "raw"):
+            return go_string(t.text)
+        if t.kind == "ident" and t.text in ("true", "false"):
+            return t.text == "true"
+        if t.kind == "ident" and t.text in env:
+            return env[t.text]
+        raise Unknown(t.text)
+    texts = [t.text for t in toks]
+    if texts in (["runtime", ".", "GOOS"], ["runtime", ".", "GOARCH"]):
+        return GO_PLATFORM[texts[2]]
+    if texts[:3] == ["path", ".", "Join"] and texts[3] == "(":
+        inner = _split_args(toks[4:_matching(toks, 3)])
+        return posixpath.join(*[str(evaluate(p, env)) for p in inner]) \
+            if inner else ""
+    if texts[:3] == ["fmt", ".", "Sprintf"] and texts[3] == "(":
+        inner = _split_args(toks[4:_matching(toks, 3)])
+        fmt, *rest = [evaluate(p, env) for p in inner]
+        if not isinstance(fmt, str) or re.search(r"%[^svd%]", fmt):
+            raise Unknown("Sprintf format")
+        return re.sub(r"%[svd]", "{}", fmt.replace("{", "{{").replace("}", "}}")) \
+            .replace("%%", "%").format(*rest)
+    if texts[:3] == ["[", "]", "string"] and texts[3] == "{":
+        return [evaluate(p, env) for p in _split_args(toks[4:_matching(toks, 3)])]
+    if texts[0] == "(" and _matching(toks, 0) == len(toks) - 1:
+        return evaluate(toks[1:-1], env)
+    raise Unknown(" ".join(texts[:6]))
+
+
+def _line_end(toks: list[Tok], i: int) -> int:
+    """Index of the newline ending the statement starting at ``i`` (brackets span)."""
+    depth = 0
+    for j in range(i, len(toks)):
+        t = toks[j]
+        if t.kind == "op" and t.text in "([{":
+            depth += 1
+        elif t.kind == "op" and t.text in ")]}":
+            depth -= 1
+            if depth < 0:
+                return j
+        elif t.kind == "nl" and depth == 0 and j > i and _ends_statement(toks[j - 1]):
+            return j
+    return len(toks)
+
+
+def _ends_statement(t: Tok) -> bool:
+    """Go's semicolon rule: a newline after this token ends the statement."""
+    return t.kind in ("ident", "str", "raw", "chr", "num") or t.text in (")", "]", "}", "++", "--")
+
+
+class Extractor:
+    """Walks one test function's body, collecting its ``cliTest`` calls."""
+
+    def __init__(self, test: str, globals_: dict[str, Any]) -> None:
+        self.test = test
+        self.env_root = dict(globals_)
+        self.cases: list[Case] = []
+
+    def run(self, toks: list[Tok]) -> list[Case]:
+        self.block(toks, dict(self.env_root), unknown_loop=False)
+        return self.cases
+
+    def block(self, toks: list[Tok], env: dict[str, Any], unknown_loop: bool) -> None:
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if t.kind == "nl" or (t.kind == "op" and t.text in "{};"):
+                i += 1
+                continue
+            end = _line_end(toks, i)
+            stmt = toks[i:end]
+            texts = [s.text for s in stmt]
+            if texts and texts[0] == "for":
+                i = self.loop(toks, i, env, unknown_loop)
+                continue
+            if texts[0] in ("if", "else", "switch", "select", "go", "func") or \
+                    (texts[-1:] == ["{"]):
+                # enter the block's body as straight-line code
+                brace = next((k for k in range(i, len(toks))
+                              if toks[k].text == "{" and toks[k].kind == "op"), None)
+                if brace is None:
+                    i = end + 1
+                    continue
+                close = _matching(toks, brace)
+                self.block(toks[brace + 1:close], env, unknown_loop)
+                i = close + 1
+                continue
+            self.statement(stmt, env, unknown_loop)
+            i = end + 1
+
+    def loop(self, toks: list[Tok], i: int, env: dict[str, Any], unknown_loop: bool) -> int:
+        """``for _, v := range <[]string{...} | var>`` unrolled; any other loop's body is
+        walked once with its cases marked not extracted."""
+        nl = next((k for k in range(i, len(toks)) if toks[k].kind == "nl"), len(toks))
+        brace = max(k for k in range(i, nl) if toks[k].text == "{")
+        close = _matching(toks, brace)
+        head = toks[i + 1:brace]
+        texts = [t.text for t in head]
+        values: Any = None
+        if "range" in texts:
+            names = [t.text for t in head[:texts.index("range")] if t.kind == "ident"]
+            try:
+                values = evaluate(head[texts.index("range") + 1:], env)
+            except Unknown:
+                values = None
+            if isinstance(values, list) and names:
+                for n, v in enumerate(values):
+                    inner = dict(env)
+                    if len(names) == 2:
+                        inner[names[0]], inner[names[1]] = n, v
+                    else:
+                        inner[names[0]] = n
+                    self.block(toks[brace + 1:close], inner, unknown_loop)
+                return close + 1
+        self.block(toks[brace + 1:close], dict(env), True)
+        return close + 1
+
+    def statement(self, stmt: list[Tok], env: dict[str, Any], unknown_loop: bool) -> None:
+        texts = [s.text for s in stmt]
+        if "cliTest" in texts:
+            self.cli_test(stmt, texts.index("cliTest"), env, unknown_loop)
+            return
+        # assignments: var x [T] = e ; x := e ; x = e
+        if texts[0] == "var" and "=" in texts:
+            name, expr = texts[1], stmt[texts.index("=") + 1:]
+        elif len(texts) > 2 and texts[1] in (":=", "="):
+            name, expr = texts[0], stmt[2:]
+        else:
+            return
+        try:
+            env[name] = evaluate([s for s in expr if s.kind != "nl"], env)
+        except Unknown:
+            env.pop(name, None)
+
+    def cli_test(self, stmt: list[Tok], at: int, env: dict[str, Any],
+                 unknown_loop: bool) -> None:
+        at -= len([s for s in stmt[:at] if s.kind == "nl"])
+        stmt = [s for s in stmt if s.kind != "nl"]
+        open_ = at + 1
+        close = _matching(stmt, open_)
+        parts = _split_args(stmt[open_ + 1:close])
+        case = Case(self.test, len(self.cases), None)
+        self.cases.append(case)
+        try:
+            usage, error = evaluate(parts[0], env), evaluate(parts[1], env)
+            args = [evaluate(p, env) for p in parts[2:]]
+        except Unknown as exc:
+            case.why = f"argument not computed: {exc}"
+            return
+        j = close + 1
+        stdin, curl = "", False
+        while j < len(stmt) and stmt[j].text == ".":
+            name = stmt[j + 1].text
+            pclose = _matching(stmt, j + 2)
+            inner = stmt[j + 3:pclose]
+            if name == "Stdin":
+                try:
+                    stdin = evaluate([s for s in inner if s.kind != "nl"], env)
+                except Unknown as exc:
+                    case.why = f"stdin not computed: {exc}"
+                    return
+            elif name == "get":
+                curl = True
+            j = pclose + 1
+        if unknown_loop:
+            case.why = "inside a loop the evaluator cannot unroll"
+            return
+        if not all(isinstance(a, str) for a in args):
+            case.why = "a non-string argument"
+            return
+        case.args, case.stdin, case.usage, case.error, case.curl = \
+            args, stdin, bool(usage), bool(error), curl
+
+
+def package_globals(files: dict[str, str]) -> dict[str, Any]:
+    """Top-level string ``var``/``const`` values of the package's test files."""
+    env: dict[str, Any] = {}
+    for src in files.values():
+        toks = tokenize(src)
+        depth = 0
+        i = 0
+        while i < len(toks):
+            t = toks[i]
+            if t.kind == "op" and t.text in "({[":
+                depth += 1
+            elif t.kind == "op" and t.text in ")}]":
+                depth -= 1
+            elif depth == 0 and t.text in ("var", "const") and i + 1 < len(toks) \
+                    and toks[i + 1].kind == "ident":
+                end = _line_end(toks, i)
+                stmt = toks[i:end]
+                texts = [s.text for s in stmt]
+                if "=" in texts:
+                    try:
+                        env[texts[1]] = evaluate(
+                            [s for s in stmt[texts.index("=") + 1:] if s.kind != "nl"], env)
+                    except Unknown:
+                        pass
+                i = end
+                continue
+            i += 1
+    return env
+
+
+def extract(files: dict[str, str]) -> list[Case]:
+    """Every ``cliTest`` call of every ``Test*`` function, in ``go test`` order."""
+    env = package_globals(files)
+    cases: list[Case] = []
+    for name in sorted(files):
+        toks = tokenize(files[name])
+        for i, t in enumerate(toks):
+            if t.text == "func" and i + 1 < len(toks) and toks[i + 1].text.startswith("Test") \
+                    and toks[i + 2].text == "(" and "testing" in \
+                    [x.text for x in toks[i + 3:i + 8]] and toks[i + 1].text != "TestMain":
+                brace = next(k for k in range(i, len(toks)) if toks[k].text == "{")
+                body = toks[brace + 1:_matching(toks, brace)]
+                cases.extend(Extractor(toks[i + 1].text, env).run(body))
+    return cases
+
+
+class Namer:
+    """``CliTest.loc`` of common_test.go: the recorded folder of a case."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def loc(self, test: str, args: list[str], stdin: str) -> str:
+        res: list[str] = []
+        digest = hashlib.md5()
+        have = False
+        for i, arg in enumerate(args):
+            if not arg:
+                continue
+            if arg[0] in "[{-":
+                have = True
+                digest.update(".".join(args[i:]).encode())
+                break
+            res.append(arg)
+        if stdin:
+            have = True
+            digest.update(stdin.encode())
+        if have:
+            res.append(digest.hexdigest())
+        ret = _go_path_join(test, ".".join(res))
+        for old, new in (("\n", "nl"), (":", "."), ("|", "pipe"), ('"', "dquote"),
+                         ("'", "squote")):
+            ret = ret.replace(old, new)
+        ret = re.sub(r"\.+", ".", ret)
+        ret = re.sub(r"\.?/\.?", "/", ret)
+        ret = ret.strip(".")
+        if ret not in self.seen:
+            self.seen[ret] = 2
+            return ret
+        n = self.seen[ret]
+        self.seen[ret] += 1
+        return f"{ret}.{n}"
+
+
+def _go_path_join(*parts: str) -> str:
+    """Go's ``path.Join``: join the non-empty parts and ``path.Clean`` the result."""
+    joined = "/".join(p for p in parts if p)
+    if not joined:
+        return ""
+    rooted = joined.startswith("/")
+    out: list[str] = []
+    for part in joined.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out and out[-1] != "..":
+                out.pop()
+            elif not rooted:
+                out.append("..")
+            continue
+        out.append(part)
+    cleaned = "/".join(out)
+    return ("/" + cleaned) if rooted else (cleaned or ".")
+
+
+# ---- comparison (common_test.go testCli / reTest) -------------------------------------
+
+def re_test(expected: str, actual: str) -> bool:
+    """``reTest``: each non-empty line after ``RE:`` must match a later actual line."""
+    patterns = []
+    for line in expected[4:].split("\n"):
+        line = line.strip()
+        if line:
+            try:
+                patterns.append(re.compile(r"^[\s]*(" + line + r")[\s]*$"))
+            except re.error:
+                return False
+    lines = actual.split("\n")
+    idx, matches = 0, 0
+    for pat in patterns:
+        while True:
+            matched = bool(pat.match(lines[idx]))
+            if matched:
+                matches += 1
+            idx += 1
+            if idx == len(lines) or matched:
+                break
+        if idx == len(lines):
+            break
+    return matches == len(patterns)
+
+
+#: The commit of v4.8.0 (the mirror carries it as ``v4.8.0-alpha00``), whose models the
+#: stand-in answers with (``src/drp_plugin/drp_models.json`` records the same commit).
+V48_REV = "ec1ea89ab810cc86ba12d0b22087efb2b52e1255"
+
+
+def model_changes(provision: str, old_rev: str,
+                  new_rev: str = V48_REV) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Per object prefix, the JSON fields its model gained and lost from ``old_rev`` to
+    ``new_rev`` (read with ``tools/gen_drp_models.py``, embedded structs flattened)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "gen_drp_models", Path(__file__).with_name("gen_drp_models.py"))
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("gen_drp_models", gen)
+    spec.loader.exec_module(gen)
+    old = gen.parse_go(gen.read_models(Path(provision), old_rev)[0])
+    new = gen.parse_go(gen.read_models(Path(provision), new_rev)[0])
+    gained: dict[str, set[str]] = {}
+    lost: dict[str, set[str]] = {}
+    for prefix, struct in new["prefixes"].items():
+        before = set(old["structs"].get(old["prefixes"].get(prefix, ""), {}))
+        after = set(new["structs"].get(struct, {}))
+        gained[prefix], lost[prefix] = after - before, (before - after if before else set())
+    return gained, lost
+
+
+NEWER: dict[str, set[str]] = {}
+OLDER: dict[str, set[str]] = {}
+#: Values whose meaning changed: (prefix, field, 2019 value, v4.8 value, evidence).
+VALUE_CHANGES = (
+    ("machines", "CurrentTask", -1, 0,
+     "a new machine without tasks has CurrentTask 0 in v4.8 (api/events_test.go TestWaitFor)"),
+)
+
+
+def _without_added(got: Any, want: Any) -> Any:
+    """``got`` with the keys ``want`` lacks removed (recursively, lists element-wise)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return {k: _without_added(v, want[k]) for k, v in got.items() if k in want}
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return [_without_added(g, w) for g, w in zip(got, want, strict=True)]
+    return got
+
+
+def _added(got: Any, want: Any) -> set[str]:
+    if isinstance(got, dict) and isinstance(want, dict):
+        names = {k for k in got if k not in want}
+        for k in got:
+            if k in want:
+                names |= _added(got[k], want[k])
+        return names
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return set().union(*(_added(g, w) for g, w in zip(got, want, strict=True))) if got else set()
+    return set()
+
+
+def _as_v48(prefix: str, want: Any, got: Any) -> tuple[Any, list[str]]:
+    """The recorded answer as v4.8 would give it: fields v4.8's model lost removed, and
+    :data:`VALUE_CHANGES` applied where the answer shows the new value; with notes."""
+    notes: list[str] = []
+    lost = OLDER.get(prefix, set())
+
+    def one(w: Any, g: Any) -> Any:
+        if not isinstance(w, dict):
+            return w
+        out = {k: v for k, v in w.items() if k not in lost}
+        if len(out) != len(w):
+            notes.append("fields v4.8's models dropped: " + ", ".join(sorted(set(w) - set(out))))
+        for vprefix, name, old, new, why in VALUE_CHANGES:
+            if vprefix == prefix and out.get(name) == old and isinstance(g, dict) \
+                    and g.get(name) == new:
+                out[name] = new
+                notes.append(why)
+        return out
+
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        want = [one(w, g) for w, g in zip(want, got, strict=True)]
+    else:
+        want = one(want, got)
+    return want, sorted(set(notes))
+
+
+def _client_wording(text: str) -> str:
+    return text.replace("while decoding JSON: ", "").rstrip()
+
+
+def drift(case: Case, want_out: str, want_err: str, out: str, err: str) -> str:
+    """Why a differing case is version drift (the 2019 server and drpcli against v4.8's
+    drpcli and models), or "" when it is not."""
+    if case.usage:
+        return "drpcli's usage text changed since 2019 (no request is made)"
+    if "Usage:" in want_err and "Usage:" in err and want_out == out:
+        return "drpcli prints its usage after the error; the usage text changed since 2019"
+    if want_out == out and want_err != err and \
+            _client_wording(want_err) == _client_wording(err):
+        return ("drpcli's own wording changed (v4.8 adds \"while decoding JSON: \" and "
+                "no longer ends some errors with a blank line)")
+    if want_err == err or (want_err and err and not want_out and not out
+                           and want_err.rstrip("\n") == err.rstrip("\n")):
+        try:
+            w, g = json.loads(want_out), json.loads(out)
+        except ValueError:
+            w = g = None
+        words = [a for a in case.args or [] if not a.startswith("-")]
+        prefix = words[0] if words else ""
+        if w is not None and g != w:
+            w, notes = _as_v48(prefix, w, g)
+            added = _added(g, w)
+            if _without_added(g, w) == w and added <= NEWER.get(prefix, set()):
+                if added:
+                    notes.append("fields v4.8's models have and the 2019 server did not: " +
+                                 ", ".join(sorted(added)))
+                return "; ".join(notes)
+    return ""
+
+
+def compare(case: Case, want_out: str, want_err: str, out: str, err: str,
+            failed: bool) -> list[str]:
+    """What differs, as ``testCli`` judges it (empty: the case answers as recorded)."""
+    problems = []
+    if case.error != failed:
+        problems.append("exit status: " + ("expected an error" if case.error
+                                           else "expected success"))
+    if not case.usage:
+        for what, want, got in (("stdout", want_out, out), ("stderr", want_err, err)):
+            same = re_test(want, got) if want.startswith("RE:\n") else want == got
+            if not same:
+                problems.append(what)
+    elif case.error:
+        if not err.startswith(want_err) or "Usage:" not in err:
+            problems.append("stderr (usage)")
+        if out != want_out:
+            problems.append("stdout")
+    else:
+        if err != want_err:
+            problems.append("stderr")
+        if not out.startswith(want_out) or "Usage:" not in out:
+            problems.append("stdout (usage)")
+    return problems
+
+
+# ---- the run ----------------------------------------------------------------------------
+
+def suite_files(provision: str, rev: str, into: Path) -> Path:
+    """Extract ``cli/`` of ``provision`` (a git dir or work tree) at ``rev`` into ``into``."""
+    git = ["git", "--git-dir", provision] if not (Path(provision) / ".git").exists() \
+        else ["git", "-C", provision]
+    data = subprocess.run([*git, "archive", rev, "cli"], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "cli"
+
+
+class StandIn:
+    """``drp-plugin serve`` on free ports, for the run's length."""
+
+    def __init__(self, home: Path, drp_plugin: list[str]) -> None:
+        env = {**os.environ, "HOME": str(home)}
+        for var in ("RS_ENDPOINT", "RS_TOKEN", "RS_KEY", "RS_FILESERVER"):
+            env.pop(var, None)
+        self.proc = subprocess.Popen(
+            [*drp_plugin, "serve", "--port", "0", "--file-port", "0", "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.endpoint = self.fileserver = ""
+        ready = threading.Event()
+        threading.Thread(target=self._read_out, daemon=True).start()
+        threading.Thread(target=self._read_err, args=(ready,), daemon=True).start()
+        if not ready.wait(START_TIMEOUT) or not self.endpoint:
+            self.stop()
+            raise RuntimeError("drp-plugin serve did not start")
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            m = re.match(r"DRP stand-in: (\S+)\s+\(files: (\S+)\)", line)
+            if m:
+                self.endpoint, self.fileserver = m.group(1), m.group(2)
+
+    def _read_err(self, ready: threading.Event) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if "Ctrl-C stops it" in line:
+                ready.set()
+        ready.set()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def stage(test: str, work: Path, incrementer: Path | None) -> None:
+    """What the Go test stages in its working directory before its commands."""
+    if test == "TestPluginProviderCli" and incrementer is not None:
+        # plugin_providers_test.go: cp -rf <tmpDir>/plugins/incrementer incrementer
+        shutil.copy2(incrementer, work / "incrementer")
+    if test == "TestPrefsCli":
+        # prefs_test.go: bootenvs/local3.yml and templates/<tmpl> symlinks into test-data
+        (work / "bootenvs").mkdir(exist_ok=True)
+        (work / "templates").mkdir(exist_ok=True)
+        for link, target in (("bootenvs/local3.yml", "../test-data/local3.yml"),
+                             *((f"templates/{t}", f"../test-data/{t}") for t in
+                               ("local3-pxelinux.tmpl", "local3-elilo.tmpl",
+                                "local3-ipxe.tmpl"))):
+            if not (work / link).is_symlink():
+                (work / link).symlink_to(target)
+
+
+def unstage(test: str, work: Path) -> None:
+    if test == "TestPluginProviderCli":
+        (work / "incrementer").unlink(missing_ok=True)
+    if test == "TestPrefsCli":
+        for folder in ("bootenvs", "templates", "isos", "ic"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+
+
+def served(case: Case) -> bool:
+    if case.test in NOT_SERVED_TESTS or not case.args:
+        return False
+    words = [a for a in case.args if not a.startswith("-")]
+    return not (words and (words[0] in NOT_SERVED_TYPES
+                           or " ".join(words[:2]) in NOT_SERVED_TYPES))
+
+
+def run_case(case: Case, drpcli: str, drp: StandIn, work: Path, home: Path) -> tuple[str, str, bool]:
+    assert case.args is not None
+    if case.curl:
+        url = drp.fileserver + "/" + "/".join(case.args)
+        try:
+            with urllib.request.urlopen(url, timeout=COMMAND_TIMEOUT) as reply:
+                return reply.read().decode(errors="replace"), "", False
+        except Exception as exc:  # noqa: BLE001 - the recording compares the text
+            return "", str(exc), True
+    args = list(case.args)
+    if "-E" not in args:
+        args = ["-E", drp.endpoint, "-T", "", *args]
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "")}
+    try:
+        proc = subprocess.run([drpcli, *args], input=case.stdin, capture_output=True,
+                              text=True, cwd=work, env=env, timeout=COMMAND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "", f"timed out after {COMMAND_TIMEOUT:.0f} s", True
+    return proc.stdout, proc.stderr, proc.returncode != 0
+
+
+def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
+           drp_plugin: list[str], only: set[str] | None = None) -> list[Case]:
+    with tempfile.TemporaryDirectory(prefix="drp-replay-") as tmp:
+        root = Path(tmp)
+        cli = suite_files(provision, rev, root / "src")
+        work = root / "src" / "cli"
+        if incrementer is not None:
+            bin_dir = root / "src" / "bin" / GO_PLATFORM["GOOS"] / GO_PLATFORM["GOARCH"]
+            bin_dir.mkdir(parents=True)
+            shutil.copy2(incrementer, bin_dir / "incrementer")
+        files = {p.name: p.read_text() for p in sorted(cli.glob("*_test.go"))}
+        gained, lost = model_changes(provision, rev)
+        NEWER.update(gained)
+        OLDER.update(lost)
+        cases = extract(files)
+        namer = Namer()
+        recorded = cli / "test-data" / "output"
+        for case in cases:
+            if case.args is not None:
+                case.loc = namer.loc(case.test, case.args, case.stdin)
+        home = root / "home"
+        home.mkdir()
+        drp = StandIn(home, drp_plugin)
+        try:
+            current = ""
+            for case in cases:
+                if only and case.test not in only:
+                    continue
+                if case.test != current:
+                    if current:
+                        unstage(current, work)
+                    current = case.test
+                    stage(current, work, incrementer)
+                if case.args is None:
+                    case.result = {"class": "not-extracted", "why": case.why}
+                    continue
+                # git keeps no empty folder: a case that printed nothing has none
+                folder = recorded / case.loc
+                want_out = _read(folder / "stdout.expect")
+                want_err = _read(folder / "stderr.expect")
+                out, err, failed = run_case(case, drpcli, drp, work, home)
+                problems = compare(case, want_out, want_err, out, err, failed)
+                klass = "match" if not problems else "differs"
+                why = drift(case, want_out, want_err, out, err) if problems else ""
+                if why:
+                    klass = "drift"
+                if not served(case) and problems:
+                    klass = "not-served"
+                case.result = {"class": klass, "problems": problems, "served": served(case)}
+                if why:
+                    case.result["why"] = why
+                if problems:
+                    case.result.update(want_out=want_out, want_err=want_err, out=out, err=err)
+            if current:
+                unstage(current, work)
+        finally:
+            drp.stop()
+    return cases
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def summary(cases: list[Case]) -> dict[str, Any]:
+    ran = [c for c in cases if c.result]
+    served_ = [c for c in ran if c.result.get("served")]
+    matched = [c for c in served_ if c.result["class"] == "match"]
+    counts: dict[str, int] = {}
+    for c in ran:
+        counts[c.result["class"]] = counts.get(c.result["class"], 0) + 1
+    return {"served": len(served_), "matched": len(matched), "classes": counts,
+            "cases": len(ran)}
+
+
+def _iter_report(cases: list[Case], verbose: bool) -> Iterator[str]:
+    for c in cases:
+        if not c.result:
+            continue
+        name = c.loc or f"{c.test}#{c.index}"
+        line = f"{c.result['class']:14} {name}"
+        if c.result.get("problems"):
+            line += "  (" + ", ".join(c.result["problems"]) + ")"
+        if c.result.get("why"):
+            line += f"  ({c.result['why']})"
+        yield line
+        if verbose and c.result.get("problems"):
+            yield "    $ drpcli " + " ".join(json.dumps(a) if " " in a or not a else a
+                                             for a in c.args or [])
+            for what in ("out", "err"):
+                want, got = c.result[f"want_{what}"], c.result[what]
+                if want != got:
+                    yield f"    want {what}: {want[:2000]!r}"
+                    yield f"    got  {what}: {got[:2000]!r}"
+
+
+def _first_difference(want: str, got: str) -> str:
+    if want.startswith("RE:\n"):
+        want = want[4:].replace("\\", "")
+    for a, b in zip(want.splitlines(), got.splitlines(), strict=False):
+        if a.strip() != b.strip():
+            return f"recorded `{a.strip()[:70]}`, answered `{b.strip()[:70]}`"
+    a_lines, b_lines = want.splitlines(), got.splitlines()
+    if len(a_lines) > len(b_lines):
+        return f"recorded `{a_lines[len(b_lines)].strip()[:70]}`, answered nothing more"
+    if len(b_lines) > len(a_lines):
+        return f"answered `{b_lines[len(a_lines)].strip()[:70]}` beyond the recording"
+    return "whitespace"
+
+
+_CLASSES = (
+    ("differs", "The stand-in answers differently (served)"),
+    ("drift", "Version drift: drpcli v4.8 or v4.8's models against the 2019 recording"),
+    ("not-served", "Not served: a test or object type the stand-in does not serve"),
+    ("not-extracted", "Not extracted: a command the replay cannot compute"),
+)
+
+
+def markdown(cases: list[Case]) -> str:
+    """Every case that does not answer as recorded, by class, reason and test."""
+    s = summary(cases)
+    out = [f"{s['matched']} of {s['served']} served cases answer as DRP did "
+           f"({s['cases']} cases replayed).", ""]
+    for klass, title in _CLASSES:
+        chosen = [c for c in cases if c.result.get("class") == klass]
+        out += [f"#### {title}: {len(chosen)}", ""]
+        for c in chosen:
+            name = c.loc or f"{c.test}#{c.index}"
+            if klass == "differs":
+                r = c.result
+                stream = "out" if r["want_out"] != r["out"] else "err"
+                why = ("exit status; " if any("exit" in p for p in r["problems"]) else "") + \
+                    f"std{stream}: " + _first_difference(r[f"want_{stream}"], r[stream])
+            elif klass == "not-served":
+                why = "its test or object type is not served"
+            else:
+                why = c.result.get("why", "")
+            out.append(f"- `{name}`: {why.replace('|', '/')}")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--provision", default=os.environ.get("DRP_PROVISION_GIT"),
+                    help="git dir or work tree of digitalrebar/provision (DRP_PROVISION_GIT)")
+    ap.add_argument("--rev", default=os.environ.get("DRP_PROVISION_SUITE_REV", SUITE_REV),
+                    help=f"commit carrying the suite (default {SUITE_REV})")
+    ap.add_argument("--drpcli", default=os.environ.get("DRP_DRPCLI"),
+                    help="the drpcli binary (DRP_DRPCLI)")
+    ap.add_argument("--incrementer", default=os.environ.get("DRP_INCREMENTER"),
+                    help="the incrementer provider binary the tests upload (DRP_INCREMENTER)")
+    ap.add_argument("--drp-plugin", default=str(Path(sys.executable).with_name("drp-plugin")),
+                    help="the drp-plugin command (default: next to this Python)")
+    ap.add_argument("--test", action="append", help="replay only this test (repeatable)")
+    ap.add_argument("--json", help="write every case's result to this file")
+    ap.add_argument("--markdown", help="write the classified list of differences here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show each difference")
+    opts = ap.parse_args(argv)
+    if not opts.provision or not opts.drpcli:
+        ap.error("--provision (DRP_PROVISION_GIT) and --drpcli (DRP_DRPCLI) are required")
+    inc = Path(opts.incrementer) if opts.incrementer else None
+    cases = replay(opts.provision, opts.rev, opts.drpcli, inc, [opts.drp_plugin],
+                   set(opts.test) if opts.test else None)
+    for line in _iter_report(cases, opts.verbose):
+        print(line)
+    s = summary(cases)
+    print(f"{s['matched']} of {s['served']} served cases answer as DRP did "
+          f"({s['cases']} cases: " + ", ".join(f"{k} {v}" for k, v in
+                                               sorted(s["classes"].items())) + ")")
+    if opts.markdown:
+        Path(opts.markdown).write_text(markdown(cases))
+    if opts.json:
+        Path(opts.json).write_text(json.dumps(
+            {"summary": s, "cases": [{"test": c.test, "loc": c.loc, "args": c.args,
+                                      "stdin": c.stdin, **c.result} for c in cases
+                                     if c.result]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
