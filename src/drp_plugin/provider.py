@@ -428,14 +428,14 @@ class BaseProvider:
     def cli(self) -> click.Group:
         """The provider's click group; add your own commands with ``@provider.cli.command()``."""
         if self._cli is None:
-            from .cli import build_cli
+            from .provider_cli import build_cli
 
             self._cli = build_cli(self)
         return self._cli
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         """Run the command line (``define``, ``unpack``, ``listen``, ``version``, ...)."""
-        from .cli import main
+        from .provider_cli import main
 
         main(self, argv)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 
 from .servers import Proxy, Recorder
 
@@ -56,7 +56,7 @@ def start_callback(drp_provider: Callable[..., ProviderUnderTest]) -> Start:
 
 
 @pytest.fixture
-def machine(drp_client: DRPTestClient) -> dict[str, Any]:
+def machine(drp_client: StandInClient) -> dict[str, Any]:
     """A machine ``m1.example.com`` with a few params."""
     return drp_client.create_machine(
         "m1.example.com", params={"site": "lab-3", "rack": 7},

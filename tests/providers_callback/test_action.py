@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.errors import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient
+from drp_plugin.testing.fixtures import StandInClient
 
 from .conftest import Start
 from .servers import Recorder
@@ -23,7 +23,7 @@ def do(plugin: Any, name: str, on: str = "m1.example.com", **params: Any) -> Any
 @pytest.mark.slow
 def test_machine_body_empty_method_is_post_and_base64_answer(
         start_callback: Start, recorder: Recorder, machine: dict[str, Any],
-        drp_client: DRPTestClient) -> None:
+        drp_client: StandInClient) -> None:
     drp_client.create_profile("lab", {"from/profile": "yes"})
     drp_client.patch("machines", machine["Uuid"],
                      [{"op": "replace", "path": "/Profiles", "value": ["lab"]}])
@@ -64,7 +64,7 @@ def test_machine_body_empty_method_is_post_and_base64_answer(
 @pytest.mark.slow
 def test_answers_errors_and_unknown_actions(start_callback: Start, recorder: Recorder,
                                             machine: dict[str, Any],
-                                            drp_client: DRPTestClient) -> None:
+                                            drp_client: StandInClient) -> None:
     recorder.reply("/json", 200, {"id": 42, "tags": ["a"]})
     recorder.reply("/text", 200, "hello there")
     recorder.reply("/bad-json", 200, "not json")
@@ -108,7 +108,7 @@ def test_answers_errors_and_unknown_actions(start_callback: Start, recorder: Rec
 
 @pytest.mark.slow
 def test_templated_url_and_override_bodies(start_callback: Start, recorder: Recorder,
-                                           machine: dict[str, Any], drp_client: DRPTestClient,
+                                           machine: dict[str, Any], drp_client: StandInClient,
                                            ) -> None:
     drp_client.set_param("machines", machine["Uuid"], "callback/skip", True)
     url = recorder.url(
@@ -171,7 +171,7 @@ def test_templates_are_sandboxed_and_strict(start_callback: Start, recorder: Rec
 @pytest.mark.slow
 def test_override_decodes_and_aggregates_params(start_callback: Start, recorder: Recorder,
                                                 machine: dict[str, Any],
-                                                drp_client: DRPTestClient) -> None:
+                                                drp_client: StandInClient) -> None:
     drp_client.create_param("test/secret", {"type": "string"}, secure=True)
     drp_client.create_profile("global-ish", {"from/profile": 5})
     drp_client.patch("machines", machine["Uuid"],

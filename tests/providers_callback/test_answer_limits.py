@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.errors import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 
 from .conftest import PROVIDER_DIR, Start
 from .servers import Recorder, Reply
@@ -63,7 +63,7 @@ def no_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/<pid>/status")
 def test_huge_answers_are_not_read_and_memory_stays_bounded(
         no_setting: None, start_callback: Start, recorder: Recorder, machine: dict[str, Any],
-        drp_client: DRPTestClient) -> None:
+        drp_client: StandInClient) -> None:
     recorder.sequence("/huge", Reply(200, stream=HUGE))                      # Content-Length
     recorder.sequence("/token", Reply(200, stream=HUGE, announce=False))      # until close
     recorder.sequence("/failing", Reply(500, stream=HUGE))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.errors import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient
+from drp_plugin.testing.fixtures import StandInClient
 
 from .conftest import Start
 from .servers import Proxy, Recorder, Reply
@@ -83,7 +83,7 @@ def test_connection_failures_are_retried(start_callback: Start, recorder: Record
 
 @pytest.mark.slow
 def test_proxy_is_used(start_callback: Start, recorder: Recorder, proxy: Proxy,
-                       machine: dict[str, Any], drp_client: DRPTestClient) -> None:
+                       machine: dict[str, Any], drp_client: StandInClient) -> None:
     issued: list[str] = []
 
     def token(seen: Any) -> Reply:

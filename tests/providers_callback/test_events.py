@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from drp_plugin.testing.fixtures import DRPTestClient
+from drp_plugin.testing.fixtures import StandInClient
 
 from .conftest import Start
 from .servers import Recorder, Reply
 
 
-def set_fields(client: DRPTestClient, machine: dict[str, Any], **fields: Any) -> None:
+def set_fields(client: StandInClient, machine: dict[str, Any], **fields: Any) -> None:
     client.patch("machines", machine["Uuid"],
                  [{"op": "replace", "path": f"/{k}", "value": v} for k, v in fields.items()])
 
 
-def job_event(client: DRPTestClient, machine_uuid: str, job_uuid: str, state: str,
+def job_event(client: StandInClient, machine_uuid: str, job_uuid: str, state: str,
               before: str | None, action: str = "update") -> None:
     """Publish a jobs event (the stand-in does not run jobs; DRP sends these)."""
     job = {"Uuid": job_uuid, "Machine": machine_uuid, "State": state, "Task": "some-task"}
@@ -32,7 +32,7 @@ def job_event(client: DRPTestClient, machine_uuid: str, job_uuid: str, state: st
 @pytest.mark.slow
 def test_taskcomplete_once_per_completion(start_callback: Start, recorder: Recorder,
                                           machine: dict[str, Any],
-                                          drp_client: DRPTestClient) -> None:
+                                          drp_client: StandInClient) -> None:
     start_callback({"taskcomplete": {"Url": recorder.url("/done/{{ Machine.Name }}"),
                                      "ExcludeParams": ["rack"]}})
     set_fields(drp_client, machine, Tasks=["stage:one", "task-a", "task-b"], CurrentTask=-1)
@@ -60,7 +60,7 @@ def test_taskcomplete_once_per_completion(start_callback: Start, recorder: Recor
 
 @pytest.mark.slow
 def test_taskcomplete_queues_in_order_per_machine(start_callback: Start, recorder: Recorder,
-                                                  drp_client: DRPTestClient) -> None:
+                                                  drp_client: StandInClient) -> None:
     recorder.route("/done/slow", lambda seen: Reply(200, "ok", sleep=1.0))
     plugin = start_callback({"taskcomplete": {"Url": recorder.url("/done/{{ Machine.Name }}"),
                                               "NoBody": True}})
@@ -80,7 +80,7 @@ def test_taskcomplete_queues_in_order_per_machine(start_callback: Start, recorde
 
 @pytest.mark.slow
 def test_jobfail_once_per_failed_job(start_callback: Start, recorder: Recorder,
-                                     machine: dict[str, Any], drp_client: DRPTestClient) -> None:
+                                     machine: dict[str, Any], drp_client: StandInClient) -> None:
     plugin = start_callback({
         "jobfail": {"Url": recorder.url("/failed/{{ Machine.Name }}"), "Aggregate": True},
         "taskcomplete": {"Url": recorder.url("/done")},

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from drp_plugin.errors import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 from tests.helpers import build_and_define, define_silently
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def exec_plugin(drp_provider: Callable[..., ProviderUnderTest],
 
 
 @pytest.fixture
-def machine(drp_client: DRPTestClient) -> dict[str, Any]:
+def machine(drp_client: StandInClient) -> dict[str, Any]:
     return drp_client.create_machine("m1")
 
 
@@ -140,7 +140,7 @@ def test_define_from_source_is_json_and_silent() -> None:
     assert action["OptionalParams"] == ["endpoint-exec/parameters"]
 
 
-def test_content_is_installed(exec_plugin: ProviderUnderTest, drp_client: DRPTestClient) -> None:
+def test_content_is_installed(exec_plugin: ProviderUnderTest, drp_client: StandInClient) -> None:
     for name, default in [("endpoint-exec/actions", {}), ("endpoint-exec/parameters", ""),
                           ("endpoint-exec/plugin", "endpoint-exec"),
                           ("endpoint-exec/timeout", 300),
@@ -184,7 +184,7 @@ def test_unbalanced_quotes_are_an_error(exec_plugin: ProviderUnderTest,
 
 def test_environment_names_the_machine_and_the_api(exec_plugin: ProviderUnderTest,
                                                    machine: dict[str, Any],
-                                                   drp_client: DRPTestClient) -> None:
+                                                   drp_client: StandInClient) -> None:
     result = run(exec_plugin, "env")
     assert result["ReturnCode"] == 0, result
     seen = json.loads(result["StandardOut"])
@@ -319,14 +319,14 @@ def test_missing_action_param(exec_plugin: ProviderUnderTest, machine: dict[str,
 
 
 def test_action_param_comes_from_the_machine(exec_plugin: ProviderUnderTest,
-                                             drp_client: DRPTestClient) -> None:
+                                             drp_client: StandInClient) -> None:
     drp_client.create_machine("m2", params={"endpoint-exec/action": "args",
                                             "endpoint-exec/parameters": "from-machine"})
     result = exec_plugin.action("endpointExecDo", on="m2", params={})
     assert json.loads(result["StandardOut"])[-1] == "from-machine"
 
 
-def test_concurrent_runs(exec_plugin: ProviderUnderTest, drp_client: DRPTestClient) -> None:
+def test_concurrent_runs(exec_plugin: ProviderUnderTest, drp_client: StandInClient) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     for i in range(4):
@@ -337,7 +337,7 @@ def test_concurrent_runs(exec_plugin: ProviderUnderTest, drp_client: DRPTestClie
 
 
 def test_secrets_are_not_logged(drp_provider: Callable[..., ProviderUnderTest],
-                                drp_client: DRPTestClient, tools: dict[str, Any]) -> None:
+                                drp_client: StandInClient, tools: dict[str, Any]) -> None:
     actions = dict(tools["actions"])
     actions["secret"] = {"Path": tools["actions"]["args"]["Path"], "BaseArgs": "--pw s3cr3t-base"}
     plugin = drp_provider(PROVIDER, params={"endpoint-exec/actions": actions})
@@ -365,7 +365,7 @@ def test_bad_config_is_refused(drp_provider: Callable[..., ProviderUnderTest]) -
 
 @pytest.mark.slow
 def test_built_single_file(tmp_path: Path, drp_provider: Callable[..., ProviderUnderTest],
-                           drp_client: DRPTestClient, tools: dict[str, Any]) -> None:
+                           drp_client: StandInClient, tools: dict[str, Any]) -> None:
     out = tmp_path / "dist" / "endpoint-exec"
     assert build_and_define(PROVIDER, out)["Name"] == "endpoint-exec"
     plugin = drp_provider(out, params={"endpoint-exec/actions": tools["actions"]})

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 
 from .test_endpoint_exec import PROVIDER, _alive, run, script
 
@@ -84,7 +84,7 @@ def escapers(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def machine(drp_client: DRPTestClient) -> dict[str, Any]:
+def machine(drp_client: StandInClient) -> dict[str, Any]:
     return drp_client.create_machine("m1")
 
 

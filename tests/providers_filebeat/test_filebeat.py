@@ -23,7 +23,7 @@ import yaml
 
 from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 from tests.helpers import build_and_define, define_silently
 
 from .peer import LinePeer
@@ -43,7 +43,7 @@ def peer() -> Iterator[LinePeer]:
 
 def post_events(drp: StandInThread, keys: range, threads: int = 4, kind: str = "fbtest") -> None:
     """Publish one event per key through the REST API, from a few clients at once."""
-    clients = [DRPTestClient(drp) for _ in range(threads)]
+    clients = [StandInClient(drp) for _ in range(threads)]
 
     def work(n: int) -> None:
         for i in keys[n::threads]:
@@ -159,7 +159,7 @@ def test_define_from_source_is_json_and_silent() -> None:
 
 @pytest.mark.slow
 def test_params_are_installed(drp_provider: Callable[..., ProviderUnderTest],
-                              drp_standin: StandInThread, drp_client: DRPTestClient,
+                              drp_standin: StandInThread, drp_client: StandInClient,
                               tmp_path: Path) -> None:
     start_filebeat(drp_standin, drp_provider,
                    file_params(tmp_path / "out.json", tmp_path / "spool"))
@@ -175,7 +175,7 @@ def test_params_are_installed(drp_provider: Callable[..., ProviderUnderTest],
 
 def test_file_mode_filters_machine_events(drp_provider: Callable[..., ProviderUnderTest],
                                           drp_standin: StandInThread,
-                                          drp_client: DRPTestClient, tmp_path: Path) -> None:
+                                          drp_client: StandInClient, tmp_path: Path) -> None:
     out = tmp_path / "logs" / "fb.json"
     start_filebeat(drp_standin, drp_provider, file_params(out, tmp_path / "spool",
                                               ["machines.*.*", "profiles.*.*"]))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from drp_plugin import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient, load_provider
+from drp_plugin.testing.fixtures import StandInClient, load_provider
 
 from .conftest import PROVIDER
 from .simulators import IpmiSim, SushySim
@@ -36,7 +36,7 @@ def cmdlines() -> str:
 def test_both_modes_under_the_standin(standin: Any, provider_env: dict[str, str],
                                       ipmi_bmcs: IpmiSim, redfish_bmc: SushySim,
                                       ipmitool_wrapper: tuple[Path, Path]) -> None:
-    with DRPTestClient(standin) as client:
+    with StandInClient(standin) as client:
         plugin = load_provider(standin, client, PROVIDER, params={})
         client.create_machine("rack1-node3", params=ipmi_bmcs.params(3))
         client.create_machine("rack1-node4", params=redfish_bmc.params())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from drp_plugin.errors import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 
 INCREMENTER = Path(__file__).resolve().parents[2] / "examples" / "incrementer" / "incrementer.py"
 
@@ -32,7 +32,7 @@ def inc(_runnable: None, drp_provider: Callable[..., ProviderUnderTest]) -> Prov
     return drp_provider(INCREMENTER)
 
 
-def test_increment(inc: ProviderUnderTest, drp_client: DRPTestClient) -> None:
+def test_increment(inc: ProviderUnderTest, drp_client: StandInClient) -> None:
     machine = drp_client.create_machine("m1")
     uuid = machine["Uuid"]
     assert inc.action("increment", on="m1") == 1
@@ -48,7 +48,7 @@ def test_increment(inc: ProviderUnderTest, drp_client: DRPTestClient) -> None:
 
 
 def test_step_from_a_profile_and_reset_count(inc: ProviderUnderTest,
-                                             drp_client: DRPTestClient) -> None:
+                                             drp_client: StandInClient) -> None:
     drp_client.create_profile("fast", {"incrementer/step": 10})
     machine = drp_client.create_machine("m1", profiles=["fast"])
     assert inc.action("increment", on="m1") == 10
@@ -64,7 +64,7 @@ def test_step_from_a_profile_and_reset_count(inc: ProviderUnderTest,
 
 
 def test_system_action_and_typed_cows(inc: ProviderUnderTest,
-                                      drp_client: DRPTestClient) -> None:
+                                      drp_client: StandInClient) -> None:
     assert inc.action("incrstatus") == "Running"
     cows = {c["Id"]: c for c in drp_client.list_objects("typed-cows")}
     assert set(cows) == {"bertie", "bessie"}
@@ -83,7 +83,7 @@ def test_system_action_and_typed_cows(inc: ProviderUnderTest,
 
 
 def test_published_define_matches_the_go_reference(inc: ProviderUnderTest,
-                                                   drp_client: DRPTestClient) -> None:
+                                                   drp_client: StandInClient) -> None:
     provider: dict[str, Any] = drp_client.get("plugin_providers", "incrementer")
     actions = {(a["Model"], a["Command"]) for a in provider["AvailableActions"]}
     assert actions == {("machines", "increment"), ("machines", "reset_count"),

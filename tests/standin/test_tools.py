@@ -19,7 +19,7 @@ from drp_plugin.errors import PluginError
 from drp_plugin.standin import StandInThread
 from drp_plugin.standin.cli import dev
 from drp_plugin.standin.targets import parse_target
-from drp_plugin.testing.fixtures import DRPTestClient, ProviderUnderTest
+from drp_plugin.testing.fixtures import ProviderUnderTest, StandInClient
 
 from .conftest import fake_argv
 
@@ -48,7 +48,7 @@ def test_thread_start_failure_is_raised() -> None:
 
 
 def test_fixtures(drp_provider: Callable[..., ProviderUnderTest],
-                  drp_client: DRPTestClient) -> None:
+                  drp_client: StandInClient) -> None:
     fake = drp_provider(fake_argv(), params={"fake/greeting": "hi"})
     assert fake.name == "fake" and fake.plugin_name == "fake"
     drp_client.create_machine("m1")

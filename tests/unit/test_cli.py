@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from drp_plugin import Context, PluginError, Provider, SyncContext
-from drp_plugin.cli import definition_json, main
+from drp_plugin.provider_cli import definition_json, main
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from drp_plugin import PluginError
-from drp_plugin.testing.fixtures import DRPTestClient
+from drp_plugin.testing.fixtures import StandInClient
 
 PROVIDER = textwrap.dedent('''
     from drp_plugin import Provider
@@ -41,7 +41,7 @@ PROVIDER = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_a_missing_required_plugin_param_is_a_start_error(
-        tmp_path: Path, drp_provider: Callable[..., Any], drp_client: DRPTestClient) -> None:
+        tmp_path: Path, drp_provider: Callable[..., Any], drp_client: StandInClient) -> None:
     source = tmp_path / "needy.py"
     source.write_text(PROVIDER)
     with pytest.raises(PluginError) as caught:

@@ -52,11 +52,11 @@ def test_defaults_are_the_components_own() -> None:
     """One object parses the variables; its defaults must be the ones each part uses alone."""
     from drp_plugin.events import stream
     from drp_plugin.protocol import logship
-    from drp_plugin.protocol.httpserver import Limits
+    from drp_plugin.protocol.httpserver import ServerLimits
     from drp_plugin.protocol.threads import HandlerThreads
 
     s = ListenSettings()
-    assert s.limits() == Limits()
+    assert s.limits() == ServerLimits()
     threads = HandlerThreads()
     assert (s.sync_threads, s.sync_idle) == (threads.limit, threads.idle_timeout)
     assert (s.log_queue_bytes, s.log_line_bytes) == (logship.DEFAULT_QUEUE_BYTES,

@@ -2,7 +2,7 @@
 
 It answers every request with JSON.  Requests on one connection are answered in
 order (keep-alive and pipelining); connections run concurrently.  Everything it
-holds is bounded, in bytes and seconds (:class:`Limits`, README "Design"):
+holds is bounded, in bytes and seconds (:class:`ServerLimits`, docs/design.md):
 
 - at most ``max_connections`` connections: at the limit the longest-idle
   keep-alive connection is closed to make room, else the longest-silent new one
@@ -46,7 +46,7 @@ DEFAULT_MAX_BODY = 64 * 1024 * 1024
 
 
 @dataclass
-class Limits:
+class ServerLimits:
     """The server's bounds (values: ``listen`` takes them from its settings,
     :meth:`~drp_plugin.protocol.settings.ListenSettings.limits`)."""
 
@@ -548,10 +548,10 @@ class UnixHTTPServer:
     """Serve ``app`` on the unix socket ``path`` (mode 0600, stale file removed)."""
 
     def __init__(self, path: str, app: RouteHandler, *, max_body: int = DEFAULT_MAX_BODY,
-                 limits: Limits | None = None) -> None:
+                 limits: ServerLimits | None = None) -> None:
         self.path = path
         self.app = app
-        self.limits = limits if limits is not None else Limits(max_body=max_body)
+        self.limits = limits if limits is not None else ServerLimits(max_body=max_body)
         self.max_body = self.limits.max_body
         self.in_flight = 0
         self.buffered = 0

@@ -41,8 +41,9 @@ OK: dict[str, Any] = {"Model": "", "Key": "", "Type": "", "Messages": None, "Cod
 #: :data:`OK`, encoded once: config, publish and stop answer it on every success.
 OK_REPLY = PreparedJSON(OK)
 
-Reply = tuple[int, Any]
-Route = Callable[[WireRequest, Any], Awaitable[Reply]]
+#: What a route answers: (status, JSON-able body).
+Answer = tuple[int, Any]
+Route = Callable[[WireRequest, Any], Awaitable[Answer]]
 
 log = logging.getLogger("drp_plugin.runtime")
 
@@ -68,7 +69,7 @@ class Router:
         if provider.serves_publish:
             self.routes[f"{PREFIX}/publish"] = self._publish
 
-    async def handle(self, request: WireRequest) -> Reply:
+    async def handle(self, request: WireRequest) -> Answer:
         """Route like the Go ``mux``: 404 for unknown paths and non-POST, then decode."""
         route = self.routes.get(request.path)
         if route is None or request.method != "POST":
@@ -92,7 +93,7 @@ class Router:
                       "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             return 500, panic_body(exc, request.method, request.path)
 
-    async def _config(self, request: WireRequest, body: Any) -> Reply:
+    async def _config(self, request: WireRequest, body: Any) -> Answer:
         name = self.provider.name
         if body is None:
             body = {}
@@ -119,7 +120,7 @@ class Router:
                                        type="plugins")
         return 200, OK_REPLY
 
-    async def _action(self, request: WireRequest, body: Any) -> Reply:
+    async def _action(self, request: WireRequest, body: Any) -> Answer:
         lifecycle = self.lifecycle
         if lifecycle.stopping:
             return 503, plugin_error(self.provider.name, "plugin is stopping", code=503).to_dict()
@@ -158,7 +159,7 @@ class Router:
             reset_bounded(bounded)
             lifecycle.action_finished(token)
 
-    async def _publish(self, request: WireRequest, body: Any) -> Reply:
+    async def _publish(self, request: WireRequest, body: Any) -> Answer:
         try:
             event = Event(body)
         except TypeError as exc:
@@ -175,7 +176,7 @@ class Router:
             reset_bounded(bounded)
         return 200, OK_REPLY
 
-    async def _stop(self, request: WireRequest, body: Any) -> Reply:
+    async def _stop(self, request: WireRequest, body: Any) -> Answer:
         """Join the one drain (starting it if needed), then answer 200."""
         await self.lifecycle.join_stop("/stop received")
         request.after_response = self.lifecycle.reply_written

@@ -60,7 +60,7 @@ variable                        default    meaning
                                            request and ~4 ms more at start
 ==============================  =========  ==============================================
 
-The server's bounds reach :class:`~drp_plugin.protocol.httpserver.Limits` and the log
+The server's bounds reach :class:`~drp_plugin.protocol.httpserver.ServerLimits` and the log
 queue's reach :class:`~drp_plugin.protocol.logship.LogShipper` from here, so each
 variable is parsed once; ``tests/unit/test_protocol_settings.py`` checks that these
 defaults are the components' own.
@@ -76,7 +76,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..provider import BaseProvider
-    from .httpserver import Limits
+    from .httpserver import ServerLimits
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 #: Defaults of ``DRP_PLUGIN_SYNC_THREADS`` and ``DRP_PLUGIN_SYNC_IDLE`` (see :mod:`.threads`).
@@ -148,11 +148,11 @@ class ListenSettings:
     #: answers 400 without one, as Go's plugin package does.
     token_given: bool = False
 
-    def limits(self) -> Limits:
+    def limits(self) -> ServerLimits:
         """The to-plugin server's bounds."""
-        from .httpserver import Limits
+        from .httpserver import ServerLimits
 
-        return Limits(max_body=self.max_body, max_head=self.max_header,
+        return ServerLimits(max_body=self.max_body, max_head=self.max_header,
                       max_buffered=self.max_buffered, max_connections=self.max_connections,
                       idle_timeout=self.idle_timeout, header_timeout=self.header_timeout,
                       body_timeout=self.body_timeout)

@@ -40,7 +40,7 @@ from .packs import Packs
 from .providers import Providers
 from .rest import make_app
 from .secure import SecureBox
-from .service import Service
+from .service import ObjectWrites
 from .settings import Limits
 from .store import Store
 
@@ -100,7 +100,7 @@ class StandIn:
                                    self._provider_env)
         #: Job logs (``PUT``/``GET /jobs/<uuid>/log``), one file each under the scratch root.
         self.job_logs = JobLogs(self.root / "joblogs", self.limits.max_job_log)
-        self.service = Service(self.store, self.providers, self.job_logs)
+        self.service = ObjectWrites(self.store, self.providers, self.job_logs)
         self.actions = Actions(self.store, self.providers)
         self.packs = Packs(self)
         self.endpoint = ""

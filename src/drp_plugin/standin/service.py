@@ -12,7 +12,7 @@ from .providers import Providers
 from .store import Store
 
 
-class Service:
+class ObjectWrites:
     """The write operations behind the REST API, the seeds and the Python API."""
 
     def __init__(self, store: Store, providers: Providers,

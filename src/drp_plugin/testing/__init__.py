@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .host import LogSink, PluginHost, Reply
+    from .host import HostReply, LogSink, PluginHost
 
-__all__ = ["LogSink", "PluginHost", "Reply"]
+__all__ = ["LogSink", "PluginHost", "HostReply"]
 
 
 def __getattr__(name: str) -> Any:

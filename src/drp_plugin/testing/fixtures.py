@@ -34,7 +34,7 @@ def _query(query: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-class DRPTestClient:
+class StandInClient:
     """A blocking client of the stand-in's REST API for tests; errors raise
     :class:`~drp_plugin.api.APIError` (a ``PluginError``).
 
@@ -52,7 +52,7 @@ class DRPTestClient:
         """Close the connections."""
         self.api.close()
 
-    def __enter__(self) -> DRPTestClient:
+    def __enter__(self) -> StandInClient:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -153,7 +153,7 @@ class DRPTestClient:
 class ProviderUnderTest:
     """A provider loaded into the stand-in, with its running Plugin."""
 
-    def __init__(self, drp: StandInThread, client: DRPTestClient, provider: Obj,
+    def __init__(self, drp: StandInThread, client: StandInClient, provider: Obj,
                  plugin: Obj) -> None:
         self.drp = drp
         self.client = client
@@ -214,7 +214,7 @@ class ProviderUnderTest:
         return self.plugin
 
 
-def load_provider(drp: StandInThread, client: DRPTestClient,
+def load_provider(drp: StandInThread, client: StandInClient,
                   source: str | os.PathLike[str] | Sequence[str], *, name: str | None = None,
                   plugin: str | None = None, params: Obj | None = None,
                   replace_writable: bool = False) -> ProviderUnderTest:

@@ -17,10 +17,10 @@ from ..protocol import paths
 from ..standin.plugin_process import PluginProcess
 from ..standin.plugin_socket import ACCEPT_ALL, FromPlugin, LogSink
 
-__all__ = ["ACCEPT_ALL", "LogSink", "PluginHost", "Reply", "provider_argv"]
+__all__ = ["ACCEPT_ALL", "LogSink", "PluginHost", "HostReply", "provider_argv"]
 
 
-class Reply:
+class HostReply:
     """A reply from the provider: status, raw body, and the body decoded as JSON."""
 
     def __init__(self, status: int, body: bytes, headers: httpx.Headers) -> None:
@@ -33,7 +33,7 @@ class Reply:
         return json.loads(self.body)
 
     def __repr__(self) -> str:
-        return f"Reply({self.status}, {self.body[:200]!r})"
+        return f"HostReply({self.status}, {self.body[:200]!r})"
 
 
 class PluginHost:
@@ -126,31 +126,31 @@ class PluginHost:
 
     async def request(self, path: str, body: Any = None, *, method: str = "POST",
                       content: bytes | None = None,
-                      content_type: str | None = "application/json") -> Reply:
+                      content_type: str | None = "application/json") -> HostReply:
         """Send one request to the provider's to-plugin socket (``httpx`` errors are raised
         as they are)."""
         headers = {"Content-Type": content_type} if content_type else {}
         if content is None and body is not None:
             content = json.dumps(body).encode()
         response = await self._host.request(method, path, content=content, headers=headers)
-        return Reply(response.status_code, response.content, response.headers)
+        return HostReply(response.status_code, response.content, response.headers)
 
-    async def config(self, params: dict[str, Any] | None = None) -> Reply:
+    async def config(self, params: dict[str, Any] | None = None) -> HostReply:
         """``POST /api-plugin/v4/config`` with ``params`` (``{}`` when ``None``)."""
         return await self.request(paths.CONFIG, params if params is not None else {})
 
     async def action(self, command: str, params: dict[str, Any] | None = None,
-                     model: Any = None, plugin: str = "") -> Reply:
+                     model: Any = None, plugin: str = "") -> HostReply:
         """``POST /api-plugin/v4/action`` with a ``models.Action``: ``command``, ``params``,
         ``model`` (the target object's JSON; ``None``: a system action) and ``plugin``."""
         return await self.request(paths.ACTION, {
             "Command": command, "Plugin": plugin, "Model": model, "Params": params or {}})
 
-    async def publish(self, event: dict[str, Any]) -> Reply:
+    async def publish(self, event: dict[str, Any]) -> HostReply:
         """``POST /api-plugin/v4/publish`` with ``event`` (a ``models.Event`` as JSON)."""
         return await self.request(paths.PUBLISH, event)
 
-    async def stop(self) -> Reply:
+    async def stop(self) -> HostReply:
         """``/stop`` with the body DRP sends: ``null``."""
         return await self.request(paths.STOP, content=b"null")
 

@@ -68,7 +68,7 @@ class InProcessReply:
         self.body = body
 
     def json(self) -> Any:
-        """The body (already decoded; for symmetry with :class:`~drp_plugin.testing.Reply`)."""
+        """The body (already decoded; for symmetry with :class:`~drp_plugin.testing.HostReply`)."""
         return self.body
 
     @property

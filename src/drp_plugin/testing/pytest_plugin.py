@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point, so it loads in every pytest
 session: it imports nothing heavy at import time (all imports are inside fixtures).
 
 - ``drp_standin``: a running :class:`~drp_plugin.standin.StandInThread`.
-- ``drp_client``: a :class:`~drp_plugin.testing.fixtures.DRPTestClient` on it
+- ``drp_client``: a :class:`~drp_plugin.testing.fixtures.StandInClient` on it
   (``create_machine``, ``create_profile``, ``param``, ``action``, ...).
 - ``drp_provider``: a factory ``drp_provider(source, name=None, plugin=None,
   params=None)`` that installs a provider (``.py`` file run from source, built
@@ -29,7 +29,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..standin import StandInThread
-    from .fixtures import DRPTestClient, ProviderUnderTest
+    from .fixtures import ProviderUnderTest, StandInClient
 
 
 @pytest.fixture
@@ -42,17 +42,17 @@ def drp_standin() -> Iterator[StandInThread]:
 
 
 @pytest.fixture
-def drp_client(drp_standin: StandInThread) -> Iterator[DRPTestClient]:
+def drp_client(drp_standin: StandInThread) -> Iterator[StandInClient]:
     """A REST client of ``drp_standin`` with its superuser token."""
-    from .fixtures import DRPTestClient
+    from .fixtures import StandInClient
 
-    with DRPTestClient(drp_standin) as client:
+    with StandInClient(drp_standin) as client:
         yield client
 
 
 @pytest.fixture
 def drp_provider(drp_standin: StandInThread,
-                 drp_client: DRPTestClient) -> Callable[..., ProviderUnderTest]:
+                 drp_client: StandInClient) -> Callable[..., ProviderUnderTest]:
     """Factory: install a provider into ``drp_standin`` and start a Plugin for it."""
     from .fixtures import load_provider
 
