@@ -309,6 +309,11 @@ def reserve_descriptors(count: int) -> None:
     if count <= 1024:
         return
     try:
+        os.fstat(count - 1)
+        return  # that descriptor is open already (so the table is that large): keep it
+    except OSError:
+        pass
+    try:
         spare = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return
