@@ -282,10 +282,9 @@ def raise_open_files_limit() -> None:
         return
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if hard == resource.RLIM_INFINITY:
-            hard = 1 << 20
-        if soft != resource.RLIM_INFINITY and soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # Linux's nr_open
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (OSError, ValueError):
         pass  # keep the soft limit; accept backs off if it runs out
 
