@@ -571,10 +571,6 @@ class UnixHTTPServer:
         # idle between requests, and new ones that sent nothing yet.
         self._keepalive: dict[_Connection, float] = {}
         self._silent: dict[_Connection, float] = {}
-        #: Connections closed to make room for new ones.
-        self.evicted = 0
-        #: Connections accepted past the limit (their request answered 503).
-        self.over_limit = 0
         self._accepting = False
         self._opening = 0
         self._backoff = 0.0
@@ -713,7 +709,6 @@ class UnixHTTPServer:
                 conn.done_reading = True
                 if conn.transport is not None:
                     conn.transport.close()
-                self.evicted += 1
                 return True
         return False
 
@@ -728,9 +723,7 @@ class UnixHTTPServer:
 
     def _make_connection(self, over: bool) -> _Connection:
         conn = _Connection(self)
-        if over:
-            conn.over_limit = True
-            self.over_limit += 1
+        conn.over_limit = over
         return conn
 
     async def _open(self, client: socket.socket, over: bool = False) -> None:
