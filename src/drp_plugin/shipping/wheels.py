@@ -23,6 +23,7 @@ target CPU and minor (:mod:`drp_plugin.shipping.native`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -287,33 +288,70 @@ def resolve_floor(requirements: Sequence[str], dest: Path, floor: tuple[int, int
     A resolution of the same requirements is reused for :data:`CACHE_TTL` seconds
     from :func:`build_cache_dir` (pip itself is not asked again).
     """
+    cached = build_cache_dir() / "wheels" / _cache_key(requirements, floor, arch)
+    reused = _reuse_resolution(cached, dest, log)
+    if reused is not None:
+        return reused
+    chosen, wheels = _resolve_floor(requirements, dest, floor, log, arch)
+    if CACHE_TTL > 0:
+        _keep_resolution(cached, chosen, wheels, log)
+    return chosen, wheels
+
+
+def _keep_resolution(cached: Path, chosen: tuple[int, int], wheels: Sequence[Path],
+                     log: Log) -> None:
+    """Keep ``wheels`` resolved for ``chosen`` as the entry ``cached``."""
+    import shutil
+    import threading
+
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    old = tmp.with_suffix(".old")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for wheel in wheels:
+            shutil.copyfile(wheel, tmp / wheel.name)
+        (tmp / "floor").write_text(minor_text(chosen))
+        # Swapped by renames, never emptied in place: a build reading the old entry
+        # sees it whole or sees its marker change (_reuse_resolution).
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(cached, old)
+        os.replace(tmp, cached)
+    except OSError as exc:
+        log(f"cannot keep the resolution in {cached}: {exc}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _reuse_resolution(cached: Path, dest: Path,
+                      log: Log) -> tuple[tuple[int, int], list[Path]] | None:
+    """The kept resolution in ``cached`` copied to ``dest``, or None when there is none
+    fresh enough, or another build replaced it while it was read (builds may run at once:
+    the entry is swapped whole, so a half-read one is dropped and resolved again)."""
     import shutil
     import time
 
-    cached = build_cache_dir() / "wheels" / _cache_key(requirements, floor, arch)
     marker = cached / "floor"
-    if CACHE_TTL > 0 and marker.is_file() and time.time() - marker.stat().st_mtime < CACHE_TTL:
+    try:
+        before = marker.stat()
+        stamp = before.st_mtime
+        if CACHE_TTL <= 0 or time.time() - stamp >= CACHE_TTL:
+            return None
         major, minor_part = marker.read_text().split(".")
-        log(f"reusing the packages resolved at {time.ctime(marker.stat().st_mtime)} ({cached})")
         wheels = []
         for wheel in sorted(cached.glob("*.whl")):
             shutil.copyfile(wheel, dest / wheel.name)
             wheels.append(dest / wheel.name)
-        return (int(major), int(minor_part)), wheels
-    chosen, wheels = _resolve_floor(requirements, dest, floor, log, arch)
-    if CACHE_TTL > 0:
-        try:
-            tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            for wheel in wheels:
-                shutil.copyfile(wheel, tmp / wheel.name)
-            (tmp / "floor").write_text(minor_text(chosen))
-            shutil.rmtree(cached, ignore_errors=True)
-            os.replace(tmp, cached)
-        except OSError as exc:
-            log(f"cannot keep the resolution in {cached}: {exc}")
-    return chosen, wheels
+        after = marker.stat()
+        if (after.st_ino, after.st_mtime_ns) != (before.st_ino, before.st_mtime_ns):
+            raise FileNotFoundError(marker)  # swapped while read
+    except (OSError, ValueError):
+        for wheel in dest.glob("*.whl"):
+            wheel.unlink()
+        return None
+    log(f"reusing the packages resolved at {time.ctime(stamp)} ({cached})")
+    return (int(major), int(minor_part)), wheels
 
 
 def _resolve_floor(requirements: Sequence[str], dest: Path, floor: tuple[int, int] | None,
