@@ -29,7 +29,8 @@ from tests.shipping.helpers import clean_env
 
 PROVIDERS = Path(__file__).parent / "providers"
 
-pytestmark = pytest.mark.slow
+# The two native builds are module fixtures (13 s each): one worker builds them once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("native")]
 
 
 @pytest.fixture(scope="module")
