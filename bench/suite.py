@@ -61,9 +61,9 @@ class Plan:
     def make(cls, quick: bool) -> Plan:
         if quick:
             return cls(quick=True, define_reps=5, spawn_reps=3, action_reps=2, actions_1=1500,
-                       actions_4=3000, warmup=300, event_reps=2, events=3000, rss_seconds=5.0,
-                       growth_reps=2, growth_actions=300,
-                       body_counts={"1KB": 300, "100KB": 100, "1MB": 15})
+                       actions_4=3000, warmup=300, event_reps=2, events=3000, rss_seconds=2.0,
+                       growth_reps=1, growth_actions=200,
+                       body_counts={"1KB": 200, "100KB": 50, "1MB": 8})
         return cls(quick=False, define_reps=20, spawn_reps=10, action_reps=5, actions_1=15000,
                    actions_4=30000, warmup=1000, event_reps=3, events=40000, rss_seconds=60.0,
                    growth_reps=3, growth_actions=3000,

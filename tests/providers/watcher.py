@@ -15,7 +15,7 @@ seen: list[list[object]] = []
 async def on_update(ctx: Context, event: Event) -> None:
     params = event.object.get("Params", {}) if isinstance(event.object, dict) else {}
     seen.append([event.key, params.get("watch/count")])
-    if len(seen) % 100 == 0:
+    if len(seen) % 25 == 0:
         await asyncio.sleep(0.01)  # a deliberately slow consumer: the stream must wait
 
 

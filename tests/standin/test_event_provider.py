@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import ROOT
 
 WATCHER = ROOT / "tests" / "providers" / "watcher.py"
-UPDATES = 10_000
+UPDATES = 4_000
 MACHINES = 10
 
 
