@@ -106,6 +106,16 @@ class Packs:
         self.packs[name] = (_meta(body["meta"], name), keys, warnings)
         return self.summary(name)
 
+    def load_quietly(self, body: Obj) -> Obj:
+        """:meth:`load` without events: a layer present from the start (``BasicStore``),
+        as DRP loads it before any client could listen."""
+        store = self.drp.store
+        publish, store._publish = store._publish, lambda event: None
+        try:
+            return self.load(body, replace=True)
+        finally:
+            store._publish = publish
+
     def remove(self, name: str) -> Obj:
         """Unload posted pack ``name``, deleting its objects; returns its summary (404 when
         there is no such pack)."""

@@ -28,6 +28,8 @@ from aiohttp import web
 
 from .._types import Obj
 from ..errors import PluginError
+from ..models import now_rfc3339
+from . import basic
 from .actions import Actions
 from .auth import Auth
 from .certs import make_certificate, server_context
@@ -69,7 +71,8 @@ class StandIn:
                  state_file: str | os.PathLike[str] | None = None, *, host: str = "127.0.0.1",
                  api_port: int = 0, file_port: int = 0,
                  webroot: str | os.PathLike[str] | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None,
+                 access_log: str | os.PathLike[str] | None = None) -> None:
         self.limits = limits if limits is not None else Limits()
         self.host = host
         #: The endpoint's ``uuid`` in ``info`` (one per stand-in).
@@ -103,6 +106,7 @@ class StandIn:
         self.service = ObjectWrites(self.store, self.providers, self.job_logs)
         self.actions = Actions(self.store, self.providers)
         self.packs = Packs(self)
+        self.packs.load_quietly(basic.content())
         self.endpoint = ""
         self.fileserver = ""
         self.api_port = 0
@@ -112,6 +116,9 @@ class StandIn:
         self._uploads = itertools.count(1)
         self._save_task: asyncio.Task[None] | None = None
         self._started = False
+        #: ``access_log``: one line per request (API and file server) as it arrives.
+        self.access_log = Path(access_log) if access_log is not None else None
+        self._access: Any = None
 
     # ---- attributes --------------------------------------------------------------
 
@@ -212,7 +219,12 @@ class StandIn:
         self.fileserver = f"http://{host}:{self.file_port}"
         files_app = web.Application()
         files_app.router.add_static("/", self.webroot, show_index=True)
-        for app, sock, ssl in ((make_app(self), api_sock, server_context(cert, key)),
+        api_app = make_app(self)
+        if self.access_log is not None:
+            self._access = self.access_log.open("a", buffering=1)
+            api_app.middlewares.insert(0, self._log_request("api"))
+            files_app.middlewares.insert(0, self._log_request("files"))
+        for app, sock, ssl in ((api_app, api_sock, server_context(cert, key)),
                                (files_app, file_sock, None)):
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
@@ -226,6 +238,21 @@ class StandIn:
                     PluginErrors=[f"Missing Plugin Provider: {plugin.get('Provider')}"],
                     Available=False)
         self.store.changed = self._schedule_save
+
+    def _log_request(self, server: str) -> Any:
+        """A middleware writing ``<time> <server> <method> <path?query>`` to the access
+        log before the request is handled (so a client that got its answer finds its
+        line there)."""
+
+        @web.middleware
+        async def log_request(request: web.Request, handler: Any) -> web.StreamResponse:
+            if self._access is not None:
+                self._access.write(f"{now_rfc3339()} {server} {request.method} "
+                                   f"{request.path_qs}\n")
+            response: web.StreamResponse = await handler(request)
+            return response
+
+        return log_request
 
     # ---- the state file ----------------------------------------------------------
 
@@ -291,6 +318,9 @@ class StandIn:
             if not self._own_webroot:
                 shutil.rmtree(self.webroot / "files" / "plugin_providers", ignore_errors=True)
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._access is not None:
+                self._access.close()
+                self._access = None
 
     async def __aenter__(self) -> StandIn:
         try:

@@ -24,7 +24,7 @@ import jsonschema
 from .._types import Obj
 from ..errors import PluginError
 from ..models import make_event
-from . import wording
+from . import lifecycle, wording
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
@@ -416,6 +416,10 @@ class Store:
                         errors.extend(wording.default_errors(
                             list(validator.iter_errors(schema["default"]))))
         check_names(prefix, obj, errors)
+        if prefix in ("tasks", "stages", "bootenvs"):
+            lifecycle.fill_templates(obj)
+        if prefix == "tasks":
+            errors.extend(lifecycle.task_errors(obj))
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
@@ -456,8 +460,18 @@ class Store:
             # TestPluginProviderCli, extended -l cows create: Available/Validated false)
             obj.update(Validated=False, Available=False, Errors=[])
         elif "Validated" in otype.defaults:
-            obj.update(Validated=True, Available=True, Errors=[])
+            missing = lifecycle.reference_errors(self, otype.prefix, obj)
+            obj.update(Validated=True, Available=not missing, Errors=missing)
         return obj
+
+    def _moves(self, otype: ObjectType, old: Obj | None, obj: Obj, given: str) -> None:
+        """A machine's Stage/Workflow change (:mod:`.lifecycle`); 422 when refused."""
+        if otype.prefix != "machines":
+            return
+        errors = lifecycle.machine_moves(self, old, obj)
+        if errors:
+            raise PluginError(*errors, code=422, model="machines",
+                              key=str(obj.get("Uuid") or given), type="ValidationError")
 
     @staticmethod
     def _on_create(otype: ObjectType, obj: Obj) -> None:
@@ -492,8 +506,21 @@ class Store:
 
     # ---- writes ------------------------------------------------------------------
 
+    def _recheck_references(self, prefix: str) -> None:
+        """A bootenv or stage came or went: stages and workflows naming one are
+        (un)available again (recorded TestBootenvStageHandling: ``stages show fred``
+        Available once bootenv fred exists)."""
+        if prefix not in ("bootenvs", "stages"):
+            return
+        for kind in ("stages", "workflows"):
+            for obj in self.data.get(kind, {}).values():
+                missing = lifecycle.reference_errors(self, kind, obj)
+                if obj.get("Validated") and obj.get("Errors", []) != missing:
+                    obj.update(Available=not missing, Errors=missing)
+
     def _emit(self, action: str, prefix: str, key: str, obj: Obj, principal: str,
               original: Obj | None = None) -> None:
+        self._recheck_references(prefix)
         event = make_event(prefix, action, key, self.render(prefix, obj))
         event["Principal"] = principal
         event["Original"] = self.render(prefix, original) if original is not None else None
@@ -525,6 +552,7 @@ class Store:
                               type="CREATE")
         self._check_unique(otype, obj, key)
         if old is None:
+            self._moves(otype, None, obj, key)
             self._on_create(otype, obj)
         self.data[prefix][key] = obj
         if old is None:
@@ -552,6 +580,7 @@ class Store:
         if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
             raise locked(prefix, given, method)
         self._check_unique(otype, obj, key)
+        self._moves(otype, old, obj, given)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj

@@ -1,0 +1,150 @@
+"""What DRP does to a machine when its ``Stage`` or ``Workflow`` changes, and the
+checks of templates and of references between tasks, stages, bootenvs and workflows.
+
+Facts (the answers DRP recorded for ``cli/*_test.go``, provision ``af452c8a~1``:
+``TestJobCli``, ``TestWorkflowCli``, ``TestWorkflowSwitch``, ``TestBootenvStageHandling``;
+v4.8's ``models/templateInfo.go`` and ``models/task.go`` for the template checks):
+
+* A machine whose ``Stage`` changes (or a new machine with a stage) gets the stage's
+  ``Tasks`` as its task list, ``CurrentTask`` -1, and the stage's ``BootEnv`` when the
+  stage names one.  A stage that does not exist is a ``ValidationError``
+  "Stage <name> does not exist".
+* A machine whose ``Workflow`` changes to a workflow gets, for each of its stages,
+  ``stage:<stage>``, then ``bootenv:<bootenv>`` when the stage names one, then the
+  stage's tasks; its ``Stage`` and ``BootEnv`` are those of the first stage.  A
+  workflow that does not exist or is not available is a ``ValidationError``
+  "Machine <uuid> wants Workflow <name>, which is not available".  Leaving a workflow
+  (``Workflow`` "") puts the machine in stage ``none`` with no tasks.
+* A stage naming a bootenv that does not exist, and a workflow naming a stage that
+  does not exist, are stored but not ``Available``, with "BootEnv <name> does not
+  exist" / "Stage <name> does not exist" in ``Errors``.
+* A template (``TemplateInfo``) without ``Meta`` gets ``{}``; a task may not mix
+  templates with and without ``OS`` metadata, and OS values must be known.
+
+Deviation: a new machine created with its own non-empty ``Tasks`` keeps them (DRP
+would take the stage's), so that a client may set a task list up in one request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._types import Obj
+
+if TYPE_CHECKING:
+    from .store import Store
+
+#: The stage a machine leaving its workflow is put in (BasicStore's ``none``).
+NO_STAGE = "none"
+#: ``validGOOS`` of models/task.go: the OS values a task template may name.
+VALID_OS = frozenset({"any", "darwin", "freebsd", "linux", "netbsd", "openbsd", "solaris",
+                      "windows", "esxi"})
+_TEMPLATE_FIELDS = {"Name": "", "Path": "", "Contents": "", "ID": "", "Link": ""}
+
+
+def fill_templates(obj: Obj) -> None:
+    """``TemplateInfo.SanityCheck``'s filling: every template has its fields and a
+    ``Meta`` map."""
+    templates = obj.get("Templates")
+    if not isinstance(templates, list):
+        return
+    for i, tmpl in enumerate(templates):
+        if not isinstance(tmpl, dict):
+            continue
+        filled = {**_TEMPLATE_FIELDS, **tmpl}
+        if filled.get("Meta") is None:
+            filled["Meta"] = {}
+        templates[i] = filled
+
+
+def task_errors(obj: Obj) -> list[str]:
+    """The template checks of ``Task.Validate`` (models/task.go)."""
+    errors: list[str] = []
+    templates = [t for t in obj.get("Templates") or [] if isinstance(t, dict)]
+    names: dict[Any, int] = {}
+    with_os = 0
+    listed = False
+    for i, tmpl in enumerate(templates):
+        name = tmpl.get("Name")
+        if name in names:
+            errors.append(f"Template {i} and {names[name]} have the same name {name}")
+        else:
+            names[name] = i
+        meta: dict[str, Any] = tmpl["Meta"] if isinstance(tmpl.get("Meta"), dict) else {}
+        if "OS" in meta:
+            with_os += 1
+            for os_name in str(meta["OS"]).split(","):
+                if os_name.strip().lower() in VALID_OS:
+                    continue
+                errors.append(f"Template[{i}]: Invalid OS value {os_name}")
+                if not listed:
+                    errors.append("Valid values are: " + ",".join(sorted(VALID_OS)))
+                    listed = True
+    if with_os and with_os != len(names):
+        errors.append("Cannot mix templates with OS metadata and templates without OS metadata")
+        for i, tmpl in enumerate(templates):
+            meta = tmpl["Meta"] if isinstance(tmpl.get("Meta"), dict) else {}
+            if "OS" in meta:
+                errors.append(f"Template[{i}] {tmpl.get('Name')} has OS metadata {meta['OS']}")
+            else:
+                errors.append(f"Template[{i}] {tmpl.get('Name')} is missing OS metadata")
+    return errors
+
+
+def reference_errors(store: Store, prefix: str, obj: Obj) -> list[str]:
+    """References to objects that do not exist: the object is stored, not Available."""
+    if prefix == "stages":
+        env = obj.get("BootEnv")
+        if env and store.find("bootenvs", str(env)) is None:
+            return [f"BootEnv {env} does not exist"]
+    if prefix == "workflows":
+        return [f"Stage {s} does not exist" for s in obj.get("Stages") or []
+                if store.find("stages", str(s)) is None]
+    return []
+
+
+def _stage(store: Store, name: str) -> Obj | None:
+    return store.find("stages", name)
+
+
+def machine_moves(store: Store, old: Obj | None, new: Obj) -> list[str]:
+    """Apply to ``new`` (the machine about to be stored; ``old`` before, ``None`` for a
+    new machine) what a change of Workflow or Stage does; returns validation errors."""
+    uid = new.get("Uuid", "")
+    flow = str(new.get("Workflow") or "")
+    old_flow = str(old.get("Workflow") or "") if old is not None else ""
+    if flow and flow != old_flow:
+        workflow = store.find("workflows", flow)
+        if workflow is None or not workflow.get("Available", True):
+            return [f"Machine {uid} wants Workflow {flow}, which is not available"]
+        tasks: list[str] = []
+        first: Obj | None = None
+        for name in workflow.get("Stages") or []:
+            found = _stage(store, str(name)) or {}
+            first = found if first is None else first
+            tasks.append(f"stage:{name}")
+            if found.get("BootEnv"):
+                tasks.append(f"bootenv:{found['BootEnv']}")
+            tasks.extend(str(t) for t in found.get("Tasks") or [])
+        new.update(Tasks=tasks, CurrentTask=-1)
+        if first is not None:
+            new["Stage"] = first.get("Name", new.get("Stage"))
+            if first.get("BootEnv"):
+                new["BootEnv"] = first["BootEnv"]
+        return []
+    if old_flow and not flow:
+        new.update(Stage=NO_STAGE, Tasks=[], CurrentTask=-1)
+        return []
+    if flow:
+        return []
+    name = str(new.get("Stage") or "")
+    if old is not None and name == old.get("Stage"):
+        return []
+    stage = _stage(store, name)
+    if stage is None:
+        return [f"Stage {name} does not exist"] if name and name != NO_STAGE else []
+    if old is not None or not new.get("Tasks"):
+        new.update(Tasks=[str(t) for t in stage.get("Tasks") or []], CurrentTask=-1)
+    if stage.get("BootEnv"):
+        new["BootEnv"] = stage["BootEnv"]
+    return []
