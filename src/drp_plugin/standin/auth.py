@@ -69,6 +69,11 @@ class Auth:
         self._grants[token] = _Grant(Principal(user, readonly, claims), expires)
         return token
 
+    def forget(self, user: str) -> None:
+        """Remove ``user`` and every token issued to it."""
+        self.users.pop(user, None)
+        self._grants = {t: g for t, g in self._grants.items() if g.principal.user != user}
+
     def check_token(self, token: str) -> Principal:
         """The principal ``token`` was issued to; ``PluginError`` 401 for an unknown token,
         403 for an expired one."""

@@ -15,6 +15,8 @@ most CLI unit tests"):
   last job (``00000000-0000-0000-0000-000000000000`` when none), the machine's
   ``Stage``, ``BootEnv`` and ``Workflow``, and ``Task``/``CurrentIndex``/``NextIndex``
   from the machine's task list; the machine gets ``CurrentJob`` (and ``CurrentTask``).
+  The new job is ``Current`` (recorded ``jobs.create.*``: ``"Current": true``); the job
+  it follows no longer is.
   No task left: 204 and no job.
 * DRP v4.8's Machine has no ``JobState``/``JobExitState``/``JobResultErrors`` (later
   versions and drppy 4.17 have them): the stand-in answers as v4.8 and leaves them out;
@@ -27,7 +29,8 @@ most CLI unit tests"):
 
 Deviations (the stand-in never runs tasks): a machine without a task list gets a job
 for the ``Task`` the body names (DRP would answer 204); task-list entries that change
-the stage or boot environment (``stage:x``, ``bootenv:y``) answer 501.  A log holds at
+the stage or boot environment (``stage:x``, ``bootenv:y``) move the machine to that
+stage or boot environment and are passed; other entries (``action:...``) answer 501.  A log holds at
 most ``max_job_log`` bytes (``DRP_PLUGIN_STANDIN_MAX_JOB_LOG``); an append past it is
 refused whole with 413.
 """
@@ -101,26 +104,32 @@ def plan(store: Store, body: Any) -> tuple[int, Obj | None, Obj]:
                 store.update_fields("jobs", current_key, {"State": "failed"})
                 state = "failed"
             index = following = 0
-        if ":" in tasks[index]:
-            raise PluginError(f"The DRP stand-in does not run task-list entries like "
-                              f"{tasks[index]!r}", code=501, model="jobs", type="POST")
         if state == "incomplete" and current is not None:
             return 202, current, fields
         if state == "finished":
             index = following
         elif state != "failed":
             raise _conflict(f"Machine {key} already has running or created job")
+        # a workflow's ``stage:<s>`` and ``bootenv:<b>`` entries move the machine there
+        # and are passed (recorded TestWorkflowSwitch: jobs run the stages' tasks)
+        while index < len(tasks) and tasks[index].partition(":")[0] in ("stage", "bootenv"):
+            kind, _, value = tasks[index].partition(":")
+            fields["Stage" if kind == "stage" else "BootEnv"] = value
+            index += 1
         fields["CurrentTask"] = index
         if index >= len(tasks):
             return 204, None, fields
+        if ":" in tasks[index]:
+            raise PluginError(f"The DRP stand-in does not run task-list entries like "
+                              f"{tasks[index]!r}", code=501, model="jobs", type="POST")
         job.update(Task=tasks[index], CurrentIndex=index, NextIndex=index + 1)
     elif state in BUSY:
         raise _conflict(f"Machine {key} already has running or created job")
     job.update(
         Uuid=str(body.get("Uuid") or uuid.uuid4()), Machine=machine["Uuid"],
-        Previous=current_key or ZERO_UUID, Stage=machine.get("Stage", ""),
-        BootEnv=machine.get("BootEnv", ""), Workflow=machine.get("Workflow", ""),
-        State="created", ExitState="", StartTime=now_rfc3339(),
+        Previous=current_key or ZERO_UUID, Stage=fields.get("Stage", machine.get("Stage", "")),
+        BootEnv=fields.get("BootEnv", machine.get("BootEnv", "")), Workflow=machine.get("Workflow", ""),
+        State="created", ExitState="", StartTime=now_rfc3339(), Current=True,
     )
     fields["CurrentJob"] = job["Uuid"]
     return 201, job, fields

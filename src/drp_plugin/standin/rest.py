@@ -2,7 +2,7 @@
 
 Routes are declared in one table (:func:`routes`), one small handler each.
 Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
-password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
+delete, password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
 ``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` (GET,
 PATCH), ``indexes[/<prefix>]`` and,
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
@@ -338,6 +338,23 @@ class Api:
         password = body.get("Password")
         self.drp.auth.users[name] = password if isinstance(password, str) else ""
         return _json(self._user(name), status=201)
+
+    async def delete_user(self, request: web.Request) -> web.StreamResponse:
+        """``DELETE /users/<name>`` (``drpcli users destroy``, recorded TestUserCli
+        ``Deleted user fred``): answers the user as it was; only the superuser may delete
+        users, and not itself (409); 404 when unknown."""
+        principal = self.principal(request)
+        name = request.match_info["name"]
+        if principal.user != self.drp.auth.superuser:
+            raise PluginError("Forbidden", code=403, model="users", key=name, type="DELETE")
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name, type="DELETE")
+        if name == self.drp.auth.superuser:
+            raise PluginError("The stand-in's superuser cannot be deleted", code=409,
+                              model="users", key=name, type="DELETE")
+        user = self._user(name)
+        self.drp.auth.forget(name)
+        return _json(user)
 
     async def user_password(self, request: web.Request) -> web.StreamResponse:
         """``PUT /users/<name>/password`` with ``models.UserPassword`` ``{"Password"}``."""
@@ -885,6 +902,8 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/users", api.list_users, _fixed("users", "list")),
         (("POST",), v3 + "/users", api.create_user, _fixed("users", "create")),
         (("GET",), v3 + "/users/{name}", api.get_user, _named("users", "get", "name")),
+        (("DELETE",), v3 + "/users/{name}", api.delete_user,
+         _named("users", "delete", "name")),
         (("PUT",), v3 + "/users/{name}/password", api.user_password,
          _named("users", "password", "name")),
         (("GET",), v3 + "/prefs", api.get_prefs, _fixed("preferences", "list")),

@@ -41,7 +41,11 @@ class ObjectWrites:
         status, job, fields = jobs.plan(self.store, body)
         if status == 201:
             assert job is not None
+            previous = self.store.find("jobs", str(job.get("Previous") or ""))
             job = self.store.create("jobs", job, principal)
+            if previous is not None and previous.get("Current"):
+                self.store.update_fields("jobs", previous["Uuid"], {"Current": False},
+                                         principal)
             if self.job_logs is not None:
                 self.job_logs.path(job["Uuid"])       # begun with "Log for Job: <uuid>"
         if fields:
