@@ -561,7 +561,26 @@ def model_changes(provision: str, old_rev: str,
         before = set(old["structs"].get(old["prefixes"].get(prefix, ""), {}))
         after = set(new["structs"].get(struct, {}))
         gained[prefix], lost[prefix] = after - before, (before - after if before else set())
+        # fields gained by the structs the model holds (a task's []TemplateInfo gained
+        # Link): the answer shows them nested, as version drift all the same
+        for inner in _nested_structs(new["structs"], struct):
+            if inner in old["structs"]:
+                gained[prefix] |= set(new["structs"][inner]) - set(old["structs"][inner])
     return gained, lost
+
+
+def _nested_structs(structs: dict[str, dict[str, str]], struct: str) -> set[str]:
+    """The struct types (by name) reachable from ``struct``'s fields, ``[]``, ``*`` and
+    ``map[..]`` stripped."""
+    found: set[str] = set()
+    todo = [struct]
+    while todo:
+        for typ in structs.get(todo.pop(), {}).values():
+            base = re.sub(r"^(?:\[\]|\*|map\[[^\]]*\])+", "", typ)
+            if base in structs and base not in found and base != struct:
+                found.add(base)
+                todo.append(base)
+    return found
 
 
 NEWER: dict[str, set[str]] = {}
@@ -699,8 +718,11 @@ class StandIn:
         env = {**os.environ, "HOME": str(home)}
         for var in ("RS_ENDPOINT", "RS_TOKEN", "RS_KEY", "RS_FILESERVER"):
             env.pop(var, None)
+        #: ``serve --access-log``: one line per request the stand-in received.
+        self.access_log = home / "stand-in-access.log"
         self.proc = subprocess.Popen(
-            [*drp_plugin, "serve", "--port", "0", "--file-port", "0", "--quiet"],
+            [*drp_plugin, "serve", "--port", "0", "--file-port", "0", "--quiet",
+             "--access-log", str(self.access_log)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.endpoint = self.fileserver = ""
         ready = threading.Event()
@@ -723,6 +745,15 @@ class StandIn:
             if "Ctrl-C stops it" in line:
                 ready.set()
         ready.set()
+
+    def requests(self) -> int:
+        """How many HTTP requests (API and file server) the stand-in has received; its
+        access log has the line of a request before the request is answered."""
+        try:
+            with self.access_log.open("rb") as log:
+                return sum(block.count(b"\n") for block in iter(lambda: log.read(1 << 16), b""))
+        except FileNotFoundError:
+            return 0
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -827,7 +858,9 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
                 folder = recorded / case.loc
                 want_out = _read(folder / "stdout.expect")
                 want_err = _read(folder / "stderr.expect")
+                before = drp.requests()
                 out, err, failed = run_case(case, drpcli, drp, work, home)
+                requests = drp.requests() - before
                 problems = compare(case, want_out, want_err, out, err, failed)
                 klass = "match" if not problems else "differs"
                 why = drift(case, want_out, want_err, out, err) if problems else ""
@@ -835,7 +868,8 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
                     klass = "drift"
                 if not served(case) and problems:
                     klass = "not-served"
-                case.result = {"class": klass, "problems": problems, "served": served(case)}
+                case.result = {"class": klass, "problems": problems, "served": served(case),
+                               "requests": requests}
                 if why:
                     case.result["why"] = why
                 if problems:
@@ -858,8 +892,12 @@ def summary(cases: list[Case]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for c in ran:
         counts[c.result["class"]] = counts.get(c.result["class"], 0) + 1
+    # cases answered by drpcli alone (usage, argument errors) prove nothing about the
+    # stand-in: the second figure counts only those that reached it
+    asked = [c for c in served_ if c.result.get("requests", 0) > 0]
     return {"served": len(served_), "matched": len(matched), "classes": counts,
-            "cases": len(ran)}
+            "cases": len(ran), "served_requesting": len(asked),
+            "matched_requesting": sum(c.result["class"] == "match" for c in asked)}
 
 
 def _iter_report(cases: list[Case], verbose: bool) -> Iterator[str]:
@@ -909,7 +947,10 @@ def markdown(cases: list[Case]) -> str:
     """Every case that does not answer as recorded, by class, reason and test."""
     s = summary(cases)
     out = [f"{s['matched']} of {s['served']} served cases answer as DRP did "
-           f"({s['cases']} cases replayed).", ""]
+           f"({s['cases']} cases replayed).", "",
+           f"Of the served cases, {s['served_requesting']} make at least one HTTP request "
+           f"to the stand-in (the others are answered by drpcli alone: usage, argument "
+           f"errors); {s['matched_requesting']} of those answer as DRP did.", ""]
     for klass, title in _CLASSES:
         chosen = [c for c in cases if c.result.get("class") == klass]
         out += [f"#### {title}: {len(chosen)}", ""]
@@ -957,6 +998,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{s['matched']} of {s['served']} served cases answer as DRP did "
           f"({s['cases']} cases: " + ", ".join(f"{k} {v}" for k, v in
                                                sorted(s["classes"].items())) + ")")
+    print(f"{s['matched_requesting']} of the {s['served_requesting']} served cases that "
+          "make at least one request to the stand-in answer as DRP did")
     if opts.markdown:
         Path(opts.markdown).write_text(markdown(cases))
     if opts.json:

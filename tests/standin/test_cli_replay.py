@@ -114,6 +114,34 @@ def test_version_drift_is_told_apart() -> None:
     assert "usage" in replay.drift(usage, "", "", "", "")
 
 
+def test_nested_struct_fields_count_as_model_drift() -> None:
+    """A field a nested struct gained (a task's ``[]TemplateInfo`` gained ``Link``) is
+    found through the model's field types."""
+    structs = {"Task": {"Name": "string", "Templates": "[]TemplateInfo"},
+               "TemplateInfo": {"Name": "string", "Meta": "map[string]string"},
+               "Machine": {"Fingerprint": "*MachineFingerprint"},
+               "MachineFingerprint": {"SSNHash": "[]byte"}}
+    assert replay._nested_structs(structs, "Task") == {"TemplateInfo"}
+    assert replay._nested_structs(structs, "Machine") == {"MachineFingerprint"}
+
+
+def test_summary_counts_cases_that_reach_the_stand_in() -> None:
+    """The second figure: served cases making at least one request, and how many of
+    those match (drpcli's usage answers make none)."""
+    cases = []
+    for n, (klass, requests) in enumerate((("match", 1), ("match", 0), ("differs", 2),
+                                           ("drift", 0))):
+        case = replay.Case("T", n, ["x"])
+        case.result = {"class": klass, "served": True, "requests": requests,
+                       "problems": ["stdout"], "want_out": "a", "out": "b",
+                       "want_err": "", "err": ""}
+        cases.append(case)
+    summary = replay.summary(cases)
+    assert (summary["served"], summary["matched"]) == (4, 2)
+    assert (summary["served_requesting"], summary["matched_requesting"]) == (2, 1)
+    assert "2 make at least one HTTP request" in replay.markdown(cases)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (os.environ.get("DRP_PROVISION_GIT") and os.environ.get("DRP_DRPCLI")),
                     reason="DRP_PROVISION_GIT (a mirror of digitalrebar/provision) and "

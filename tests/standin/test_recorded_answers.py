@@ -235,3 +235,139 @@ async def test_answers_as_drp_v4_8(drp: StandIn, client: httpx.AsyncClient) -> N
         assert fields == set(models["structs"][struct]), otype.prefix
     machine = (await client.post("/machines", json={"Name": "v48"})).json()
     assert not {"CreatedAt", "LastModifiedBy", "JobState", "WorkOrderMode"} & set(machine)
+
+
+async def test_basic_store_content(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """DRP starts with the BasicStore layer (recorded TestBootEnvCli/bootenvs.list,
+    TestStageCli/stages.list, TestAuth/params.list.*, TestContentCli/contents.list):
+    read-only bootenvs ignore and local, stages local and none, the param
+    pxelinux-local-boot, all with Bundle BasicStore; loaded without events."""
+    envs = (await client.get("/bootenvs")).json()
+    assert [e["Name"] for e in envs] == ["ignore", "local"]
+    assert all(e["Bundle"] == "BasicStore" and e["ReadOnly"] for e in envs)
+    assert envs[0]["OnlyUnknown"] is True and envs[0]["OS"]["Name"] == "ignore"
+    assert [t["Name"] for t in envs[1]["Templates"]] == [
+        "pxelinux", "ipxe", "pxelinux-mac", "ipxe-mac", "grub", "grub-mac"]
+    assert envs[1]["Templates"][1] == {"Name": "ipxe", "Path": "{{.Machine.Address}}.ipxe",
+                                       "Contents": "#!ipxe\nexit\n", "ID": "", "Link": "",
+                                       "Meta": {}}
+    stages = (await client.get("/stages")).json()
+    assert [(s["Name"], s["BootEnv"], s["RunnerWait"]) for s in stages] == [
+        ("local", "local", True), ("none", "", True)]
+    param = (await client.get("/params/pxelinux-local-boot")).json()
+    assert param["Schema"] == {"type": "string", "default": "localboot 0"}
+    assert param["Bundle"] == "BasicStore" and param["ReadOnly"] is True
+    layers = (await client.get("/contents")).json()
+    layer = next(c for c in layers if c["meta"]["Name"] == "BasicStore")
+    assert layer["Counts"] == {"bootenvs": 2, "params": 1, "stages": 2}
+    assert (layer["meta"]["Type"], layer["meta"]["Version"], layer["meta"]["Overwritable"]) \
+        == ("basic", "3.12.0", True)
+    assert (await client.delete("/stages/none")).status_code == 403
+    assert not [e for e in drp.events if e.get("Key") in ("ignore", "local", "none")]
+
+
+async def test_machine_takes_its_stage_tasks(client: httpx.AsyncClient) -> None:
+    """Recorded TestJobCli/machines.create.*: a machine created in stage3 gets the stage's
+    tasks and CurrentTask -1; a job for it takes the first task and is Current
+    (jobs.create.*); a stage with a BootEnv moves the machine's BootEnv; a stage that
+    does not exist is refused ("Stage john2 does not exist")."""
+    for name in ("task1", "task2", "task3"):
+        await client.post("/tasks", json={"Name": name})
+    await client.post("/stages", json={"Name": "stage3", "Tasks": ["task1", "task2", "task3"]})
+    uid = "3e7031fe-3062-45f1-835c-92541bc9cbd3"
+    john = (await client.post("/machines", json={"Name": "john", "Uuid": uid,
+                                                 "Stage": "stage3"})).json()
+    assert (john["Tasks"], john["CurrentTask"]) == (["task1", "task2", "task3"], -1)
+    job = (await client.post("/jobs", json={"Machine": uid})).json()
+    assert (job["Task"], job["CurrentIndex"], job["NextIndex"], job["Current"]) == (
+        "task1", 0, 1, True)
+    await client.put(f"/jobs/{job['Uuid']}", json={**job, "State": "finished"})
+    second = (await client.post("/jobs", json={"Machine": uid})).json()
+    assert second["Task"] == "task2"
+    assert (await client.get(f"/jobs/{job['Uuid']}")).json()["Current"] is False
+    await client.post("/stages", json={"Name": "booting", "BootEnv": "ignore"})
+    moved = (await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Stage", "value": "booting"}])).json()
+    assert (moved["Stage"], moved["BootEnv"], moved["Tasks"]) == ("booting", "ignore", [])
+    bad = (await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Stage", "value": "john2"}])).json()
+    assert (bad["Type"], bad["Key"], bad["Messages"]) == (
+        "ValidationError", uid, ["Stage john2 does not exist"])
+
+
+async def test_machine_workflow_expands_stages(client: httpx.AsyncClient) -> None:
+    """Recorded TestWorkflowCli and TestWorkflowSwitch: a workflow gives the machine
+    ``stage:<s>``, ``bootenv:<b>`` (when the stage has one) and the stage's tasks for each
+    stage, the first stage and its BootEnv; leaving the workflow puts it in stage none
+    with no tasks; an unavailable workflow is refused."""
+    await client.post("/tasks", json={"Name": "t1"})
+    await client.post("/stages", json={"Name": "john", "BootEnv": "local", "Tasks": ["t1"]})
+    await client.post("/stages", json={"Name": "james", "BootEnv": "ignore"})
+    await client.post("/workflows", json={"Name": "wf1", "Stages": ["john", "james"]})
+    m1 = (await client.post("/machines", json={"Name": "m1", "Workflow": "wf1"})).json()
+    assert m1["Tasks"] == ["stage:john", "bootenv:local", "t1", "stage:james", "bootenv:ignore"]
+    assert (m1["Stage"], m1["BootEnv"], m1["CurrentTask"]) == ("john", "local", -1)
+    # a job passes the stage:/bootenv: entries, moving the machine, and runs t1
+    job = (await client.post("/jobs", json={"Machine": m1["Uuid"]})).json()
+    assert (job["Task"], job["CurrentIndex"]) == ("t1", 2)
+    assert (await client.get(f"/machines/{m1['Uuid']}")).json()["CurrentTask"] == 2
+    left = (await client.patch(f"/machines/{m1['Uuid']}", json=[
+        {"op": "replace", "path": "/Workflow", "value": ""}])).json()
+    assert (left["Stage"], left["Tasks"]) == ("none", [])
+    wf4 = (await client.post("/workflows", json={"Name": "wf4", "Stages": ["missing"]})).json()
+    assert (wf4["Available"], wf4["Errors"]) == (False, ["Stage missing does not exist"])
+    m4 = (await client.post("/machines", json={"Name": "m4", "Workflow": "wf4"})).json()
+    assert m4["Messages"][0].endswith("wants Workflow wf4, which is not available")
+
+
+async def test_template_checks(client: httpx.AsyncClient) -> None:
+    """v4.8 models/templateInfo.go ``SanityCheck`` fills a missing template Meta with {}
+    (recorded TestWorkflowCli bootenvs.create: ``"Meta": {}``); models/task.go refuses a
+    task mixing templates with and without OS metadata (recorded TestTaskCli); a stage
+    naming a missing BootEnv is stored not Available (TestBootenvStageHandling)."""
+    env = (await client.post("/bootenvs", json={"Name": "Fred", "Templates": [
+        {"Name": "ipxe", "Path": "/ipxe", "Contents": "foo"}]})).json()
+    assert env["Templates"][0]["Meta"] == {} and env["Templates"][0]["Link"] == ""
+    mixed = (await client.post("/tasks", json={"Name": "mixedOSes", "Templates": [
+        {"Name": "t1", "Contents": "1"},
+        {"Name": "t2", "Contents": "2", "Meta": {"OS": "any"}}]})).json()
+    assert mixed["Messages"] == [
+        "Cannot mix templates with OS metadata and templates without OS metadata",
+        "Template[0] t1 is missing OS metadata", "Template[1] t2 has OS metadata any"]
+    stage = (await client.post("/stages", json={"Name": "fred", "BootEnv": "fred"})).json()
+    assert (stage["Available"], stage["Errors"]) == (False, ["BootEnv fred does not exist"])
+    await client.post("/bootenvs", json={"Name": "fred"})
+    again = (await client.get("/stages/fred")).json()
+    assert (again["Available"], again["Errors"]) == (True, [])
+
+
+async def test_access_log(tmp_path: Any) -> None:
+    """``serve --access-log``: one line per request, written before it is answered (the
+    replay counts a case's requests with it)."""
+    log = tmp_path / "access.log"
+    async with StandIn(access_log=log) as drp:
+        async with httpx.AsyncClient(base_url=drp.endpoint + "/api/v3", verify=False,
+                                     headers={"Authorization": f"Bearer {drp.token}"}) as api:
+            await api.get("/info")
+            await api.get("/nothing-here")
+        async with httpx.AsyncClient(base_url=drp.fileserver) as files:
+            await files.get("/files/none")
+        lines = log.read_text().splitlines()
+    assert [line.split()[1:] for line in lines] == [
+        ["api", "GET", "/api/v3/info"], ["api", "GET", "/api/v3/nothing-here"],
+        ["files", "GET", "/files/none"]]
+
+
+async def test_delete_user(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """``drpcli users destroy fred`` (recorded TestUserCli ``Deleted user fred``):
+    ``DELETE /users/<name>`` answers the user; its tokens stop working; the superuser
+    stays."""
+    await client.post("/users", json={"Name": "fred", "Password": "pw"})
+    token = drp.auth.issue("fred", 60.0)
+    gone = await client.delete("/users/fred")
+    assert gone.status_code == 200 and gone.json()["Name"] == "fred"
+    assert (await client.get("/users/fred")).status_code == 404
+    assert (await client.get("/info", headers={"Authorization": f"Bearer {token}"})
+            ).status_code == 401
+    assert (await client.delete("/users/fred")).status_code == 404
+    assert (await client.delete(f"/users/{drp.auth.superuser}")).status_code == 409

@@ -131,8 +131,11 @@ def dev(provider: str, seed_file: str | None, command: str | None, target: str |
 @click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD",
               help="a user (default rocketskates:r0cketsk8ts); the first is the superuser")
 @click.option("--quiet", is_flag=True, help="do not echo the providers' log lines")
+@click.option("--access-log", type=click.Path(dir_okay=False),
+              help="append one line per HTTP request (API and file server) to this file")
 def serve(host: str, port: int, file_port: int, state_file: str | None,
-          token_ttl: float | None, users: tuple[str, ...], quiet: bool) -> None:
+          token_ttl: float | None, users: tuple[str, ...], quiet: bool,
+          access_log: str | None) -> None:
     """Run a bare DRP stand-in until Ctrl-C/SIGTERM."""
     accounts = {}
     for item in users:
@@ -145,7 +148,8 @@ def serve(host: str, port: int, file_port: int, state_file: str | None,
         from .server import StandIn
 
         async with StandIn(token_ttl, accounts or None, state_file, host=host,
-                           api_port=port, file_port=file_port) as drp:
+                           api_port=port, file_port=file_port,
+                           access_log=access_log) as drp:
             _announce(drp, to_stderr=False)
             if not quiet:  # uploaded providers' lines, as ``dev`` shows them
                 drp.on_log(lambda record: click.echo(str(record), err=True))
