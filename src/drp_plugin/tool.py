@@ -6,7 +6,7 @@ runs, so ``drp-plugin --help`` stays quick:
 - ``bundle``: a content directory to YAML or JSON (:mod:`drp_plugin.content`);
 - ``dev`` and ``serve``: the local DRP stand-in (:mod:`drp_plugin.standin.cli`);
 - ``plugins create``, ``system runaction``, ``plugins runaction``, ``machines runaction``:
-  drpcli's commands against any endpoint (:mod:`drp_plugin.standin.remote`);
+  drpcli's commands against any endpoint (:mod:`drp_plugin.shipping.drpcli`);
 - ``build``, ``upload``, ``providers``, ``new``: shipping (:mod:`drp_plugin.shipping.cli`).
 """
 
@@ -23,9 +23,9 @@ COMMANDS = {
     "bundle": "drp_plugin.tool:bundle",
     "dev": "drp_plugin.standin.cli:dev",
     "serve": "drp_plugin.standin.cli:serve",
-    "plugins": "drp_plugin.standin.remote:plugins",
-    "machines": "drp_plugin.standin.remote:machines",
-    "system": "drp_plugin.standin.remote:system",
+    "plugins": "drp_plugin.shipping.drpcli:plugins",
+    "machines": "drp_plugin.shipping.drpcli:machines",
+    "system": "drp_plugin.shipping.drpcli:system",
     "build": "drp_plugin.shipping.cli:build",
     "upload": "drp_plugin.shipping.cli:upload",
     "providers": "drp_plugin.shipping.cli:providers",

@@ -20,26 +20,7 @@ import click
 import yaml
 
 from ..errors import PluginError
-
-
-def option_value(text: str) -> Any:
-    """A command-line value: JSON when it parses, else the string itself."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def option_pairs(values: tuple[str, ...], what: str) -> dict[str, Any]:
-    """``k=v`` options (``what`` names the option in errors) as a dict of
-    :func:`option_value` values."""
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not K=V", param_hint=what)
-        out[key] = option_value(text)
-    return out
+from ..shipping.drpcli import option_pairs
 
 
 async def _until_signalled(ready: str) -> None:
