@@ -69,19 +69,19 @@ COMMAND_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
 
 #: Object types (drpcli's first word) the stand-in does not serve
-#: (``src/drp_plugin/standin/rest.py``: DHCP, TFTP/ISOs, roles, tenants, ...).
+#: (``src/drp_plugin/standin/rest.py``: DHCP, TFTP/ISOs, tenants, ...).
 NOT_SERVED_TYPES = frozenset({
-    "subnets", "leases", "reservations", "isos", "interfaces", "roles", "tenants",
+    "subnets", "leases", "reservations", "isos", "interfaces", "tenants",
     "pools", "contexts", "catalog", "catalog_items", "agent", "machines processjobs",
     "bootenvs uploadiso", "bootenvs install", "labs", "certs", "gohai", "support",
     "tasks runner", "jobs actions",
 })
 #: Whole tests about something the stand-in does not serve (task runner, jobs agent,
-#: DHCP, ISO/TFTP, content-pack prerequisites on server features, roles/tenants).
+#: DHCP, ISO/TFTP, content-pack prerequisites on server features).
 NOT_SERVED_TESTS = frozenset({
     "TestAgent", "TestProcessJobsCli", "TestWorkflowAgent", "TestSubnetCli", "TestLeaseCli",
     "TestReservationCli", "TestScopedReservations", "TestIsosCli", "TestInterfaceCli",
-    "TestRoleCLI", "TestRepos", "TestBootEnvLookaside", "TestMultiArch", "TestCertsCli",
+    "TestRepos", "TestBootEnvLookaside", "TestMultiArch", "TestCertsCli",
     "TestContentRequiredFeatures", "TestSecureParamUpgrade",
 })
 
@@ -255,9 +255,61 @@ def _term(toks: list[Tok], env: dict[str, Any]) -> Any:
             .replace("%%", "%").format(*rest)
     if texts[:3] == ["[", "]", "string"] and texts[3] == "{":
         return [evaluate(p, env) for p in _split_args(toks[4:_matching(toks, 3)])]
+    if texts[:5] == ["map", "[", "string", "]", "string"] and texts[5] == "{":
+        # map[string]string{k: v, ...}: a dict in source order
+        pairs = {}
+        for part in _split_args(toks[6:_matching(toks, 5)]):
+            colon = next((k for k, t in enumerate(part) if t.kind == "op" and t.text == ":"),
+                         None)
+            if colon is None:
+                raise Unknown("map entry")
+            pairs[evaluate(part[:colon], env)] = evaluate(part[colon + 1:], env)
+        return pairs
+    if len(toks) > 3 and toks[0].kind == "ident" and texts[1] == "[" \
+            and _matching(toks, 1) == len(toks) - 1 and isinstance(env.get(texts[0]), dict):
+        # m[k] of a known map
+        key = evaluate(toks[2:-1], env)
+        if key not in env[texts[0]]:
+            raise Unknown(f"{texts[0]}[{key}]")
+        return env[texts[0]][key]
+    if texts[:6] == ["func", "(", ")", "[", "]", "string"] and texts[6] == "{" \
+            and texts[-2:] == ["(", ")"] and _matching(toks, 6) == len(toks) - 3:
+        return _closure(toks[7:-3], env)
     if texts[0] == "(" and _matching(toks, 0) == len(toks) - 1:
         return evaluate(toks[1:-1], env)
     raise Unknown(" ".join(texts[:6]))
+
+
+def _closure(body: list[Tok], env: dict[str, Any]) -> list[str]:
+    """The value of ``func() []string { ... }()`` whose body only collects strings:
+    ``x := make([]string, ...)``, ``for k := range <map> { x = append(x, k) }``,
+    ``sort.Strings(x)``, ``return x`` (TestAuth sorts a map's keys so)."""
+    lines: list[list[str]] = [[]]
+    for t in body:
+        if t.kind == "nl":
+            lines.append([])
+        else:
+            lines[-1].append(t.text)
+    local: dict[str, list[str]] = {}
+    loop: tuple[str, str] | None = None
+    for line in (ln for ln in lines if ln):
+        if len(line) > 3 and line[1] == ":=" and line[2:6] == ["make", "(", "[", "]"]:
+            local[line[0]] = []
+        elif len(line) == 6 and line[0] == "for" and line[2:4] == [":=", "range"] \
+                and line[-1] == "{" and isinstance(env.get(line[4]), dict):
+            loop = (line[1], line[4])
+        elif loop and len(line) == 8 and line[1] == "=" and line[2:4] == ["append", "("] \
+                and line[4] == line[0] and line[6] == loop[0] and line[0] in local:
+            local[line[0]].extend(str(k) for k in env[loop[1]])
+        elif line == ["}"] and loop:
+            loop = None
+        elif line[:4] == ["sort", ".", "Strings", "("] and line[4] in local:
+            local[line[4]].sort()
+        elif line[0] == "return" and len(line) == 2 and line[1] in local:
+            return local[line[1]]
+        else:
+            raise Unknown("func literal: " + " ".join(line[:6]))
+    raise Unknown("func literal without return")
 
 
 def _line_end(toks: list[Tok], i: int) -> int:
@@ -361,7 +413,9 @@ class Extractor:
         else:
             return
         try:
-            env[name] = evaluate([s for s in expr if s.kind != "nl"], env)
+            # a func literal's body is read line by line (see _closure)
+            env[name] = evaluate(expr if expr and expr[0].text == "func"
+                                 else [s for s in expr if s.kind != "nl"], env)
         except Unknown:
             env.pop(name, None)
 

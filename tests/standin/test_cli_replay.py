@@ -70,6 +70,36 @@ def test_extracts_the_go_tests_calls() -> None:
     assert cases[6].why == "argument not computed: p"
 
 
+def test_unrolls_a_loop_over_a_maps_sorted_keys() -> None:
+    """TestAuth's users: a ``map[string]string`` literal, its keys collected and sorted
+    by a ``func() []string`` literal, and ``m[k]`` in the loop body."""
+    go = """package cli
+
+func TestMapped(t *testing.T) {
+\tuMap := map[string]string{
+\t\t"t1-1": `{"Roles":["stage","task"]}`,
+\t\t"t1-0": `{"Roles":["stage"]}`,
+\t}
+\tusers := func() []string {
+\t\tres := make([]string, 0, len(uMap))
+\t\tfor k := range uMap {
+\t\t\tres = append(res, k)
+\t\t}
+\t\tsort.Strings(res)
+\t\treturn res
+\t}()
+\tfor _, u := range users {
+\t\tr := uMap[u]
+\t\tcliTest(false, false, "users", "update", u, r).run(t)
+\t}
+}
+"""
+    cases = replay.extract({"x_test.go": go})
+    assert [c.args for c in cases] == [
+        ["users", "update", "t1-0", '{"Roles":["stage"]}'],
+        ["users", "update", "t1-1", '{"Roles":["stage","task"]}']]
+
+
 def test_names_cases_as_the_recorded_folders() -> None:
     """Names of recorded folders (cli/test-data/output at af452c8a~1)."""
     namer = replay.Namer()

@@ -241,7 +241,8 @@ async def test_basic_store_content(drp: StandIn, client: httpx.AsyncClient) -> N
     """DRP starts with the BasicStore layer (recorded TestBootEnvCli/bootenvs.list,
     TestStageCli/stages.list, TestAuth/params.list.*, TestContentCli/contents.list):
     read-only bootenvs ignore and local, stages local and none, the param
-    pxelinux-local-boot, all with Bundle BasicStore; loaded without events."""
+    pxelinux-local-boot and the role superuser, all with Bundle BasicStore; loaded
+    without events."""
     envs = (await client.get("/bootenvs")).json()
     assert [e["Name"] for e in envs] == ["ignore", "local"]
     assert all(e["Bundle"] == "BasicStore" and e["ReadOnly"] for e in envs)
@@ -259,7 +260,7 @@ async def test_basic_store_content(drp: StandIn, client: httpx.AsyncClient) -> N
     assert param["Bundle"] == "BasicStore" and param["ReadOnly"] is True
     layers = (await client.get("/contents")).json()
     layer = next(c for c in layers if c["meta"]["Name"] == "BasicStore")
-    assert layer["Counts"] == {"bootenvs": 2, "params": 1, "stages": 2}
+    assert layer["Counts"] == {"bootenvs": 2, "params": 1, "roles": 1, "stages": 2}
     assert (layer["meta"]["Type"], layer["meta"]["Version"], layer["meta"]["Overwritable"]) \
         == ("basic", "3.12.0", True)
     assert (await client.delete("/stages/none")).status_code == 403
@@ -371,3 +372,178 @@ async def test_delete_user(drp: StandIn, client: httpx.AsyncClient) -> None:
             ).status_code == 401
     assert (await client.delete("/users/fred")).status_code == 404
     assert (await client.delete(f"/users/{drp.auth.superuser}")).status_code == 409
+
+
+def _as(drp: StandIn, user: str, password: str) -> httpx.AsyncClient:
+    """A client logged in as ``user`` with its password (``drpcli -U user -P password``)."""
+    return httpx.AsyncClient(base_url=drp.endpoint + "/api/v3", verify=False,
+                             auth=(user, password), timeout=30)
+
+
+async def test_roles_and_the_superuser_role(client: httpx.AsyncClient) -> None:
+    """``roles`` (recorded TestAuth/roles.list, roles.create.*): BasicStore's read-only
+    ``superuser`` holds ``* * *``; claims given as ``Scope``/``Action``/``Specific`` are
+    stored with DRP's JSON names ``scope``/``action``/``specific``."""
+    superuser = (await client.get("/roles/superuser")).json()
+    assert (superuser["Bundle"], superuser["ReadOnly"], superuser["Claims"]) == (
+        "BasicStore", True, [{"action": "*", "scope": "*", "specific": "*"}])
+    made = await client.post("/roles", json={
+        "Name": "stage", "Claims": [{"Scope": "stages", "Action": "*", "Specific": "*"}]})
+    assert made.status_code == 201, made.text
+    assert made.json()["Claims"] == [{"action": "*", "scope": "stages", "specific": "*"}]
+    assert [r["Name"] for r in (await client.get("/roles")).json()] == ["stage", "superuser"]
+    bad = await client.post("/roles", json={"Name": "bad", "Claims": [{"Scope": 5}]})
+    assert bad.status_code == 422
+
+
+async def test_users_hold_roles(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """recorded TestUserCli/TestAuth: a new user holds no roles (``"Roles": []``), the
+    default user ``superuser``; ``users update`` (PATCH) sets them, naming roles that
+    exist; ``users list Name=fred`` filters (``[]``)."""
+    fred = (await client.post("/users", json={"Name": "fred"})).json()
+    assert fred["Roles"] == [] and "Secret" not in fred and "PasswordHash" not in fred
+    assert (await client.get("/users/rocketskates")).json()["Roles"] == ["superuser"]
+    await client.post("/roles", json={"Name": "stage", "Claims": [
+        {"Scope": "stages", "Action": "*", "Specific": "*"}]})
+    patched = await client.patch("/users/fred", json=[
+        {"op": "replace", "path": "/Roles", "value": ["stage"]}])
+    assert patched.status_code == 200 and patched.json()["Roles"] == ["stage"]
+    missing = await client.put("/users/fred", json={"Name": "fred", "Roles": ["nope"]})
+    assert missing.status_code == 422
+    assert missing.json()["Messages"] == ["Role nope does not exist"]
+    assert [u["Name"] for u in (await client.get("/users", params={"Name": "fred"})).json()
+            ] == ["fred"]
+    assert (await client.get("/users", params={"Name": "nobody"})).json() == []
+
+
+async def test_a_user_sees_what_its_roles_claim(drp: StandIn,
+                                               client: httpx.AsyncClient) -> None:
+    """recorded TestAuth (user t1-0 with role ``stage``: ``stages list`` answers,
+    ``tasks list`` ``[]``, ``tasks show task1`` "GET: tasks/task1: Not Found") and
+    TestUserCli (john without roles: ``users list`` ``[]``); a user logs in (gets its own
+    token) whatever its roles; a role in use is not deleted ("StillInUseError:
+    roles/task" / "In use by User t1-1"), the superuser role neither."""
+    await client.post("/roles", json={"Name": "stage", "Claims": [
+        {"Scope": "stages", "Action": "*", "Specific": "*"}]})
+    await client.post("/tasks", json={"Name": "task1"})
+    await client.post("/users", json={"Name": "t1-0", "Password": "foo", "Roles": ["stage"]})
+    await client.post("/users", json={"Name": "john", "Password": "june"})
+    async with _as(drp, "t1-0", "foo") as t10, _as(drp, "john", "june") as john:
+        assert [s["Name"] for s in (await t10.get("/stages")).json()] == ["local", "none"]
+        assert (await t10.get("/tasks")).json() == []
+        hidden = await t10.get("/tasks/task1")
+        assert (hidden.status_code, hidden.json()["Model"], hidden.json()["Messages"]) == (
+            404, "tasks", ["Not Found"])
+        assert (await t10.post("/tasks", json={"Name": "t2"})).status_code == 403
+        assert (await john.get("/users")).json() == []
+        token = await john.get("/users/john/token")
+        assert token.status_code == 200
+        as_token = {"Authorization": f"Bearer {token.json()['Token']}"}
+        assert (await john.get("/users", headers=as_token)).json() == []
+        assert (await john.get("/users/t1-0/token")).status_code == 403
+    in_use = await client.delete("/roles/stage")
+    assert (in_use.status_code, in_use.json()["Type"], in_use.json()["Messages"]) == (
+        409, "StillInUseError", ["In use by User t1-0"])
+    superuser = await client.delete("/roles/superuser")
+    assert superuser.json()["Messages"] == ["In use by User rocketskates"]
+
+
+async def test_secure_params_by_role(drp: StandIn, client: httpx.AsyncClient) -> None:
+    """recorded TestSecureParams: a user whose role lacks getSecure cannot ``--decode``
+    ("Requires: machines getSecure Name:bob"); one lacking updateSecure cannot fetch the
+    key a secure value is sealed with ("Cannot access /api/v3/machines/Name:bob/pubkey"
+    / "Requires: machines updateSecure Name:bob")."""
+    await client.post("/roles", json={"Name": "secretGetter", "Claims": [
+        {"Scope": "params", "Action": "get", "Specific": "*"},
+        {"Scope": "machines,profiles,plugins", "Action": "get,getSecure,list",
+         "Specific": "*"}]})
+    await client.post("/roles", json={"Name": "secretSetter", "Claims": [
+        {"Scope": "machines,profiles,plugins", "Action": "get,update,updateSecure,list",
+         "Specific": "*"}]})
+    await client.post("/machines", json={"Name": "bob"})
+    await client.post("/users", json={"Name": "fred", "Password": "fred",
+                                      "Roles": ["secretSetter"]})
+    await client.post("/users", json={"Name": "fred2", "Password": "fred",
+                                      "Roles": ["secretGetter"]})
+    async with _as(drp, "fred", "fred") as fred, _as(drp, "fred2", "fred") as fred2:
+        denied = await fred.get("/machines/Name:bob", params={"decode": "true"})
+        assert (denied.status_code, denied.json()["Messages"]) == (403, [
+            "Cannot access /api/v3/machines/Name:bob?decode=true",
+            "Requires: machines getSecure Name:bob"])
+        assert (await fred.get("/machines/Name:bob/pubkey")).status_code == 200
+        key = await fred2.get("/machines/Name:bob/pubkey")
+        assert (key.status_code, key.json()["Messages"]) == (403, [
+            "Cannot access /api/v3/machines/Name:bob/pubkey",
+            "Requires: machines updateSecure Name:bob"])
+        assert (await fred2.get("/machines/Name:bob", params={"decode": "true"})
+                ).status_code == 200
+
+
+async def test_user_token_ttl_is_whole_seconds(client: httpx.AsyncClient) -> None:
+    """recorded TestUserCli ``users token rocketskates ... ttl cow``: "GET:
+    users/rocketskates: strconv.ParseInt: parsing "cow": invalid syntax"."""
+    cow = await client.get("/users/rocketskates/token", params={"ttl": "cow"})
+    assert (cow.status_code, cow.json()["Messages"]) == (
+        400, ['strconv.ParseInt: parsing "cow": invalid syntax'])
+    assert (await client.get("/users/rocketskates/token", params={"ttl": "330"})
+            ).status_code == 200
+
+
+async def test_prefs_as_recorded(client: httpx.AsyncClient) -> None:
+    """recorded TestPrefsCli: DRP's preference set and defaults, log levels by number,
+    its refusals (all or nothing), ``baseTokenSecret`` never listed, and the default
+    boot environment not deleted ("BootEnv local3 is the active defaultBootEnv, cannot
+    remove it")."""
+    assert (await client.get("/prefs")).json() == {
+        "debugBootEnv": "warn", "debugDhcp": "warn", "debugFrontend": "warn",
+        "debugPlugins": "warn", "debugRenderer": "warn", "defaultBootEnv": "local",
+        "defaultStage": "none", "knownTokenTimeout": "3600", "logLevel": "warn",
+        "unknownBootEnv": "ignore", "unknownTokenTimeout": "600"}
+    levels = await client.post("/prefs", json={"debugRenderer": "1", "debugDhcp": "2",
+                                               "debugBootEnv": "0"})
+    assert [levels.json()[k] for k in ("debugRenderer", "debugDhcp", "debugBootEnv")] == [
+        "info", "debug", "warn"]
+    for body, message in (
+            ({"defaultBootEnv": "illegal"}, "defaultBootEnv: Bootenv illegal does not exist"),
+            ({"baseTokenSecret": "illegal"}, "baseTokenSecret: Must be 32 bytes long"),
+            ({"knownTokenTimeout": "illegal", "debugDhcp": "0"},
+             'knownTokenTimeout: strconv.Atoi: parsing "illegal": invalid syntax')):
+        refused = await client.post("/prefs", json=body)
+        assert (refused.status_code, refused.json()["Model"], refused.json()["Messages"]) \
+            == (422, "prefs", [message])
+    assert (await client.get("/prefs")).json()["debugDhcp"] == "debug"   # nothing applied
+    secret = await client.post("/prefs", json={"baseTokenSecret": "x" * 32})
+    assert secret.status_code == 200 and "baseTokenSecret" not in secret.json()
+    await client.post("/bootenvs", json={"Name": "local3"})
+    assert (await client.post("/prefs", json={"defaultBootEnv": "local3"})).status_code == 200
+    held = await client.delete("/bootenvs/local3")
+    assert (held.status_code, held.json()["Type"], held.json()["Messages"]) == (
+        409, "StillInUseError", ["BootEnv local3 is the active defaultBootEnv, cannot remove it"])
+    await client.post("/prefs", json={"defaultBootEnv": "local"})
+    assert (await client.delete("/bootenvs/local3")).status_code == 200
+
+
+async def test_role_claims_are_validated(client: httpx.AsyncClient) -> None:
+    """recorded TestRoleCLI (``mkr`` roles): "ValidationError: roles/badScope: No such
+    scope 'bar'", "roles/noScope: No such scope ''", "roles/noAction: No such action
+    ''", "roles/badAction: No such action 'bar'"; ``* * ""`` is valid; a
+    plugin-defined type is a scope too."""
+    def role(name: str, scope: str, action: str, specific: str = "") -> dict[str, Any]:
+        return {"Name": name, "Claims": [{"scope": scope, "action": action,
+                                          "specific": specific}]}
+
+    for body, message in ((role("badScope", "bar", ""), "No such scope 'bar'"),
+                          (role("noScope", "", ""), "No such scope ''"),
+                          (role("noAction", "machines", ""), "No such action ''"),
+                          (role("badAction", "machines", "bar"), "No such action 'bar'")):
+        refused = await client.post("/roles", json=body)
+        assert (refused.status_code, refused.json()["Type"], refused.json()["Key"],
+                refused.json()["Messages"]) == (422, "ValidationError", body["Name"],
+                                                [message]), refused.text
+    assert (await client.post("/roles", json=role("validButUseless", "*", "*"))
+            ).status_code == 201
+    assert (await client.post("/roles", json=role("runner", "machines,profiles",
+                                                  "get,action:reboot,getSecure", "*"))
+            ).status_code == 201
+    assert (await client.post("/roles", json=role("prefs", "preferences", "list,post"))
+            ).status_code == 201

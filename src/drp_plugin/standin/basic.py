@@ -8,8 +8,8 @@ and ``none`` (the default stage), the param ``pxelinux-local-boot`` and the role
 (``cli/test-data/output/TestBootEnvCli/bootenvs.list``, ``TestStageCli/stages.list``,
 ``TestAuth/params.list.*``, ``TestContentCli/contents.list``, provision ``af452c8a~1``):
 the objects are read-only, their ``Bundle`` is ``BasicStore``, and the layer's meta is
-Type ``basic``, Version ``3.12.0``, Overwritable.  The stand-in serves no roles, so
-the ``superuser`` role is not loaded (``contents show BasicStore`` counts no roles).
+Type ``basic``, Version ``3.12.0``, Overwritable.  The role ``superuser`` holds the one
+claim ``* * *`` (recorded ``TestAuth/roles.list``).
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ def sections() -> dict[str, dict[str, Obj]]:
                     _tmpl("grub", "grub/{{.Machine.Address}}.cfg", _GRUB_LOCAL),
                     _tmpl("grub-mac", 'grub/{{.Machine.MacAddr "grub"}}.cfg', _GRUB_LOCAL)]},
         },
+        "roles": {"superuser": {"Name": "superuser", "Claims": [
+            {"scope": "*", "action": "*", "specific": "*"}]}},
         "stages": {
             "local": {"Name": "local", "BootEnv": "local", "Meta": _meta("radio"),
                       "Description": "Stage to boot into the local BootEnv."},

@@ -214,6 +214,10 @@ def builtin_types() -> list[ObjectType]:
             "RequiredParams": [], "OptionalParams": [], "OnlyUnknown": False,
             "Loaders": {},
         }),
+        # models.Role; Claims are models.Claim (JSON scope/action/specific).
+        ObjectType("roles", "Name", {
+            **COMMON, "Description": "", "Documentation": "", "Claims": [],
+        }),
         ObjectType("workflows", "Name", {
             **COMMON, "Description": "", "Documentation": "", "Stages": [],
         }),

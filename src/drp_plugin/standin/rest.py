@@ -2,11 +2,11 @@
 
 Routes are declared in one table (:func:`routes`), one small handler each.
 Served: ``info``, ``objects``, ``events`` (POST), ``users`` (list, show, create,
-delete, password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
+update, delete, password, token), ``prefs``, ``whoami``, ``contents``, ``files``, ``system/actions``,
 ``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` (GET,
 PATCH), ``indexes[/<prefix>]`` and,
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
-bootenvs, workflows, jobs and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
+bootenvs, workflows, jobs, roles and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
 ``/<prefix>/<key>/pubkey``, ``/machines/<key>/token``,
 ``/<prefix>/<key>/actions[/<cmd>]`` and ``/jobs/<uuid>/log`` (GET, PUT).  Every
@@ -22,7 +22,7 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 ``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
-reservations), TFTP/ISOs, contexts, pools, roles, tenants, work orders,
+reservations), TFTP/ISOs, contexts, pools, tenants, work orders,
 licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
 workflows and jobs are stored and validated, never run; a new job becomes its
 machine's current job and has a log, as in DRP (:mod:`.jobs`).
@@ -43,7 +43,7 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import claims, files, indexes, jobs, query, wording
+from . import claims, files, indexes, jobs, prefs, query, wording
 from .auth import DEFAULT_TTL, Principal
 from .store import apply_patch, valid_name
 from .websocket import make_handler
@@ -180,10 +180,22 @@ def _run_command(scope: str | None) -> ClaimRule:
     return rule
 
 
+class _Hidden(Exception):
+    """A list the principal's role claims do not allow: DRP answers it empty (recorded
+    TestAuth ``tasks list`` as a user whose roles only claim stages, and TestUserCli
+    ``users list`` as a user without roles: ``[]``)."""
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except _Hidden:
+        empty = {name: "0" for name in ("X-DRP-LIST-COUNT", "X-DRP-LIST-FILTER-COUNT",
+                                        "X-DRP-LIST-TOTAL-COUNT")}
+        if request.method == "HEAD":
+            return web.Response(status=200, headers=empty)
+        return _json([], headers=empty)
     except PluginError as err:
         headers = {"WWW-Authenticate": "dr-provision"} if err.status == 401 else None
         return web.json_response(err.to_dict(), status=err.status, headers=headers)
@@ -226,9 +238,18 @@ class Api:
     @staticmethod
     def require(request: web.Request, principal: Principal, scope: str, action: str,
                 specific: str) -> None:
-        """403 (DRP's AUTH answer) unless the token's claims allow the request."""
-        if not claims.allowed(principal.claims, scope, action, specific):
-            raise claims.refuse(str(request.rel_url), scope, action, specific)
+        """403 (DRP's AUTH answer) unless the token's claims allow the request.  For a
+        principal holding its roles' claims, a ``list`` they do not allow answers ``[]``
+        and a ``get`` ``Not Found``, as DRP recorded (cli/test-data/output/TestAuth:
+        ``tasks list`` ``[]``, ``tasks show task1`` "GET: tasks/task1: Not Found")."""
+        if claims.allowed(principal.claims, scope, action, specific):
+            return
+        if principal.from_roles and action == "list":
+            raise _Hidden()
+        if principal.from_roles and action == "get" and specific:
+            raise PluginError("Not Found", code=404, model=scope, key=specific,
+                              type=request.method)
+        raise claims.refuse(str(request.rel_url), scope, action, specific)
 
     def _prefix(self, request: web.Request) -> str:
         prefix = request.match_info["prefix"]
@@ -243,8 +264,14 @@ class Api:
         return _json(self.drp.info())
 
     async def objects(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/v3/objects``: the sorted prefixes of the object types served."""
-        self.principal(request)
+        """``GET /api/v3/objects``: the sorted prefixes of the object types served.  A user
+        logged in with its password (or its roles' token) may always read them, whatever
+        its roles (chosen: DRP's answer to a user without roles is not recorded; drppy's
+        tests list them as such a user); a token with explicit claims needs ``objects
+        list``."""
+        principal = self.principal(request, check_claims=False)
+        if not principal.from_roles and principal.claims is not claims.EVERYTHING:
+            self.require(request, principal, "objects", "list", "")
         return _json(sorted(self.store.types))
 
     async def post_event(self, request: web.Request) -> web.StreamResponse:
@@ -263,23 +290,33 @@ class Api:
         return _json(event)
 
     async def user_token(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/v3/users/<user>/token``: a new ``UserToken`` (``Token``, ``Info``) with
-        ``ttl``, ``scope``, ``action``, ``specific`` from the query (a restricted caller
-        gets its own claims); ``roles`` other than ``superuser`` answer 501.  403 unless the caller is ``user`` or the superuser and not
-        read-only, 404 for an unknown user, 400 for a ``ttl`` that is not a finite number
-        of seconds above 0 (see :func:`parse_ttl`)."""
-        principal = self.principal(request)
+        """``GET /api/v3/users/<user>/token``: a new ``UserToken`` (``Token``, ``Info``).
+
+        Without ``scope``/``action``/``specific`` the token carries the claims of the
+        user's roles; with them (an unrestricted caller only; a restricted one gets its
+        own claims) exactly that claim.  A user logged in with its password (or holding
+        its roles' token) may always get its own token (drpcli's login,
+        ``api.UserSessionToken``); anyone else needs ``users token <user>``.  ``roles``
+        other than ``superuser`` answer 501; ``ttl`` is whole seconds (DRP reads it with
+        ``strconv.ParseInt``, recorded TestUserCli ``ttl cow``), 400 otherwise, and at
+        most ``Limits.max_token_ttl`` (see :func:`parse_ttl`); 404 for an unknown user."""
+        principal = self.principal(request, check_claims=False)
         user = request.match_info["user"]
         auth = self.drp.auth
-        if principal.readonly or principal.user not in (user, auth.superuser):
+        if principal.readonly:
             raise PluginError("Forbidden", code=403, model="users", key=user, type="GET")
+        if not (principal.from_roles and principal.user == user):
+            self.require(request, principal, "users", "token", user)
         if user not in auth.users:
             raise PluginError("Not Found", code=404, model="users", key=user, type="GET")
+        text = request.query.get("ttl", "").strip()
+        if text and not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise PluginError(f'strconv.ParseInt: parsing "{text}": invalid syntax',
+                              code=400, model="users", key=user, type="GET")
         ttl = parse_ttl(request, auth.token_ttl if auth.token_ttl is not None else DEFAULT_TTL,
                         self.drp.limits.max_token_ttl, "users", user)
-        # Every stand-in user holds the one role DRP always has, superuser; other roles
-        # would need the roles store the stand-in does not serve: refused by name rather
-        # than granted silently.
+        # A role named in ?roles= would narrow the token to it; only superuser is granted
+        # that way (a narrower token comes from scope/action/specific).
         roles = [r for r in request.query.get("roles", "").split(",") if r.strip()]
         unknown = [r.strip() for r in roles if r.strip() != "superuser"]
         if unknown:
@@ -287,68 +324,129 @@ class Api:
                               "(only superuser)", code=501, model="users", key=user, type="GET")
         wanted = claims.Claim(request.query.get("scope", "*"), request.query.get("action", "*"),
                               request.query.get("specific", "*"))
-        # a restricted token never gets a wider one (DRP checks Claims.Contains)
         unrestricted = principal.claims is claims.EVERYTHING
-        granted = (wanted,) if unrestricted and wanted != claims.Claim() else principal.claims
-        return _json({"Token": auth.issue(user, ttl, claims=granted), "Info": self.drp.info()})
+        if wanted != claims.Claim():
+            # a restricted token never gets a wider one (DRP checks Claims.Contains)
+            granted = (wanted,) if unrestricted else principal.claims
+            token = auth.issue(user, ttl, claims=granted, from_roles=not unrestricted
+                               and principal.from_roles)
+        elif unrestricted or principal.from_roles:
+            token = auth.issue(user, ttl, claims=auth.user_claims(user), from_roles=True)
+        else:
+            token = auth.issue(user, ttl, claims=principal.claims)
+        return _json({"Token": token, "Info": self.drp.info()})
 
     # ---- users, prefs, machine tokens ---------------------------------------------
 
     def _user(self, name: str) -> dict[str, Any]:
-        """``models.User`` of a stand-in user (every user is a superuser)."""
-        return {"Name": name, "Roles": ["superuser"], "Secret": "", "PasswordHash": "",
-                "Description": "", "Validated": True, "Available": True, "Errors": [],
-                "ReadOnly": False, "Meta": {}, "Endpoint": "", "Bundle": ""}
+        """``models.User`` of a stand-in user, as DRP answers it (``PasswordHash`` and
+        ``Secret`` never leave it: recorded TestUserCli ``users create fred``)."""
+        return {"Name": name, "Roles": list(self.drp.auth.roles.get(name, [])),
+                "Description": self.drp.auth.details.get(name, {}).get("Description", ""),
+                "Validated": True, "Available": True, "Errors": [], "ReadOnly": False,
+                "Meta": dict(self.drp.auth.details.get(name, {}).get("Meta", {})),
+                "Endpoint": "", "Bundle": ""}
 
     async def list_users(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/v3/users``: every user as a ``models.User`` (all superusers), sorted,
-        with the ``X-DRP-LIST-*`` count headers; query filters are not applied."""
+        """``GET /api/v3/users``: the users as ``models.User``, sorted, selected by the
+        query (filters such as ``Name=fred``, ``sort``, ``limit``, ``offset``; recorded
+        TestUserCli ``users list Name=fred``: ``[]``), with the ``X-DRP-LIST-*`` count
+        headers."""
         self.principal(request)
         users = [self._user(n) for n in sorted(self.drp.auth.users)]
-        count = str(len(users))
-        return _json(users, headers={"X-DRP-LIST-COUNT": count, "X-DRP-LIST-FILTER-COUNT": count,
-                                     "X-DRP-LIST-TOTAL-COUNT": count})
+        fields = set(self._user("")) | {"Secret", "PasswordHash"}
+        sort = request.query.getall("sort", [])
+        unfiltered = {k: v for k, v in request.query.items() if k in query.RESERVED
+                      and k not in ("limit", "offset")}
+        unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
+        total = len(query.select(users, unfiltered, fields, sort, "users"))
+        filtered = len(query.select(users, unpaged, fields, sort, "users"))
+        chosen = query.select(users, request.query, fields, sort, "users")
+        return _json(chosen, headers={"X-DRP-LIST-COUNT": str(len(chosen)),
+                                      "X-DRP-LIST-FILTER-COUNT": str(filtered),
+                                      "X-DRP-LIST-TOTAL-COUNT": str(total)})
+
+    def _known_user(self, request: web.Request, name: str) -> None:
+        if name not in self.drp.auth.users:
+            raise PluginError("Not Found", code=404, model="users", key=name,
+                              type=request.method)
 
     async def get_user(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/v3/users/<name>``: that ``models.User``; 404 when unknown."""
         self.principal(request)
         name = request.match_info["name"]
-        if name not in self.drp.auth.users:
-            raise PluginError("Not Found", code=404, model="users", key=name,
-                              type=request.method)
+        self._known_user(request, name)
         return _json(self._user(name))
 
+    def _roles_of(self, body: dict[str, Any], name: str) -> list[str]:
+        """``Roles`` of a user body: names of existing roles (422 otherwise)."""
+        roles = body.get("Roles")
+        if roles is None:
+            return []
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise PluginError("Roles must be a list of role names", code=422, model="users",
+                              key=name, type="ValidationError")
+        missing = [r for r in roles if self.store.find("roles", r) is None]
+        if missing:
+            raise PluginError(*(f"Role {r} does not exist" for r in missing), code=422,
+                              model="users", key=name, type="ValidationError")
+        return list(roles)
+
+    def _save_user(self, name: str, body: dict[str, Any]) -> None:
+        """Keep ``Roles``, ``Description`` and ``Meta`` of a user body."""
+        self.drp.auth.roles[name] = self._roles_of(body, name)
+        description, meta = body.get("Description"), body.get("Meta")
+        self.drp.auth.details[name] = {
+            "Description": description if isinstance(description, str) else "",
+            "Meta": meta if isinstance(meta, dict) else {}}
+
     async def create_user(self, request: web.Request) -> web.StreamResponse:
-        """``POST /users``: a new user (no password until ``PUT .../password``); only the
-        superuser may create users."""
-        principal = self.principal(request)
+        """``POST /users``: a new user (no password until ``PUT .../password``) holding the
+        body's ``Roles`` (none by default, ``User.Fill``)."""
+        self.principal(request)
         body = await _body(request, "users", "")
         name = body.get("Name") if isinstance(body, dict) else None
-        if principal.user != self.drp.auth.superuser:
-            raise PluginError("Forbidden", code=403, model="users", key=str(name or ""),
-                              type="POST")
         if not valid_name(name, extra="-@_. "):  # models/utils.go validUserName
             raise PluginError(f"Invalid Name `{name if isinstance(name, str) else ''}`",
                               code=422, model="users", key=str(name or ""),
                               type="ValidationError")
-        assert isinstance(name, str)
+        assert isinstance(name, str) and isinstance(body, dict)
         if name in self.drp.auth.users:
             raise PluginError("already exists", code=409, model="users", key=name,
                               type="CREATE")
+        roles = self._roles_of(body, name)
         password = body.get("Password")
-        self.drp.auth.users[name] = password if isinstance(password, str) else ""
+        self.drp.auth.add(name, password if isinstance(password, str) else "", roles)
+        self._save_user(name, body)
         return _json(self._user(name), status=201)
+
+    async def update_user(self, request: web.Request) -> web.StreamResponse:
+        """``PUT``/``PATCH /users/<name>`` (``drpcli users update``): the user with its
+        ``Roles``, ``Description`` and ``Meta`` replaced (``Name`` stays; recorded
+        TestSecureParams ``users update fred {"Roles":["secretSetter"]}``); a role that
+        does not exist is 422."""
+        self.principal(request)
+        name = request.match_info["name"]
+        self._known_user(request, name)
+        body = await _body(request, "users", name)
+        if request.method == "PATCH":
+            body = apply_patch(self._user(name), body, "users", name)
+        if not isinstance(body, dict):
+            raise PluginError("Body must be a models.User object", code=400, model="users",
+                              key=name, type=request.method)
+        if body.get("Name", name) != name:
+            raise PluginError("Name cannot change", code=422, model="users", key=name,
+                              type="ValidationError")
+        self._save_user(name, body)
+        return _json(self._user(name))
 
     async def delete_user(self, request: web.Request) -> web.StreamResponse:
         """``DELETE /users/<name>`` (``drpcli users destroy``, recorded TestUserCli
-        ``Deleted user fred``): answers the user as it was; only the superuser may delete
-        users, and not itself (409); 404 when unknown."""
-        principal = self.principal(request)
+        ``Deleted user fred``): answers the user as it was; the stand-in's first user
+        is not deleted (409); 404 when unknown."""
+        self.principal(request)
         name = request.match_info["name"]
-        if principal.user != self.drp.auth.superuser:
-            raise PluginError("Forbidden", code=403, model="users", key=name, type="DELETE")
-        if name not in self.drp.auth.users:
-            raise PluginError("Not Found", code=404, model="users", key=name, type="DELETE")
+        self._known_user(request, name)
         if name == self.drp.auth.superuser:
             raise PluginError("The stand-in's superuser cannot be deleted", code=409,
                               model="users", key=name, type="DELETE")
@@ -357,13 +455,13 @@ class Api:
         return _json(user)
 
     async def user_password(self, request: web.Request) -> web.StreamResponse:
-        """``PUT /users/<name>/password`` with ``models.UserPassword`` ``{"Password"}``."""
-        principal = self.principal(request)
+        """``PUT /users/<name>/password`` with ``models.UserPassword`` ``{"Password"}``: a
+        user logged in as itself, or a caller with ``users password <name>``."""
+        principal = self.principal(request, check_claims=False)
         name = request.match_info["name"]
-        if principal.user not in (name, self.drp.auth.superuser):
-            raise PluginError("Forbidden", code=403, model="users", key=name, type="PUT")
-        if name not in self.drp.auth.users:
-            raise PluginError("Not Found", code=404, model="users", key=name, type="PUT")
+        if not (principal.from_roles and principal.user == name):
+            self.require(request, principal, "users", "password", name)
+        self._known_user(request, name)
         body = await _body(request, "users", name)
         password = body.get("Password") if isinstance(body, dict) else None
         if not isinstance(password, str) or not password:
@@ -373,21 +471,23 @@ class Api:
         return _json(self._user(name))
 
     async def get_prefs(self, request: web.Request) -> web.StreamResponse:
-        """``GET /api/v3/prefs``: the prefs, name -> string value."""
+        """``GET /api/v3/prefs``: the prefs, name -> string value (see :mod:`.prefs`)."""
         self.principal(request)
-        return _json(self.drp.prefs)
+        return _json(prefs.listed(self.drp.prefs))
 
     async def set_prefs(self, request: web.Request) -> web.StreamResponse:
-        """``POST /prefs``: string values merged into the prefs (recorded TestPrefsCli:
-        "Invalid prefs: ... cannot unmarshal string into Go value of type
-        map[string]string" for anything else)."""
+        """``POST /prefs``: string values checked as DRP does (:mod:`.prefs`), then merged
+        into the prefs, all or none (recorded TestPrefsCli: "Invalid prefs: ... cannot
+        unmarshal string into Go value of type map[string]string" for a body that is not
+        an object of strings)."""
         self.principal(request)
         body = await _body(request, "prefs", "")
         if not isinstance(body, dict) or not all(isinstance(v, str) for v in body.values()):
             raise PluginError("Invalid prefs: values must be strings", code=400,
                               model="prefs", type="POST")
-        self.drp.prefs.update(body)
-        return _json(self.drp.prefs)
+        self.drp.prefs.update(prefs.checked(
+            body, lambda prefix, key: self.store.find(prefix, key) is not None))
+        return _json(prefs.listed(self.drp.prefs))
 
     async def whoami(self, request: web.Request) -> web.StreamResponse:
         """``POST /whoami``: the machine a ``models.Whoami`` describes, in ``Result``
@@ -902,6 +1002,8 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), v3 + "/users", api.list_users, _fixed("users", "list")),
         (("POST",), v3 + "/users", api.create_user, _fixed("users", "create")),
         (("GET",), v3 + "/users/{name}", api.get_user, _named("users", "get", "name")),
+        (("PUT", "PATCH"), v3 + "/users/{name}", api.update_user,
+         _named("users", "update", "name")),
         (("DELETE",), v3 + "/users/{name}", api.delete_user,
          _named("users", "delete", "name")),
         (("PUT",), v3 + "/users/{name}/password", api.user_password,
@@ -940,7 +1042,9 @@ def routes(api: Api) -> list[web.RouteDef]:
         (("GET",), obj + "/params/{name:.+}", api.get_param, _on_object("get")),
         (("POST", "PUT"), obj + "/params/{name:.+}", api.set_param, _on_object("update")),
         (("DELETE",), obj + "/params/{name:.+}", api.delete_param, _on_object("delete")),
-        (("GET",), obj + "/pubkey", api.pubkey, _on_object("get")),
+        # recorded TestSecureParams: "Cannot access /api/v3/machines/Name:bob/pubkey" /
+        # "Requires: machines updateSecure Name:bob" (the key encrypts a value to store)
+        (("GET",), obj + "/pubkey", api.pubkey, _on_object("updateSecure")),
         (("GET",), obj + "/token", api.machine_token, _on_object("token")),
         (("GET",), obj + "/actions", api.actions, _on_object("actions")),
         (("GET",), obj + "/actions/{cmd}", api.action, _on_object("actions")),

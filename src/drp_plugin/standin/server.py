@@ -29,11 +29,11 @@ from aiohttp import web
 from .._types import Obj
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import basic
+from . import basic, prefs
 from .actions import Actions
 from .auth import Auth
 from .certs import make_certificate, server_context
-from .claims import EVERYTHING, Claim
+from .claims import EVERYTHING, Claim, of_roles
 from .eventhub import EventHub
 from .files import FileSums
 from .jobs import JobLogs
@@ -86,9 +86,7 @@ class StandIn:
         self.auth = Auth(users if users is not None else DEFAULT_USERS, token_ttl)
         self.token = self.auth.token
         #: ``/prefs`` (name -> string value).
-        self.prefs: dict[str, str] = {"defaultBootEnv": "local", "defaultStage": "none",
-                                      "unknownBootEnv": "ignore", "knownTokenTimeout": "3600",
-                                      "unknownTokenTimeout": "600"}
+        self.prefs: dict[str, str] = prefs.defaults()
         #: Claims of the token a running plugin gets (``RS_TOKEN``); narrow them to test a
         #: provider under a restricted token, e.g. ``(Claim("machines", "get,update"),)``.
         self.provider_claims: tuple[Claim, ...] = EVERYTHING
@@ -99,6 +97,13 @@ class StandIn:
         #: event loop and kept while a file does not change.
         self.file_sums = FileSums(self.limits.file_sum_cache)
         self.store = Store(SecureBox(), self.hub.publish)
+        # users hold roles (roles objects); a role held by a user is not deleted
+        self.auth.claims_of_roles = lambda names: of_roles(
+            self.store.find("roles", name) for name in names)
+        # a boot environment or stage a preference names is not deleted
+        self.store.pref_holder = lambda prefix, key: prefs.holder(self.prefs, prefix, key)
+        self.store.role_users = lambda role: sorted(
+            user for user, held in self.auth.roles.items() if role in held)
         self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
                                    self._provider_env)
         #: Job logs (``PUT``/``GET /jobs/<uuid>/log``), one file each under the scratch root.

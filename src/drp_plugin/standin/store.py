@@ -24,7 +24,9 @@ import jsonschema
 from .._types import Obj
 from ..errors import PluginError
 from ..models import make_event
-from . import lifecycle, wording
+from . import lifecycle, prefs, wording
+from .claims import from_json as claims_json
+from .claims import problems as claim_problems
 from .objtypes import ObjectType, builtin_types
 from .secure import SecureBox, is_envelope
 
@@ -34,7 +36,7 @@ DRP_PREFIXES = frozenset({
     "activities", "alerts", "batches", "blueprints", "catalog_items",
     "clusters", "contexts", "endpoints", "filters", "identity_providers",
     "interfaces", "isos", "leases", "pipelines", "pools", "prefs", "reservations",
-    "resource_brokers", "roles", "subnets", "tenants", "trigger_providers",
+    "resource_brokers", "subnets", "tenants", "trigger_providers",
     "triggers", "users", "ux_options", "ux_settings", "ux_views", "version_sets",
     "work_orders", "zones",
 })
@@ -189,6 +191,12 @@ class Store:
         self.data: dict[str, dict[str, Obj]] = {p: {} for p in self.types}
         self.pending: dict[str, dict[str, Obj]] = {}
         self.changed: Callable[[], None] = lambda: None
+        #: The users holding a role, sorted (the stand-in wires it to its users): a role
+        #: in use is not deleted.
+        self.role_users: Callable[[str], list[str]] = lambda name: []
+        #: The preference naming an object (a default boot environment or stage), if
+        #: any (the stand-in wires it to its prefs): such an object is not deleted.
+        self.pref_holder: Callable[[str, str], str | None] = lambda prefix, key: None
         # as recorded (cli/test-data/output/TestProfileCli/profiles.list): Bundle
         # "BackingStore", this Description and Meta
         self.data["profiles"][GLOBAL_PROFILE] = self.types["profiles"].fill(
@@ -418,6 +426,8 @@ class Store:
         check_names(prefix, obj, errors)
         if prefix in ("tasks", "stages", "bootenvs"):
             lifecycle.fill_templates(obj)
+        if prefix == "roles":
+            self._check_claims(obj, errors)
         if prefix == "tasks":
             errors.extend(lifecycle.task_errors(obj))
         if "Profiles" in otype.defaults:
@@ -425,6 +435,28 @@ class Store:
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
             errors.extend(wording.object_errors(list(validator.iter_errors(obj))))
+
+    def _check_claims(self, obj: Obj, errors: list[str]) -> None:
+        """``models.Role.Claims``: a list of ``models.Claim``, stored with DRP's JSON field
+        names (``scope``, ``action``, ``specific``; recorded ``TestAuth/roles.list``)."""
+        given = obj.get("Claims")
+        if given is None:
+            given = []
+        if not isinstance(given, list):
+            errors.append("Claims must be a list of claims")
+            return
+        stored = []
+        for raw in given:
+            claim = claims_json(raw)
+            if claim is None:
+                errors.append(f"Invalid claim {raw!r}: scope, action and specific are "
+                              "strings")
+                continue
+            errors.extend(claim_problems(claim, (t.prefix for t in self.types.values()
+                                                 if t.provider)))
+            stored.append({"action": claim.action, "scope": claim.scope,
+                           "specific": claim.specific})
+        obj["Claims"] = stored
 
     def _prepare(self, otype: ObjectType, body: Any, key_hint: str = "",
                  internal: bool = True, given: str | None = None) -> Obj:
@@ -599,11 +631,19 @@ class Store:
         the global profile or a profile in use."""
         given = key
         key = self.resolve(prefix, key, "DELETE")
+        if prefix == "roles" and not internal:
+            users = self.role_users(key)
+            if users:  # before read-only: recorded TestRoleCLI/roles.destroy.superuser
+                raise PluginError(*(f"In use by User {u}" for u in users), code=409,
+                                  model="roles", key=key, type="StillInUseError")
         self._writable(prefix, key, "DELETE", internal)
         if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
             raise locked(prefix, given, "DELETE")
         if prefix == "profiles":
             self._check_profile_unused(key)
+        held = self.pref_holder(prefix, key) if not internal else None
+        if held:
+            raise prefs.in_use(prefix, key, held)
         obj = self.data[prefix].pop(key)
         self._emit("delete", prefix, key, obj, principal)
         return obj
