@@ -173,11 +173,18 @@ async def test_past_the_connection_limit_a_request_is_answered_503(
     host = await _started(clean_env, DRP_PLUGIN_MAX_CONNECTIONS="4")
     try:
         async with _client(host, 4) as busy, _client(host, 1) as extra:
-            running = [asyncio.create_task(_action(busy, "sleep_async", seconds=3))
+            # Busy long enough that, even on a loaded machine (two test workers on two
+            # cores), the extra request arrives while all four still hold their
+            # connections: a slot freed meanwhile would rightly answer it 200.
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            running = [asyncio.create_task(_action(busy, "sleep_async", seconds=8))
                        for _ in range(4)]
             await _until(lambda: _count(host, "Action: sleep_async") >= 4)
+            sent = loop.time() - began
             status, body = await _action(extra, "sleep_async", seconds=0)
-            assert status == 503
+            assert (status, sent < 8) == (503, True), (status, body, f"sent after {sent:.1f} s",
+                                                       [r.done() for r in running])
             assert "DRP_PLUGIN_MAX_CONNECTIONS" in body["Messages"][0]
             assert [await r for r in running] == [(200, "slept")] * 4
     finally:
