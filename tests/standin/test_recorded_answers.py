@@ -547,3 +547,87 @@ async def test_role_claims_are_validated(client: httpx.AsyncClient) -> None:
             ).status_code == 201
     assert (await client.post("/roles", json=role("prefs", "preferences", "list,post"))
             ).status_code == 201
+
+
+async def test_machine_arch_spellings(client: httpx.AsyncClient) -> None:
+    """Recorded TestMachineArch (models/machine.go ``SupportedArch``, v4.8): the known
+    architectures are accepted as spelled, an alias is refused naming the spelling DRP
+    wants, anything else is unsupported; an empty Arch is filled with amd64."""
+    for i, arch in enumerate(("amd64", "386", "arm64", "ppc64le", "mipsle", "rpi4", "")):
+        made = await client.post("/machines", json={"Name": f"m{i}", "Arch": arch})
+        assert made.status_code == 201, made.text
+        assert made.json()["Arch"] == (arch or "amd64")
+    for arch, wanted in (("x86_64", "amd64"), ("i686", "386"), ("armhfp", "arm"),
+                         ("aarch64", "arm64"), ("power9", "ppc64"), ("mipsel", "mipsle"),
+                         ("AMD64", "amd64")):
+        refused = await client.post("/machines", json={"Name": "alias", "Arch": arch})
+        assert refused.status_code == 422
+        assert refused.json()["Messages"] == [f"Please use {wanted} for Arch instead of {arch}"]
+    refused = await client.post("/machines", json={"Name": "foo", "Arch": "foo"})
+    assert refused.status_code == 422
+    assert refused.json()["Messages"] == ["Unsupported arch foo"]
+
+
+async def test_bootenv_change_stops_the_machine(client: httpx.AsyncClient) -> None:
+    """Recorded TestWorkflowCli (m0 to wf1, wf2, wf3) and TestCurrentTaskReposition (bob
+    to wf1): a stored machine whose BootEnv changes is no longer Runnable; a workflow
+    leaving the bootenv alone keeps it Runnable, and a new machine stays Runnable.
+    TestMachineCli ``machines bootenv <uuid> john2``: a missing bootenv is refused."""
+    for env in ("env1", "env2"):
+        await client.post("/bootenvs", json={"Name": env})
+    await client.post("/stages", json={"Name": "plain"})
+    await client.post("/stages", json={"Name": "s1", "BootEnv": "env1"})
+    await client.post("/workflows", json={"Name": "keep", "Stages": ["plain"]})
+    await client.post("/workflows", json={"Name": "move", "Stages": ["s1"]})
+    bob = (await client.post("/machines", json={"Name": "bob"})).json()
+    path = f"/machines/{bob['Uuid']}"
+
+    async def patch(field: str, value: Any) -> dict[str, Any]:
+        answer = await client.patch(path, json=[{"op": "replace", "path": f"/{field}",
+                                                 "value": value}])
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    kept = await patch("Workflow", "keep")
+    assert (kept["BootEnv"], kept["Runnable"]) == ("local", True)
+    moved = await patch("Workflow", "move")
+    assert (moved["BootEnv"], moved["Runnable"]) == ("env1", False)
+    assert (await patch("Runnable", True))["Runnable"] is True
+    assert (await patch("BootEnv", "env2"))["Runnable"] is False
+    missing = await client.patch(path, json=[{"op": "replace", "path": "/BootEnv",
+                                              "value": "john2"}])
+    assert (missing.status_code, missing.json()["Messages"]) == (
+        422, ["Bootenv john2 does not exist"])
+    new = (await client.post("/machines", json={"Name": "m2", "Workflow": "move"})).json()
+    assert (new["BootEnv"], new["Runnable"]) == ("env1", True)
+
+
+async def test_content_versions_and_prerequisites(client: httpx.AsyncClient) -> None:
+    """Recorded TestContentVersions: an uploaded pack is a ``dynamic`` layer; its version
+    must be semantic (``v`` and short forms tolerated); prerequisites name layers with an
+    optional range: a missing layer or a failed range is a warning, an unreadable range
+    or version refuses the upload."""
+    async def upload(version: str, prereqs: str) -> httpx.Response:
+        return await client.put("/contents/basic", json={"meta": {
+            "Name": "basic", "Version": version, "Prerequisites": prereqs, "Type": ""}})
+
+    loaded = await upload("1.2.3", "BasicStore: >=3.12.0")
+    assert loaded.status_code == 200, loaded.text
+    assert (loaded.json()["meta"]["Type"], loaded.json()["Warnings"]) == ("dynamic", [])
+    assert (await upload("1.2.3", "BasicStore: >=9.99.0")).json()["Warnings"] == [
+        "Layer basic prerequisite test on BasicStore failed"]
+    assert (await upload("0.1", "BasicStore: >=3.12.x")).json()["Warnings"] == []
+    assert (await upload("v1.2.4", "foo, BasicStore: >=3.12.x")).json()["Warnings"] == [
+        "Layer basic has foo as a prerequisite, but foo does not exist!"]
+    bad = await upload("1.2.foo", "BasicStore: >=9.99.0")
+    assert (bad.status_code, bad.json()["Type"], bad.json()["Messages"]) == (
+        422, "PUT", ['Layer basic: invalid version 1.2.foo: Invalid character(s) found in '
+                     'patch number "foo"'])
+    bad = await upload("1.2.4", "BasicStore: >=3.12.foo")
+    assert bad.json()["Messages"] == [
+        'Layer basic: error parsing prerequisites BasicStore: >=3.12.foo: Invalid version '
+        'requirement for BasicStore: Could not parse Range ">=3.12.foo": Could not parse '
+        'version "3.12.foo" in ">=3.12.foo": Invalid character(s) found in patch number '
+        '"foo"']
+    shown = (await client.get("/contents/basic")).json()
+    assert shown["meta"]["Version"] == "v1.2.4"

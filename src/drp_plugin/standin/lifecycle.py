@@ -15,6 +15,13 @@ v4.8's ``models/templateInfo.go`` and ``models/task.go`` for the template checks
   workflow that does not exist or is not available is a ``ValidationError``
   "Machine <uuid> wants Workflow <name>, which is not available".  Leaving a workflow
   (``Workflow`` "") puts the machine in stage ``none`` with no tasks.
+* A machine whose ``BootEnv`` changes (a new workflow's or stage's bootenv, or its
+  own) is no longer ``Runnable`` until a client says so (``TestCurrentTaskReposition``
+  and ``TestWorkflowCli``: ``Workflow`` wf2 moving m0 from bootenv local to Fred answers
+  ``Runnable: false``; wf1 and wf3, which leave the bootenv alone, keep it true).
+* A stored machine asked for a bootenv that does not exist is refused:
+  ``ValidationError`` "Bootenv <name> does not exist" (``TestMachineCli``
+  ``machines bootenv <uuid> john2``).  A new machine may name any bootenv.
 * A stage naming a bootenv that does not exist, and a workflow naming a stage that
   does not exist, are stored but not ``Available``, with "BootEnv <name> does not
   exist" / "Stage <name> does not exist" in ``Errors``.
@@ -109,7 +116,20 @@ def _stage(store: Store, name: str) -> Obj | None:
 
 def machine_moves(store: Store, old: Obj | None, new: Obj) -> list[str]:
     """Apply to ``new`` (the machine about to be stored; ``old`` before, ``None`` for a
-    new machine) what a change of Workflow or Stage does; returns validation errors."""
+    new machine) what a change of Workflow or Stage does; returns validation errors.
+    A stored machine may not be moved to a bootenv that does not exist; one whose
+    ``BootEnv`` changes (itself or through its new stage) is no longer ``Runnable``."""
+    asked = new.get("BootEnv")
+    if old is not None and asked != old.get("BootEnv") and asked \
+            and store.find("bootenvs", str(asked)) is None:
+        return [f"Bootenv {asked} does not exist"]
+    errors = _workflow_and_stage(store, old, new)
+    if not errors and old is not None and new.get("BootEnv") != old.get("BootEnv"):
+        new["Runnable"] = False
+    return errors
+
+
+def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:
     uid = new.get("Uuid", "")
     flow = str(new.get("Workflow") or "")
     old_flow = str(old.get("Workflow") or "") if old is not None else ""

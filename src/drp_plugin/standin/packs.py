@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
+from . import versions
 from .content import LOADED_SECTIONS
 
 if TYPE_CHECKING:
@@ -65,8 +66,13 @@ class Packs:
             counts[prefix] = counts.get(prefix, 0) + 1
         return {"meta": meta, "Counts": counts, "Warnings": list(warnings)}
 
-    def load(self, body: Any, replace: bool) -> Obj:
-        """Load a ``models.Content`` (``meta`` + ``sections``) as read-only objects."""
+    def load(self, body: Any, replace: bool, layer: str = "dynamic") -> Obj:
+        """Load a ``models.Content`` (``meta`` + ``sections``) as read-only objects.
+
+        An uploaded pack is a ``dynamic`` layer whatever its ``meta.Type`` says (recorded
+        TestContentVersions: ``Type: dynamic`` for packs uploaded with no Type, drpcli
+        sending ``""``); the stand-in's own layers (``BasicStore``) keep theirs.
+        """
         if not isinstance(body, dict) or not isinstance(body.get("meta"), dict) \
                 or not isinstance(body["meta"].get("Name"), str) or not body["meta"]["Name"]:
             raise PluginError("Content needs meta.Name", code=422, model="contents",
@@ -81,10 +87,16 @@ class Packs:
                 isinstance(v, dict) or v is None for v in sections.values()):
             raise PluginError("sections must map each prefix to an object of objects",
                               code=422, model="contents", key=name, type="ValidationError")
+        try:
+            warnings = versions.check_layer(name, body["meta"], (
+                (layer["meta"]["Name"], str(layer["meta"].get("Version") or ""))
+                for layer in self.summaries() if layer["meta"]["Name"] != name))
+        except ValueError as err:
+            raise PluginError(str(err), code=422, model="contents", key=name,
+                              type="PUT" if replace else "POST") from None
         if name in self.packs:  # only once the new body is known to be well formed
             self.remove(name)
         keys: list[tuple[str, str]] = []
-        warnings: list[str] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
             p for p in sections if p not in LOADED_SECTIONS and p in store.types)
         for prefix in sorted(set(sections) - set(order)):
@@ -103,7 +115,10 @@ class Packs:
                 if store.find(prefix, key) is not None:
                     store.remove(prefix, key, SYSTEM, internal=True)
             raise
-        self.packs[name] = (_meta(body["meta"], name), keys, warnings)
+        meta = _meta(body["meta"], name)
+        if layer:
+            meta["Type"] = layer
+        self.packs[name] = (meta, keys, warnings)
         return self.summary(name)
 
     def load_quietly(self, body: Obj) -> Obj:
@@ -112,7 +127,7 @@ class Packs:
         store = self.drp.store
         publish, store._publish = store._publish, lambda event: None
         try:
-            return self.load(body, replace=True)
+            return self.load(body, replace=True, layer="")
         finally:
             store._publish = publish
 

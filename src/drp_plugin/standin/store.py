@@ -129,6 +129,38 @@ def valid_name(value: Any, *, first_digit: bool = False, extra: str = "-_. ") ->
 
 _PARAM_CHARS = "-_. /"
 
+#: The architectures DRP v4.8 knows and the name it wants for each spelling
+#: (models/machine.go ``SupportedArch``; recorded TestMachineArch).
+_ARCH_NAMES: dict[str, tuple[str, ...]] = {
+    "rpi4": ("rpi4",),
+    "amd64": ("amd64", "x86_64"),
+    "386": ("386", "486", "686", "i386", "i486", "i686"),
+    "arm": ("arm", "armel", "armhfp"),
+    "arm64": ("arm64", "aarch64"),
+    "ppc64": ("ppc64", "power9"),
+    "ppc64le": ("ppc64le",),
+    "mips64": ("mips64",),
+    "mips64le": ("mips64le", "mips64el"),
+    "s390x": ("s390x",),
+    "mips": ("mips",),
+    "mipsle": ("mipsle", "mipsel"),
+}
+_ARCH_ALIASES = {alias: arch for arch, aliases in _ARCH_NAMES.items() for alias in aliases}
+
+
+def supported_arch(value: Any) -> str | None:
+    """The normalised name of an architecture (case-insensitive), ``None`` if unknown."""
+    return _ARCH_ALIASES.get(value.lower()) if isinstance(value, str) else None
+
+
+def arch_errors(value: Any) -> list[str]:
+    """A machine's ``Arch`` must be a known architecture in its normalised spelling:
+    "Unsupported arch foo", "Please use amd64 for Arch instead of x86_64"."""
+    arch = supported_arch(value)
+    if arch is None:
+        return [f"Unsupported arch {value if isinstance(value, str) else ''}"]
+    return [] if arch == value else [f"Please use {arch} for Arch instead of {value}"]
+
 
 def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
     """The ``Validate()`` name checks of models/machine.go, profile.go, param.go and
@@ -141,6 +173,7 @@ def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
 
     name = obj.get("Name")
     if prefix == "machines":
+        errors.extend(arch_errors(obj.get("Arch")))
         need(valid_name(name, first_digit=True), "Invalid Name", name)
         for field, label in (("Stage", "Invalid Stage"), ("BootEnv", "Invalid BootEnv")):
             need(valid_name(obj.get(field)), label, obj.get(field))
