@@ -144,6 +144,35 @@ def test_version_drift_is_told_apart() -> None:
     assert "usage" in replay.drift(usage, "", "", "", "")
 
 
+def test_drift_in_patterns_yaml_and_model_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RE:`` recordings that are JSON with escaped brackets are rewritten as v4.8
+    answers (dropped fields removed, ``VALUE_CHANGES`` applied) and matched again; YAML
+    answers are read when drpcli was asked for YAML; a validation message listing a
+    model table is compared with v4.8's table.  A real difference stays one."""
+    monkeypatch.setitem(replay.NEWER, "machines", {"Pool", "WorkflowComplete"})
+    monkeypatch.setitem(replay.OLDER, "machines", {"Profile"})
+    case = replay.Case("T", 0, ["machines", "create", "bob"])
+    want = ('RE:\n\\{\n  "CurrentTask": -1,\n  "Name": "bob",\n  "Profile": {\n'
+            '    "Name": ""\n  },\n  "Tasks": \\[\\],\n  "Workflow": ""\n\\}\n')
+    got = ('{\n  "CurrentTask": 0,\n  "Name": "bob",\n  "Pool": "default",\n'
+           '  "Tasks": [],\n  "Uuid": "u",\n  "Workflow": "",\n  "WorkflowComplete": true\n}\n')
+    why = replay.drift(case, want, "", got, "")
+    assert "Profile" in why and "CurrentTask 0" in why
+    assert replay.drift(case, want, "", got.replace('"bob"', '"jim"'), "") == ""
+    monkeypatch.setitem(replay.NEWER, "bootenvs", {"Loaders"})
+    listed = replay.Case("T", 0, ["-F", "yaml", "bootenvs", "list"])
+    assert "Loaders" in replay.drift(listed, "- Name: local\n", "",
+                                     "- Loaders: {}\n  Name: local\n", "")
+    monkeypatch.setattr(replay, "MESSAGE_CHANGES", [("Valid values are: any,linux",
+                                                      "Valid values are: any,esxi,linux",
+                                                      "validGOOS gained esxi")])
+    task = replay.Case("T", 0, ["tasks", "create", "-"], error=True)
+    assert replay.drift(task, "", "Valid values are: any,linux\n", "",
+                        "Valid values are: any,esxi,linux\n") == "validGOOS gained esxi"
+    assert replay.drift(task, "", "Valid values are: any,linux\n", "",
+                        "Valid values are: any,bsd,linux\n") == ""
+
+
 def test_nested_struct_fields_count_as_model_drift() -> None:
     """A field a nested struct gained (a task's ``[]TemplateInfo`` gained ``Link``) is
     found through the model's field types."""
