@@ -48,3 +48,18 @@ def build_and_define(provider: Path, out: Path) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     print(f"\nbuilt {out.name}: {out.stat().st_size} bytes, define took {elapsed * 1000:.0f} ms")
     return definition
+
+
+#: The CPython minors a built provider runs on (``shipping.wheels.SUPPORTED_MINORS``).
+MINORS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+
+
+def interpreter(minor: str) -> str:
+    """The pyenv CPython of ``minor`` (the newest patch release), or skip the test."""
+    import pytest
+
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{minor}.*/bin/python3"), reverse=True)
+    if not found:
+        pytest.skip(f"no CPython {minor} under {root}")
+    return str(found[0])

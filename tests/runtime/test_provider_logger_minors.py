@@ -14,15 +14,13 @@ by the stdlib path asks ``findCaller``.  The check below runs the module itself
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import MINORS, ROOT, interpreter
 
-MINORS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
 MODULE = ROOT / "src" / "drp_plugin" / "_provider_logger.py"
 
 CHECK = r'''
@@ -111,15 +109,6 @@ assert sink.records[-1][1:] == ("named by the caller", caller.__code__.co_filena
 assert len(sink.lines) == 6, "the stdlib path took the short one"
 print("ok", sys.version_info[:2])
 '''
-
-
-def interpreter(minor: str) -> str:
-    """The pyenv CPython of ``minor`` (the newest patch release), or skip."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    found = sorted(root.glob(f"{minor}.*/bin/python3"), reverse=True)
-    if not found:
-        pytest.skip(f"no CPython {minor} under {root}")
-    return str(found[0])
 
 
 @pytest.mark.parametrize("minor", MINORS)

@@ -12,7 +12,6 @@ The interpreters are pyenv's; a minor that is missing here is skipped, saying so
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,22 +22,12 @@ import pytest
 
 from drp_plugin.shipping import BuildResult, build
 from drp_plugin.testing import PluginHost
-from tests.helpers import INCREMENTER
+from tests.helpers import INCREMENTER, MINORS, interpreter
 from tests.shipping.helpers import clean_env
 
 COURIER = Path(__file__).parent / "providers" / "courier" / "courier.py"
-MINORS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
 
 pytestmark = pytest.mark.slow
-
-
-def interpreter(minor: str) -> str:
-    """The pyenv CPython of ``minor`` (the newest patch release), or skip."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    found = sorted(root.glob(f"{minor}.*/bin/python3"), reverse=True)
-    if not found:
-        pytest.skip(f"no CPython {minor} under {root}")
-    return str(found[0])
 
 
 @pytest.fixture(scope="module")
