@@ -36,7 +36,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -49,6 +49,8 @@ from .store import apply_patch, valid_name
 from .websocket import make_handler
 
 if TYPE_CHECKING:
+    from multidict import MultiMapping  # aiohttp's request.query
+
     from .server import StandIn
 
 log = logging.getLogger(__name__)
@@ -180,6 +182,30 @@ def _run_command(scope: str | None) -> ClaimRule:
     return rule
 
 
+def _count_headers(count: int, filtered: int, total: int) -> dict[str, str]:
+    """The ``X-DRP-LIST-*`` headers of a list (cli/commandHelper.go ``count`` reads
+    ``X-Drp-List-Filter-Count`` from a HEAD)."""
+    return {"X-DRP-LIST-COUNT": str(count), "X-DRP-LIST-FILTER-COUNT": str(filtered),
+            "X-DRP-LIST-TOTAL-COUNT": str(total)}
+
+
+def _page(objects: list[dict[str, Any]], params: MultiMapping[str], fields: set[str],
+          model: str, samples: Mapping[str, Any] | None = None,
+          regex_max_mem: int = query.REGEX_MAX_MEM,
+          ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The objects a list query selects (filters, ``sort``, ``limit``, ``offset``) and
+    its count headers: the total before filters, the count after filters before paging,
+    the count answered."""
+    sort = params.getall("sort", [])
+    unfiltered = {k: v for k, v in params.items() if k in query.RESERVED
+                  and k not in ("limit", "offset")}
+    unpaged = {k: v for k, v in params.items() if k not in ("limit", "offset")}
+    total = len(query.select(objects, unfiltered, fields, sort, model, samples, regex_max_mem))
+    filtered = len(query.select(objects, unpaged, fields, sort, model, samples, regex_max_mem))
+    chosen = query.select(objects, params, fields, sort, model, samples, regex_max_mem)
+    return chosen, _count_headers(len(chosen), filtered, total)
+
+
 class _Hidden(Exception):
     """A list the principal's role claims do not allow: DRP answers it empty (recorded
     TestAuth ``tasks list`` as a user whose roles only claim stages, and TestUserCli
@@ -191,8 +217,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except _Hidden:
-        empty = {name: "0" for name in ("X-DRP-LIST-COUNT", "X-DRP-LIST-FILTER-COUNT",
-                                        "X-DRP-LIST-TOTAL-COUNT")}
+        empty = _count_headers(0, 0, 0)
         if request.method == "HEAD":
             return web.Response(status=200, headers=empty)
         return _json([], headers=empty)
@@ -355,16 +380,9 @@ class Api:
         self.principal(request)
         users = [self._user(n) for n in sorted(self.drp.auth.users)]
         fields = set(self._user("")) | {"Secret", "PasswordHash"}
-        sort = request.query.getall("sort", [])
-        unfiltered = {k: v for k, v in request.query.items() if k in query.RESERVED
-                      and k not in ("limit", "offset")}
-        unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
-        total = len(query.select(users, unfiltered, fields, sort, "users"))
-        filtered = len(query.select(users, unpaged, fields, sort, "users"))
-        chosen = query.select(users, request.query, fields, sort, "users")
-        return _json(chosen, headers={"X-DRP-LIST-COUNT": str(len(chosen)),
-                                      "X-DRP-LIST-FILTER-COUNT": str(filtered),
-                                      "X-DRP-LIST-TOTAL-COUNT": str(total)})
+        chosen, headers = _page(users, request.query, fields, "users",
+                                regex_max_mem=self.drp.limits.regex_max_mem)
+        return _json(chosen, headers=headers)
 
     def _known_user(self, request: web.Request, name: str) -> None:
         if name not in self.drp.auth.users:
@@ -687,29 +705,11 @@ class Api:
         ``X-DRP-LIST-*`` count headers; HEAD answers only the headers."""
         self.principal(request)
         prefix = self._prefix(request)
-        objects = self.store.objects(prefix)
-        fields = self.store.types[prefix].fields
-        sort = request.query.getall("sort", [])
-        unfiltered = {k: v for k, v in request.query.items() if k in query.RESERVED
-                      and k not in ("limit", "offset")}
-        unpaged = {k: v for k, v in request.query.items() if k not in ("limit", "offset")}
-        samples = self.store.types[prefix].defaults
-        max_mem = self.drp.limits.regex_max_mem
-
-        def pick() -> tuple[int, int, list[dict[str, Any]]]:
-            total = len(query.select(objects, unfiltered, fields, sort, prefix, samples,
-                                     max_mem))
-            filtered = len(query.select(objects, unpaged, fields, sort, prefix, samples,
-                                        max_mem))
-            return total, filtered, query.select(objects, request.query, fields, sort,
-                                                 prefix, samples, max_mem)
-
+        otype = self.store.types[prefix]
         # off the event loop: however long the filters take, other requests are answered
-        total, filtered, chosen = await asyncio.to_thread(pick)
-        # cli/commandHelper.go "count" reads X-Drp-List-Filter-Count from a HEAD
-        headers = {"X-DRP-LIST-COUNT": str(len(chosen)),
-                   "X-DRP-LIST-FILTER-COUNT": str(filtered),
-                   "X-DRP-LIST-TOTAL-COUNT": str(total)}
+        chosen, headers = await asyncio.to_thread(
+            _page, self.store.objects(prefix), request.query, otype.fields, prefix,
+            otype.defaults, self.drp.limits.regex_max_mem)
         if request.method == "HEAD":
             return web.Response(status=200, headers=headers)
         return _json([self._render(request, prefix, o) for o in chosen], headers=headers)
