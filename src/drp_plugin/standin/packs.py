@@ -124,12 +124,8 @@ class Packs:
     def load_quietly(self, body: Obj) -> Obj:
         """:meth:`load` without events: a layer present from the start (``BasicStore``),
         as DRP loads it before any client could listen."""
-        store = self.drp.store
-        publish, store._publish = store._publish, lambda event: None
-        try:
+        with self.drp.store.unpublished():
             return self.load(body, replace=True, layer="")
-        finally:
-            store._publish = publish
 
     def remove(self, name: str) -> Obj:
         """Unload posted pack ``name``, deleting its objects; returns its summary (404 when

@@ -10,11 +10,12 @@ Secure params are kept in clear and rendered as envelopes (see ``secure``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import ipaddress
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonpatch
@@ -220,6 +221,7 @@ class Store:
     def __init__(self, box: SecureBox, publish: Callable[[Obj], None]) -> None:
         self.box = box
         self._publish = publish
+        self._quiet = False
         self.types: dict[str, ObjectType] = {t.prefix: t for t in builtin_types()}
         self.data: dict[str, dict[str, Obj]] = {p: {} for p in self.types}
         self.pending: dict[str, dict[str, Obj]] = {}
@@ -589,8 +591,19 @@ class Store:
         event = make_event(prefix, action, key, self.render(prefix, obj))
         event["Principal"] = principal
         event["Original"] = self.render(prefix, original) if original is not None else None
-        self._publish(event)
+        if not self._quiet:
+            self._publish(event)
         self.changed()
+
+    @contextlib.contextmanager
+    def unpublished(self) -> Iterator[None]:
+        """Writes inside publish no event: content present from the start
+        (``BasicStore``), as DRP loads it before any client could listen."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def _writable(self, prefix: str, key: str, method: str, internal: bool) -> ObjectType:
         otype = self.otype(prefix, method)
