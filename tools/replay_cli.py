@@ -187,22 +187,25 @@ def _matching(toks: list[Tok], i: int) -> int:
     raise ValueError("unbalanced brackets")
 
 
-def _split_args(toks: list[Tok]) -> list[list[Tok]]:
-    """Top-level comma-separated pieces of an argument list (newlines dropped)."""
+def _split_top(toks: list[Tok], sep: str) -> list[list[Tok]]:
+    """``toks`` split at each ``sep`` operator outside brackets."""
     parts: list[list[Tok]] = [[]]
     depth = 0
     for t in toks:
-        if t.kind == "nl":
-            continue
         if t.kind == "op" and t.text in "([{":
             depth += 1
         elif t.kind == "op" and t.text in ")]}":
             depth -= 1
-        if depth == 0 and t.kind == "op" and t.text == ",":
+        if depth == 0 and t.kind == "op" and t.text == sep:
             parts.append([])
         else:
             parts[-1].append(t)
-    return [p for p in parts if p]
+    return parts
+
+
+def _split_args(toks: list[Tok]) -> list[list[Tok]]:
+    """Top-level comma-separated pieces of an argument list (newlines dropped)."""
+    return [p for p in _split_top([t for t in toks if t.kind != "nl"], ",") if p]
 
 
 def evaluate(toks: list[Tok], env: dict[str, Any]) -> Any:
@@ -210,18 +213,7 @@ def evaluate(toks: list[Tok], env: dict[str, Any]) -> Any:
     ``fmt.Sprintf("%s..")``, ``true``/``false``."""
     if not toks:
         raise Unknown("empty expression")
-    terms: list[list[Tok]] = [[]]
-    depth = 0
-    for t in toks:
-        if t.kind == "op" and t.text in "([{":
-            depth += 1
-        elif t.kind == "op" and t.text in ")]}":
-            depth -= 1
-        if depth == 0 and t.kind == "op" and t.text == "+":
-            terms.append([])
-        else:
-            terms[-1].append(t)
-    values = [_term(term, env) for term in terms]
+    values = [_term(term, env) for term in _split_top(toks, "+")]
     if len(values) == 1:
         return values[0]
     if not all(isinstance(v, str) for v in values):
@@ -803,7 +795,8 @@ def drift(case: Case, want_out: str, want_err: str, out: str, err: str) -> str:
         return ("drpcli's own wording changed (v4.8 adds \"while decoding JSON: \" and "
                 "no longer ends some errors with a blank line)")
     if want_out == out and want_err != err:
-        reworded, why = want_err, []
+        reworded = want_err
+        why: list[str] = []
         for before, after, evidence in MESSAGE_CHANGES:
             if before in reworded:
                 reworded, why = reworded.replace(before, after), [*why, evidence]
