@@ -69,9 +69,9 @@ COMMAND_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
 
 #: Object types (drpcli's first word) the stand-in does not serve
-#: (``src/drp_plugin/standin/rest.py``: DHCP, TFTP/ISOs, tenants, ...).
+#: (``src/drp_plugin/standin/rest.py``: DHCP, TFTP/ISOs, ...).
 NOT_SERVED_TYPES = frozenset({
-    "subnets", "leases", "reservations", "isos", "interfaces", "tenants",
+    "subnets", "leases", "reservations", "isos", "interfaces",
     "pools", "contexts", "catalog", "catalog_items", "agent", "machines processjobs",
     "bootenvs uploadiso", "bootenvs install", "labs", "certs", "gohai", "support",
     "tasks runner", "jobs actions",
@@ -157,6 +157,14 @@ class Unknown(Exception):
     """An expression the evaluator cannot compute."""
 
 
+class _Continue(Exception):
+    """A ``continue`` reached in an unrolled loop's body."""
+
+
+#: The env key holding ``models.AllPrefixes()`` of the suite's revision.
+ALL_PREFIXES = "models.AllPrefixes()"
+
+
 @dataclass
 class Case:
     """One recorded drpcli command."""
@@ -232,6 +240,8 @@ def _term(toks: list[Tok], env: dict[str, Any]) -> Any:
             return env[t.text]
         raise Unknown(t.text)
     texts = [t.text for t in toks]
+    if texts == ["models", ".", "AllPrefixes", "(", ")"] and ALL_PREFIXES in env:
+        return list(env[ALL_PREFIXES])
     if texts in (["runtime", ".", "GOOS"], ["runtime", ".", "GOARCH"]):
         return GO_PLATFORM[texts[2]]
     if texts[:3] == ["path", ".", "Join"] and texts[3] == "(":
@@ -320,6 +330,20 @@ def _line_end(toks: list[Tok], i: int) -> int:
     return len(toks)
 
 
+def _lines(toks: list[Tok]) -> list[list[Tok]]:
+    """The statements of ``toks`` split at the newlines that end one (brackets span)."""
+    out: list[list[Tok]] = []
+    i = 0
+    while i < len(toks):
+        if toks[i].kind == "nl":
+            i += 1
+            continue
+        end = _line_end(toks, i)
+        out.append(toks[i:end])
+        i = end + 1
+    return out
+
+
 def _ends_statement(t: Tok) -> bool:
     """Go's semicolon rule: a newline after this token ends the statement."""
     return t.kind in ("ident", "str", "raw", "chr", "num") or t.text in (")", "]", "}", "++", "--")
@@ -350,6 +374,8 @@ class Extractor:
             if texts and texts[0] == "for":
                 i = self.loop(toks, i, env, unknown_loop)
                 continue
+            if texts[0] == "if" and self.skips_iteration(toks, i, env):
+                raise _Continue
             if texts[0] in ("if", "else", "switch", "select", "go", "func") or \
                     (texts[-1:] == ["{"]):
                 # enter the block's body as straight-line code
@@ -387,15 +413,45 @@ class Extractor:
                         inner[names[0]], inner[names[1]] = n, v
                     else:
                         inner[names[0]] = n
-                    self.block(toks[brace + 1:close], inner, unknown_loop)
+                    try:
+                        self.block(toks[brace + 1:close], inner, unknown_loop)
+                    except _Continue:
+                        pass
                 return close + 1
-        self.block(toks[brace + 1:close], dict(env), True)
+        try:
+            self.block(toks[brace + 1:close], dict(env), True)
+        except _Continue:
+            pass
         return close + 1
+
+    @staticmethod
+    def skips_iteration(toks: list[Tok], i: int, env: dict[str, Any]) -> bool:
+        """``if a == b { continue }`` (or ``!=``) whose operands are known and hold:
+        the rest of this loop iteration is skipped, as TestAuth skips "preferences"."""
+        brace = next((k for k in range(i, len(toks))
+                      if toks[k].text == "{" and toks[k].kind == "op"), None)
+        if brace is None:
+            return False
+        body = [t.text for t in toks[brace + 1:_matching(toks, brace)] if t.kind != "nl"]
+        cond = toks[i + 1:brace]
+        ops = [k for k, t in enumerate(cond) if t.kind == "op" and t.text in ("==", "!=")]
+        if body != ["continue"] or len(ops) != 1:
+            return False
+        try:
+            left, right = evaluate(cond[:ops[0]], env), evaluate(cond[ops[0] + 1:], env)
+        except Unknown:
+            return False
+        return bool(left == right) == (cond[ops[0]].text == "==")
 
     def statement(self, stmt: list[Tok], env: dict[str, Any], unknown_loop: bool) -> None:
         texts = [s.text for s in stmt]
         if "cliTest" in texts:
             self.cli_test(stmt, texts.index("cliTest"), env, unknown_loop)
+            return
+        # a grouped declaration: var ( x = e \n y T = e ... )
+        if texts[:2] in (["var", "("], ["const", "("]):
+            for spec in _lines(stmt[2:_matching(stmt, 1)]):
+                self.statement([stmt[0], *spec], env, unknown_loop)
             return
         # assignments: var x [T] = e ; x := e ; x = e
         if texts[0] == "var" and "=" in texts:
@@ -481,9 +537,30 @@ def package_globals(files: dict[str, str]) -> dict[str, Any]:
     return env
 
 
-def extract(files: dict[str, str]) -> list[Case]:
-    """Every ``cliTest`` call of every ``Test*`` function, in ``go test`` order."""
+def model_prefixes(models: dict[str, str]) -> list[str]:
+    """``models.AllPrefixes()`` read from the suite revision's ``models/*.go``: the
+    ``Prefix()`` of each model ``All()`` returns, in its order."""
+    source = "\n".join(models.values())
+    body = re.search(r"func All\(\) \[\]Model \{\s*return \[\]Model\{((?:\s*&\w+\{\},?)+)\s*\}",
+                     source)
+    if body is None:
+        raise Unknown("models.All()")
+    prefixes = []
+    for name in re.findall(r"&(\w+)\{\}", body.group(1)):
+        found = re.search(r"func \(\w+ \*" + name + r"\) Prefix\(\) string\s*\{\s*return \"(\w+)\"",
+                          source)
+        if found is None:
+            raise Unknown(f"{name}.Prefix()")
+        prefixes.append(found.group(1))
+    return prefixes
+
+
+def extract(files: dict[str, str], prefixes: list[str] | None = None) -> list[Case]:
+    """Every ``cliTest`` call of every ``Test*`` function, in ``go test`` order.
+    ``prefixes`` is ``models.AllPrefixes()`` at the suite's revision, if known."""
     env = package_globals(files)
+    if prefixes is not None:
+        env[ALL_PREFIXES] = prefixes
     cases: list[Case] = []
     for name in sorted(files):
         toks = tokenize(files[name])
@@ -625,6 +702,35 @@ def message_changes(provision: str, old_rev: str,
              f"models/task.go's validGOOS (the valid task OS values) gained {gained} in v4.8")]
 
 
+def incrementer_changes(provision: str, old_rev: str, incrementer: Path
+                        ) -> list[tuple[str, str, Any, Any, str, tuple[str, ...]]]:
+    """How the incrementer the replay uploads defines itself (its ``define``) differently
+    from the one the suite was recorded with (``cmds/incrementer/incrementer.go`` at
+    ``old_rev``), as :data:`VALUE_CHANGES` entries.  Today: ``HasPublish`` (the 2019
+    incrementer published events; v4.8's does not)."""
+    git = ["git", "--git-dir", provision] if not (Path(provision) / ".git").exists() \
+        else ["git", "-C", provision]
+
+    def has_publish(rev: str) -> bool | None:
+        shown = subprocess.run([*git, "show", f"{rev}:cmds/incrementer/incrementer.go"],
+                               capture_output=True, text=True)
+        found = re.search(r"HasPublish:\s*(true|false)", shown.stdout)
+        return None if shown.returncode or found is None else found.group(1) == "true"
+
+    try:
+        defined = json.loads(subprocess.run([str(incrementer), "define"], capture_output=True,
+                                            text=True, timeout=COMMAND_TIMEOUT).stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return []
+    before = has_publish(old_rev)
+    after = defined.get("HasPublish") if isinstance(defined, dict) else None
+    if not isinstance(before, bool) or not isinstance(after, bool) or before == after:
+        return []
+    return [("plugin_providers", "HasPublish", before, after,
+             f"the incrementer replayed declares HasPublish {str(after).lower()}, the one "
+             f"recorded (cmds/incrementer/incrementer.go) {str(before).lower()}", ())]
+
+
 def model_changes(provision: str, old_rev: str,
                   new_rev: str = V48_REV) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Per object prefix, the JSON fields its model gained and lost from ``old_rev`` to
@@ -666,11 +772,11 @@ OLDER: dict[str, set[str]] = {}
 MESSAGE_CHANGES: list[tuple[str, str, str]] = []
 #: Values whose meaning changed: (prefix, field, 2019 value, v4.8 value, evidence, the
 #: fields that must be empty in the recorded answer for the change to apply).
-VALUE_CHANGES = (
+VALUE_CHANGES: list[tuple[str, str, Any, Any, str, tuple[str, ...]]] = [
     ("machines", "CurrentTask", -1, 0,
      "a machine without tasks has CurrentTask 0 in v4.8 (api/events_test.go TestWaitFor)",
      ("Tasks",)),
-)
+]
 
 
 def _without_added(got: Any, want: Any) -> Any:
@@ -729,7 +835,9 @@ def _re_json_drift(prefix: str, want_out: str, out: str) -> str:
     (:func:`_as_v48`: fields v4.8 dropped removed, changed values applied) and matched
     again with ``reTest``; the notes when only that rewriting makes it match."""
     try:
-        w = json.loads(_RE_BRACKETS.sub(r"\1", want_out[4:]))
+        # a regex's escaped dot (``"v4\\..*"``) is no JSON escape: read as a dot, which
+        # the pattern made again below still matches
+        w = json.loads(_RE_BRACKETS.sub(r"\1", want_out[4:]).replace("\\.", "."))
         g = json.loads(out)
     except ValueError:
         return ""
@@ -783,6 +891,11 @@ def _parsed(case: Case, text: str) -> Any:
     return data if isinstance(data, (dict, list)) else None
 
 
+#: drpcli's global options that take a value (``-T ""``, ``-U fred``): not the prefix.
+_VALUED_OPTIONS = frozenset({"-F", "--format", "-T", "--token", "-U", "--username",
+                             "-P", "--password", "-E", "--endpoint"})
+
+
 def drift(case: Case, want_out: str, want_err: str, out: str, err: str) -> str:
     """Why a differing case is version drift (the 2019 server and drpcli against v4.8's
     drpcli and models), or "" when it is not."""
@@ -809,7 +922,7 @@ def drift(case: Case, want_out: str, want_err: str, out: str, err: str) -> str:
             w = g = None
         args = list(case.args or [])
         words = [a for i, a in enumerate(args) if not a.startswith("-")
-                 and not (i and args[i - 1] in ("-F", "--format"))]
+                 and not (i and args[i - 1] in _VALUED_OPTIONS)]
         prefix = words[0] if words else ""
         if want_out.startswith("RE:\n"):
             return _re_json_drift(prefix, want_out, out)
@@ -984,7 +1097,14 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
         NEWER.update(gained)
         OLDER.update(lost)
         MESSAGE_CHANGES[:] = message_changes(provision, rev)
-        cases = extract(files)
+        VALUE_CHANGES[1:] = incrementer_changes(provision, rev, incrementer) \
+            if incrementer is not None else []
+        try:
+            prefixes: list[str] | None = model_prefixes(
+                _gen_models().read_models(Path(provision), rev)[0])
+        except Unknown:
+            prefixes = None
+        cases = extract(files, prefixes)
         namer = Namer()
         recorded = cli / "test-data" / "output"
         for case in cases:

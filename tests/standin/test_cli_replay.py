@@ -46,6 +46,12 @@ func TestThing(t *testing.T) {
 	for _, p := range models.AllPrefixes() {
 		cliTest(false, false, p, "indexes").run(t)
 	}
+	for _, p := range models.AllPrefixes() {
+		if p == "preferences" {
+			continue
+		}
+		cliTest(false, false, p, "list").run(t)
+	}
 	cliTest(false, false,
 		"profiles", "show", "Name:john").run(t)
 	cliTest(false, false, "files", "x").get(t)
@@ -64,10 +70,31 @@ def test_extracts_the_go_tests_calls() -> None:
         (["profiles", "show", "a", "global"], False, False, "", False),
         (["profiles", "show", "b", "global"], False, False, "", False),
         (None, False, False, "", False),           # a loop over models.AllPrefixes()
+        (None, False, False, "", False),           # unknown without the models
         (["profiles", "show", "Name:john"], False, False, "", False),
         (["files", "x"], False, False, "", True),
     ]
     assert cases[6].why == "argument not computed: p"
+
+
+def test_unrolls_the_loops_over_the_model_prefixes() -> None:
+    """``models.AllPrefixes()`` read from the suite revision's models (``All()`` and each
+    model's ``Prefix()``); ``if p == "preferences" { continue }`` skips that iteration
+    (TestAuth lists every type as every user so)."""
+    models = {"models/utils.go": "func All() []Model {\n\treturn []Model{\n\t\t&BootEnv{},\n"
+                                 "\t\t&Pref{},\n\t\t&Role{},\n\t}\n}\n",
+              "models/bootenv.go": 'func (b *BootEnv) Prefix() string {\n\treturn "bootenvs"\n}\n',
+              "models/preference.go": 'func (p *Pref) Prefix() string {\n\treturn "preferences"\n}',
+              "models/role.go": 'func (r *Role) Prefix() string { return "roles" }\n'}
+    prefixes = replay.model_prefixes(models)
+    assert prefixes == ["bootenvs", "preferences", "roles"]
+    cases = replay.extract({"x_test.go": GO}, prefixes)
+    assert [c.args for c in cases[6:12]] == [
+        ["bootenvs", "indexes"], ["preferences", "indexes"], ["roles", "indexes"],
+        ["bootenvs", "list"], ["roles", "list"], ["profiles", "show", "Name:john"]]
+    with pytest.raises(replay.Unknown):
+        replay.model_prefixes({"models/utils.go": "func All() []Model {\n\treturn []Model{"
+                                                  "&Gone{},\n\t}\n}\n"})
 
 
 def test_unrolls_a_loop_over_a_maps_sorted_keys() -> None:
@@ -171,6 +198,10 @@ def test_drift_in_patterns_yaml_and_model_tables(monkeypatch: pytest.MonkeyPatch
                         "Valid values are: any,esxi,linux\n") == "validGOOS gained esxi"
     assert replay.drift(task, "", "Valid values are: any,linux\n", "",
                         "Valid values are: any,bsd,linux\n") == ""
+    # drpcli's global options and their values come before the prefix
+    as_fred = replay.Case("T", 0, ["-T", "", "-U", "fred", "-P", "fred", "machines", "show",
+                                   "Name:bob"])
+    assert "CurrentTask 0" in replay.drift(as_fred, want, "", got, "")
 
 
 def test_nested_struct_fields_count_as_model_drift() -> None:
