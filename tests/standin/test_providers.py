@@ -39,7 +39,10 @@ async def test_upload_define_unpack_content(drp: StandIn, client: httpx.AsyncCli
     assert provider["Meta"]["Type"] == "plugin" and provider["Meta"]["Name"] == "fake"
     assert provider["Meta"]["Version"] == "v1.2.3"
     assert provider["Meta"]["Description"] == "fake provider"
-    assert {a["Provider"] for a in provider["AvailableActions"]} == {"fake"}
+    # as the definition gives them until a plugin of the provider runs (DRP recorded
+    # TestLoadIncrementer: "Provider": "" and null lists right after the upload)
+    assert {a["Provider"] for a in provider["AvailableActions"]} == {""}
+    assert provider["AvailableActions"][1]["OptionalParams"] is None
     step = (await client.get("/params/fake/step")).json()
     assert step["ReadOnly"] and step["Bundle"] == "fake"
     assert (await client.get("/fake-cows/daisy")).json()["Spotted"] is True
@@ -96,6 +99,11 @@ async def test_plugin_lifecycle(drp: StandIn, client: httpx.AsyncClient) -> None
     resp = await client.post("/plugins", json={"Name": "fake", "Provider": "fake"})
     assert resp.status_code == 201 and resp.json()["PluginErrors"] == []
     assert _events(drp, "plugins", "configed")[-1]["Key"] == "fake"
+    # a plugin runs: its actions are registered, the provider's entries filled
+    actions = (await client.get("/plugin_providers/fake")).json()["AvailableActions"]
+    assert {a["Provider"] for a in actions} == {"fake"}
+    assert all(isinstance(a["RequiredParams"], list) and isinstance(a["OptionalParams"], list)
+               for a in actions)
     messages = [r.message for r in drp.logs if r.plugin == "fake"]
     assert "fake provider starting" in messages  # stdout before READY!
     assert "config keys: ['Name', 'fake/greeting']" in messages  # default filled

@@ -306,9 +306,11 @@ class Providers:
                 self.store.create(prefix, body, SYSTEM, internal=True, replace=True)
                 provider.content.append((prefix, body[key_field]))
         record = {k: copy.deepcopy(v) for k, v in provider.definition.items() if k != "Content"}
+        # the actions as the definition gave them until a plugin of the provider runs
+        # (see _registered)
         record.update(
             Meta=provider_meta(meta, pname, str(record.get("Version") or "")),
-            AvailableActions=provider.actions,
+            AvailableActions=copy.deepcopy(provider.definition.get("AvailableActions") or []),
             RequiredParams=provider.required,
             OptionalParams=provider.optional,
             StoreObjects=record.get("StoreObjects") or {},
@@ -411,7 +413,19 @@ class Providers:
         self.running[name] = running
         self.store.update_fields("plugins", name, {"PluginErrors": [], "Available": True},
                                  SYSTEM)
+        self._registered(provider)
         self._event("configed", name)
+
+    def _registered(self, provider: Provider) -> None:
+        """A plugin of ``provider`` runs: DRP registers its actions, filling each entry of
+        the provider's ``AvailableActions`` (``Provider`` set, missing param lists
+        ``[]``).  Recorded: TestLoadIncrementer ``plugin_providers show incrementer`` right
+        after the upload answers the definition's ``"Provider": ""`` and ``null`` lists;
+        TestPluginProviderCli ``plugin_providers list``, after plugins of it ran, the
+        filled entries; after a new upload the definition's again."""
+        if self.store.find("plugin_providers", provider.name) is not None:
+            self.store.update_fields("plugin_providers", provider.name,
+                                     {"AvailableActions": provider.actions}, SYSTEM)
 
     def _published(self, published: list[Obj], event: Obj) -> None:
         """A plugin's ``/publish``: recorded (newest ``hub.max_events`` kept) and broadcast."""
