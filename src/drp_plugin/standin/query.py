@@ -1,7 +1,8 @@
 """List queries of ``GET /api/v3/<prefix>``: filters, sort, paging, slim, params.
 
 Filters (api/client.go ``R.Filter``): ``?<Field>=v`` (equality), or
-``Eq|Ne|Lt|Lte|Gt|Gte|In|Nin|Re(v)`` and ``Between|Except(a,b)``.  ``<Field>`` is a
+``Eq|Ne|Lt|Lte|Gt|Gte|In|Nin|Re(v)`` and ``Between|Except(a,b)``; on a list or map
+field (``Profiles``, ``Params``) ``Eq|Ne|In|Nin`` test its members.  ``<Field>`` is a
 top-level field of the type; any other name is a param filter (``?<param>=Eq(v)``,
 also written ``Params.<param>``).  Values are compared by the field's index type:
 ``Address`` as an IP address, ``Uuid`` as a UUID, booleans and numbers as such
@@ -128,6 +129,26 @@ def _index_test(name: str, op: str, args: list[str], sample: Any, model: str) ->
     return test
 
 
+def _members_test(name: str, op: str, args: list[str]) -> Test:
+    """A filter on a list field (``Profiles``) or a map field (``Params``, by its keys):
+    ``Eq(a,b)`` holds when the object has every one of them, ``Ne`` when it has not,
+    ``In(a,b)`` when it has any, ``Nin`` when it has none (recorded
+    TestMachineProfilesAndParams: ``machines list Profiles Eq foo,bar`` answers bob, whose
+    Profiles are foo and bar, not fred with bar alone; ``Params Eq dog,cat`` answers the
+    machine having both params)."""
+    wanted = {a for arg in args for a in arg.split(",")}
+
+    def test(obj: dict[str, Any]) -> bool:
+        value = _lookup(obj, name)
+        have = set(value) if isinstance(value, (list, dict)) else set()
+        have = {h for h in have if isinstance(h, str)}
+        if op in ("Eq", "Ne"):
+            return wanted <= have if op == "Eq" else not wanted <= have
+        return bool(wanted & have) if op == "In" else not wanted & have
+
+    return test
+
+
 def _compare(op: str, have: Any, wanted: list[Any]) -> bool:
     try:
         if op == "Eq":
@@ -182,6 +203,8 @@ def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "",
     args = arg.split(",") if op in ("In", "Nin", "Between", "Except") else [arg]
     if op in ("Between", "Except") and len(args) != 2:
         raise PluginError(f"{op} needs two values: {expr}", code=406, type="GET")
+    if isinstance(sample, (list, dict)) and op in ("Eq", "Ne", "In", "Nin"):
+        return _members_test(name, op, args)
     if sample is not _MISSING and op != "Re":
         return _index_test(name, op, args, sample, model)
     regex = compile_regex(arg, regex_max_mem) if op == "Re" else None
