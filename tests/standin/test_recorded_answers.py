@@ -380,10 +380,29 @@ def _as(drp: StandIn, user: str, password: str) -> httpx.AsyncClient:
                              auth=(user, password), timeout=30)
 
 
+#: A licence pack shaped as cli/common_test.go's ``licenseLayer``: a ``rackn-license``
+#: profile whose ``rackn/license-object`` names the licensed features.
+LICENCE = {
+    "meta": {"Name": "rackn-license", "Version": "v0.0.1", "Description": "test licence"},
+    "sections": {"profiles": {"rackn-license": {
+        "Name": "rackn-license",
+        "Params": {"rackn/license-object": {"Owner": "tests", "Licenses": [
+            {"Name": "rbac", "Version": "v2.*"},
+            {"Name": "secure-params", "Version": "v2.*"}]}}}}},
+}
+
+
+async def _licensed(client: httpx.AsyncClient) -> None:
+    """Load :data:`LICENCE` (roles and tenants are licensed features)."""
+    loaded = await client.post("/contents", json=LICENCE)
+    assert loaded.status_code == 201, loaded.text
+
+
 async def test_roles_and_the_superuser_role(client: httpx.AsyncClient) -> None:
     """``roles`` (recorded TestAuth/roles.list, roles.create.*): BasicStore's read-only
     ``superuser`` holds ``* * *``; claims given as ``Scope``/``Action``/``Specific`` are
     stored with DRP's JSON names ``scope``/``action``/``specific``."""
+    await _licensed(client)
     superuser = (await client.get("/roles/superuser")).json()
     assert (superuser["Bundle"], superuser["ReadOnly"], superuser["Claims"]) == (
         "BasicStore", True, [{"action": "*", "scope": "*", "specific": "*"}])
@@ -400,6 +419,7 @@ async def test_users_hold_roles(drp: StandIn, client: httpx.AsyncClient) -> None
     """recorded TestUserCli/TestAuth: a new user holds no roles (``"Roles": []``), the
     default user ``superuser``; ``users update`` (PATCH) sets them, naming roles that
     exist; ``users list Name=fred`` filters (``[]``)."""
+    await _licensed(client)
     fred = (await client.post("/users", json={"Name": "fred"})).json()
     assert fred["Roles"] == [] and "Secret" not in fred and "PasswordHash" not in fred
     assert (await client.get("/users/rocketskates")).json()["Roles"] == ["superuser"]
@@ -423,6 +443,7 @@ async def test_a_user_sees_what_its_roles_claim(drp: StandIn,
     TestUserCli (john without roles: ``users list`` ``[]``); a user logs in (gets its own
     token) whatever its roles; a role in use is not deleted ("StillInUseError:
     roles/task" / "In use by User t1-1"), the superuser role neither."""
+    await _licensed(client)
     await client.post("/roles", json={"Name": "stage", "Claims": [
         {"Scope": "stages", "Action": "*", "Specific": "*"}]})
     await client.post("/tasks", json={"Name": "task1"})
@@ -453,6 +474,7 @@ async def test_secure_params_by_role(drp: StandIn, client: httpx.AsyncClient) ->
     ("Requires: machines getSecure Name:bob"); one lacking updateSecure cannot fetch the
     key a secure value is sealed with ("Cannot access /api/v3/machines/Name:bob/pubkey"
     / "Requires: machines updateSecure Name:bob")."""
+    await _licensed(client)
     await client.post("/roles", json={"Name": "secretGetter", "Claims": [
         {"Scope": "params", "Action": "get", "Specific": "*"},
         {"Scope": "machines,profiles,plugins", "Action": "get,getSecure,list",
@@ -528,6 +550,7 @@ async def test_role_claims_are_validated(client: httpx.AsyncClient) -> None:
     scope 'bar'", "roles/noScope: No such scope ''", "roles/noAction: No such action
     ''", "roles/badAction: No such action 'bar'"; ``* * ""`` is valid; a
     plugin-defined type is a scope too."""
+    await _licensed(client)
     def role(name: str, scope: str, action: str, specific: str = "") -> dict[str, Any]:
         return {"Name": name, "Claims": [{"scope": scope, "action": action,
                                           "specific": specific}]}
@@ -631,3 +654,129 @@ async def test_content_versions_and_prerequisites(client: httpx.AsyncClient) -> 
         '"foo"']
     shown = (await client.get("/contents/basic")).json()
     assert shown["meta"]["Version"] == "v1.2.4"
+
+
+async def test_rbac_is_a_licensed_feature(client: httpx.AsyncClient) -> None:
+    """recorded TestAuth: before the licence pack, ``roles create`` and ``tenants
+    create`` are "LICENSE_EXCEEDED: rbac" with three messages; reading roles is not
+    refused; with the pack loaded they are served, and without it again refused."""
+    refused = await client.post("/roles", json={"Name": "foo", "Claims": []})
+    assert (refused.status_code, refused.json()["Type"], refused.json()["Model"],
+            refused.json()["Messages"]) == (403, "LICENSE_EXCEEDED", "rbac", [
+                "rbac is a licensed enterprise feature.", "Contact support@rackn.com",
+                "Access to /api/v3/roles denied"])
+    tenant = await client.post("/tenants", json={"Name": "foo"})
+    assert tenant.json()["Messages"][-1] == "Access to /api/v3/tenants denied"
+    assert [r["Name"] for r in (await client.get("/roles")).json()] == ["superuser"]
+    await _licensed(client)
+    assert (await client.post("/roles", json={"Name": "foo"})).status_code == 201
+    assert (await client.post("/tenants", json={"Name": "foo"})).status_code == 201
+    assert (await client.delete("/contents/rackn-license")).status_code == 200
+    again = await client.delete("/roles/foo")
+    assert (again.status_code, again.json()["Type"]) == (403, "LICENSE_EXCEEDED")
+
+
+async def test_tenants_limit_what_their_users_see(drp: StandIn,
+                                                  client: httpx.AsyncClient) -> None:
+    """recorded TestAuth: a tenant's user sees, of each type ``Members`` names, only the
+    listed objects, whatever its roles (a superuser: ``stages show none`` "Not Found",
+    ``bootenvs list`` ``[]``); ``profiles``, not named, stay whole; an object it creates
+    joins its tenant, a deleted one leaves every tenant; a hidden object is "already
+    exists" to create and "Not Found" to delete; a tenant with users is not deleted
+    ("StillInUseError: tenants/tenant1: Constraining Users: [t1-0 t1-3]")."""
+    await _licensed(client)
+    await client.post("/roles", json={"Name": "stage", "Claims": [
+        {"Scope": "stages", "Action": "*", "Specific": "*"}]})
+    for name in ("stage1", "stage2", "stage3"):
+        await client.post("/stages", json={"Name": name})
+    await client.post("/users", json={"Name": "t1-0", "Password": "foo", "Roles": ["stage"]})
+    await client.post("/users", json={"Name": "t1-3", "Password": "foo",
+                                      "Roles": ["superuser"]})
+    await client.post("/users", json={"Name": "t2-0", "Password": "foo", "Roles": ["stage"]})
+    every = {p: [] for p in ("bootenvs", "stages", "users", "tenants")}
+    made = await client.post("/tenants", json={
+        "Name": "tenant1", "Members": {**every, "stages": ["stage1", "stage3"]},
+        "Users": ["t1-0", "t1-3"]})
+    assert made.status_code == 201, made.text
+    assert (await client.post("/tenants", json={
+        "Name": "tenant2", "Members": {**every, "stages": ["stage2", "stage3"]},
+        "Users": ["t2-0"]})).status_code == 201
+    async with _as(drp, "t1-0", "foo") as t10, _as(drp, "t1-3", "foo") as t13:
+        assert [s["Name"] for s in (await t10.get("/stages")).json()] == ["stage1", "stage3"]
+        hidden = await t13.get("/stages/none")
+        assert (hidden.status_code, hidden.json()["Messages"]) == (404, ["Not Found"])
+        assert (await t13.get("/bootenvs")).json() == []
+        assert (await t13.get("/users")).json() == []
+        assert (await t13.get("/tenants")).json() == []
+        assert "global" in [p["Name"] for p in (await t13.get("/profiles")).json()]
+        exists = await t10.post("/stages", json={"Name": "stage2"})
+        assert (exists.status_code, exists.json()["Messages"]) == (409, ["already exists"])
+        gone = await t10.delete("/stages/stage2")
+        assert (gone.status_code, gone.json()["Type"]) == (404, "DELETE")
+        assert (await t10.delete("/stages/stage3")).status_code == 200
+        assert (await t10.post("/stages", json={"Name": "stage3"})).status_code == 201
+    members = {t["Name"]: t["Members"]["stages"] for t in (await client.get("/tenants")).json()}
+    assert members == {"tenant1": ["stage1", "stage3"], "tenant2": ["stage2"]}
+    in_use = await client.delete("/tenants/tenant1")
+    assert (in_use.status_code, in_use.json()["Type"], in_use.json()["Messages"]) == (
+        409, "StillInUseError", ["Constraining Users: [t1-0 t1-3]"])
+    for user in ("t1-0", "t1-3"):
+        assert (await client.delete(f"/users/{user}")).status_code == 200
+    assert (await client.get("/tenants/tenant1")).json()["Users"] == []
+    assert (await client.delete("/tenants/tenant1")).status_code == 200
+
+
+async def test_tenant_checks(client: httpx.AsyncClient) -> None:
+    """A tenant's ``Users`` exist and are in no other tenant; its ``Members`` name DRP
+    object types (models/tenant.go ``Validate``)."""
+    await _licensed(client)
+    await client.post("/users", json={"Name": "ann"})
+    assert (await client.post("/tenants", json={"Name": "a", "Users": ["ann"]})
+            ).status_code == 201
+    bad = await client.post("/tenants", json={
+        "Name": "b", "Users": ["ann", "nobody"], "Members": {"cows": []}})
+    assert (bad.status_code, bad.json()["Messages"]) == (422, [
+        "Invalid member type 'cows': not a DRP object type", "User ann is already in tenant a",
+        "User nobody does not exist"])
+    assert (await client.put("/tenants/a", json={"Name": "a", "Users": ["ann"]})
+            ).status_code == 200
+
+
+async def test_a_content_change_labels_the_writable_objects(
+        client: httpx.AsyncClient) -> None:
+    """recorded TestSecureParams: machine ``bob``, created before the licence pack was
+    uploaded, shows ``"Bundle": "BackingStore"`` after it; an object created later keeps
+    ``""``, and read-only pack objects keep their pack."""
+    await client.post("/machines", json={"Name": "bob"})
+    assert (await client.get("/machines/Name:bob")).json()["Bundle"] == ""
+    await _licensed(client)
+    assert (await client.get("/machines/Name:bob")).json()["Bundle"] == "BackingStore"
+    await client.post("/machines", json={"Name": "jim"})
+    assert (await client.get("/machines/Name:jim")).json()["Bundle"] == ""
+    assert (await client.get("/profiles/rackn-license")).json()["Bundle"] == "rackn-license"
+
+
+async def test_list_and_map_field_filters(client: httpx.AsyncClient) -> None:
+    """recorded TestMachineProfilesAndParams: on ``Profiles`` (a list) and ``Params`` (a
+    map, by its keys) ``Eq(a,b)`` wants every one, ``Ne`` not every one, ``In`` any,
+    ``Nin`` none."""
+    for name in ("foo", "bar"):
+        await client.post("/profiles", json={"Name": name})
+    for name, profiles, params in (("bob", ["foo", "bar"], {"dog": 1, "bird": 1}),
+                                   ("fred", ["bar"], {"cat": 1, "bird": 1}),
+                                   ("julius", [], {"dog": 1, "cat": 1})):
+        made = await client.post("/machines", json={"Name": name, "Profiles": profiles,
+                                                    "Params": params})
+        assert made.status_code == 201, made.text
+
+    async def names(**query: str) -> list[str]:
+        listed = await client.get("/machines", params={**query, "sort": "Name"})
+        return [m["Name"] for m in listed.json()]
+
+    assert await names(Profiles="Eq(foo,bar)") == ["bob"]
+    assert await names(Profiles="Eq(bar)") == ["bob", "fred"]
+    assert await names(Profiles="Ne(foo,bar)") == ["fred", "julius"]
+    assert await names(Profiles="In(foo,bar)") == ["bob", "fred"]
+    assert await names(Profiles="Nin(foo,bar)") == ["julius"]
+    assert await names(Params="Eq(dog,cat)") == ["julius"]
+    assert await names(Params="Ne(dog)") == ["fred"]

@@ -218,6 +218,10 @@ def builtin_types() -> list[ObjectType]:
         ObjectType("roles", "Name", {
             **COMMON, "Description": "", "Documentation": "", "Claims": [],
         }),
+        # models.Tenant (see tenants.py)
+        ObjectType("tenants", "Name", {
+            **COMMON, "Description": "", "Documentation": "", "Members": {}, "Users": [],
+        }),
         ObjectType("workflows", "Name", {
             **COMMON, "Description": "", "Documentation": "", "Stages": [],
         }),

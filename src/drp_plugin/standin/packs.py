@@ -119,6 +119,8 @@ class Packs:
         if layer:
             meta["Type"] = layer
         self.packs[name] = (meta, keys, warnings)
+        if layer == "dynamic":
+            store.restacked()
         return self.summary(name)
 
     def load_quietly(self, body: Obj) -> Obj:
@@ -135,4 +137,5 @@ class Packs:
         for prefix, key in reversed(keys):
             if self.drp.store.find(prefix, key) is not None:
                 self.drp.store.remove(prefix, key, SYSTEM, internal=True)
+        self.drp.store.restacked()
         return summary

@@ -43,7 +43,7 @@ from aiohttp import web
 
 from ..errors import PluginError
 from ..models import now_rfc3339
-from . import claims, files, indexes, jobs, prefs, query, wording
+from . import claims, files, indexes, jobs, licenses, prefs, query, tenants, wording
 from .auth import DEFAULT_TTL, Principal
 from .store import apply_patch, valid_name
 from .websocket import make_handler
@@ -258,7 +258,30 @@ class Api:
             if rule is None:  # a route without a rule leaves the check to its handler
                 raise PluginError("Forbidden", code=403, type=request.method)
             self.require(request, principal, *rule(request))
+        licenses.require(self.store, request.match_info.get("prefix", ""), request.method,
+                         request.path)
+        self._tenant_check(request, principal)
         return principal
+
+    def _tenant_check(self, request: web.Request, principal: Principal) -> None:
+        """404, as DRP answers, for an object of the request's path that the caller's
+        tenant keeps from it (:mod:`.tenants`)."""
+        if tenants.of(self.store, principal.user) is None:
+            return
+        info = request.match_info
+        prefix = info.get("prefix") or ("users" if "name" in info else "")
+        key = info.get("key") or info.get("name") or ""
+        if not prefix or not key:
+            return
+        real = key
+        if prefix in self.store.types:
+            try:
+                real = self.store.resolve(prefix, key, request.method)
+            except PluginError:
+                return  # the handler answers for an object that does not exist
+        if tenants.hides(self.store, principal.user, prefix, real):
+            raise PluginError("Not Found", code=404, model=prefix, key=key,
+                              type=request.method)
 
     @staticmethod
     def require(request: web.Request, principal: Principal, scope: str, action: str,
@@ -377,8 +400,9 @@ class Api:
         query (filters such as ``Name=fred``, ``sort``, ``limit``, ``offset``; recorded
         TestUserCli ``users list Name=fred``: ``[]``), with the ``X-DRP-LIST-*`` count
         headers."""
-        self.principal(request)
-        users = [self._user(n) for n in sorted(self.drp.auth.users)]
+        principal = self.principal(request)
+        users = tenants.visible(self.store, principal.user, "users",
+                                [self._user(n) for n in sorted(self.drp.auth.users)], "Name")
         fields = set(self._user("")) | {"Secret", "PasswordHash"}
         chosen, headers = _page(users, request.query, fields, "users",
                                 regex_max_mem=self.drp.limits.regex_max_mem)
@@ -470,6 +494,7 @@ class Api:
                               model="users", key=name, type="DELETE")
         user = self._user(name)
         self.drp.auth.forget(name)
+        tenants.user_left(self.store, name)
         return _json(user)
 
     async def user_password(self, request: web.Request) -> web.StreamResponse:
@@ -703,12 +728,14 @@ class Api:
         """``GET``/``HEAD /api/v3/<prefix>``: the objects the query selects (filters, ``sort``,
         ``limit``, ``offset``), rendered (``decode``, ``aggregate``, slim), with the
         ``X-DRP-LIST-*`` count headers; HEAD answers only the headers."""
-        self.principal(request)
+        principal = self.principal(request)
         prefix = self._prefix(request)
         otype = self.store.types[prefix]
+        shown = tenants.visible(self.store, principal.user, prefix, self.store.objects(prefix),
+                                otype.key)
         # off the event loop: however long the filters take, other requests are answered
         chosen, headers = await asyncio.to_thread(
-            _page, self.store.objects(prefix), request.query, otype.fields, prefix,
+            _page, shown, request.query, otype.fields, prefix,
             otype.defaults, self.drp.limits.regex_max_mem)
         if request.method == "HEAD":
             return web.Response(status=200, headers=headers)

@@ -104,6 +104,8 @@ class StandIn:
         self.store.pref_holder = lambda prefix, key: prefs.holder(self.prefs, prefix, key)
         self.store.role_users = lambda role: sorted(
             user for user, held in self.auth.roles.items() if role in held)
+        # a tenant's users exist
+        self.store.user_names = lambda: sorted(self.auth.users)
         self.providers = Providers(self.store, self.hub, self.logbook, self.root, self.webroot,
                                    self._provider_env)
         #: Job logs (``PUT``/``GET /jobs/<uuid>/log``), one file each under the scratch root.

@@ -25,7 +25,7 @@ import jsonschema
 from .._types import Obj
 from ..errors import PluginError
 from ..models import make_event
-from . import lifecycle, prefs, wording
+from . import lifecycle, prefs, tenants, wording
 from .claims import from_json as claims_json
 from .claims import problems as claim_problems
 from .objtypes import ObjectType, builtin_types
@@ -229,6 +229,9 @@ class Store:
         #: The users holding a role, sorted (the stand-in wires it to its users): a role
         #: in use is not deleted.
         self.role_users: Callable[[str], list[str]] = lambda name: []
+        #: The names of the users (the stand-in wires it to its users): a tenant's
+        #: ``Users`` must exist.
+        self.user_names: Callable[[], list[str]] = lambda: []
         #: The preference naming an object (a default boot environment or stage), if
         #: any (the stand-in wires it to its prefs): such an object is not deleted.
         self.pref_holder: Callable[[str, str], str | None] = lambda prefix, key: None
@@ -463,6 +466,9 @@ class Store:
             lifecycle.fill_templates(obj)
         if prefix == "roles":
             self._check_claims(obj, errors)
+        if prefix == "tenants":
+            errors.extend(tenants.problems(self, str(obj.get("Name") or key), obj,
+                                            self.user_names()))
         if prefix == "tasks":
             errors.extend(lifecycle.task_errors(obj))
         if "Profiles" in otype.defaults:
@@ -595,6 +601,18 @@ class Store:
             self._publish(event)
         self.changed()
 
+    def restacked(self) -> None:
+        """DRP rebuilt its content stack (a content pack came or went): the objects of its
+        writable layer are read back from it and name it as their ``Bundle``.  Recorded
+        TestSecureParams: machine ``bob``, created (``Bundle: ""``) before the licence pack
+        was uploaded, shows ``"Bundle": "BackingStore"`` after it; objects created later
+        keep ``""`` (every other recording).  No event: nothing about them changed."""
+        for objs in self.data.values():
+            for obj in objs.values():
+                if obj.get("Bundle") == "" and not obj.get("ReadOnly"):
+                    obj["Bundle"] = "BackingStore"
+        self.changed()
+
     @contextlib.contextmanager
     def unpublished(self) -> Iterator[None]:
         """Writes inside publish no event: content present from the start
@@ -635,6 +653,7 @@ class Store:
         self.data[prefix][key] = obj
         if old is None:
             self._emit("create", prefix, key, obj, principal)
+            tenants.joined(self, principal, prefix, key)
         else:
             self._emit("update", prefix, key, obj, principal, old)
         return obj
@@ -682,6 +701,8 @@ class Store:
             if users:  # before read-only: recorded TestRoleCLI/roles.destroy.superuser
                 raise PluginError(*(f"In use by User {u}" for u in users), code=409,
                                   model="roles", key=key, type="StillInUseError")
+        if prefix == "tenants" and not internal:
+            tenants.refuse_delete(self.data[prefix][key], key)
         self._writable(prefix, key, "DELETE", internal)
         if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
             raise locked(prefix, given, "DELETE")
@@ -692,6 +713,7 @@ class Store:
             raise prefs.in_use(prefix, key, held)
         obj = self.data[prefix].pop(key)
         self._emit("delete", prefix, key, obj, principal)
+        tenants.left(self, prefix, key)
         return obj
 
     def _check_profile_unused(self, name: str) -> None:
