@@ -780,3 +780,22 @@ async def test_list_and_map_field_filters(client: httpx.AsyncClient) -> None:
     assert await names(Profiles="Nin(foo,bar)") == ["julius"]
     assert await names(Params="Eq(dog,cat)") == ["julius"]
     assert await names(Params="Ne(dog)") == ["fred"]
+
+
+async def test_bootenv_valid_index_and_netboot_templates(client: httpx.AsyncClient) -> None:
+    """recorded TestBootEnvCli: ``Valid`` filters on ``Validated`` ("Valid must be true or
+    false"); a boot environment with a Kernel and no pxelinux/ipxe template is stored but
+    not Available ("bootenv: Missing elilo or pxelinux template")."""
+    valid = await client.get("/bootenvs", params={"Valid": "true"})
+    assert [b["Name"] for b in valid.json()] == ["ignore", "local"]
+    assert (await client.get("/bootenvs", params={"Valid": "false"})).json() == []
+    bad = await client.get("/bootenvs", params={"Valid": "fred"})
+    assert (bad.status_code, bad.json()["Messages"]) == (406, ["Valid must be true or false"])
+    john = await client.post("/bootenvs", json={"Name": "john", "Kernel": "lpxelinux.0"})
+    assert john.status_code == 201
+    assert (john.json()["Available"], john.json()["Validated"], john.json()["Errors"]) == (
+        False, True, ["bootenv: Missing elilo or pxelinux template"])
+    fixed = await client.put("/bootenvs/john", json={
+        "Name": "john", "Kernel": "lpxelinux.0",
+        "Templates": [{"Name": "ipxe", "Path": "x.ipxe", "Contents": "#!ipxe\n"}]})
+    assert (fixed.json()["Available"], fixed.json()["Errors"]) == (True, [])

@@ -25,6 +25,10 @@ v4.8's ``models/templateInfo.go`` and ``models/task.go`` for the template checks
 * A stage naming a bootenv that does not exist, and a workflow naming a stage that
   does not exist, are stored but not ``Available``, with "BootEnv <name> does not
   exist" / "Stage <name> does not exist" in ``Errors``.
+* A boot environment with a ``Kernel`` but neither a ``pxelinux`` nor an ``ipxe``
+  template (or their ``-mac`` forms) is stored but not ``Available``: "bootenv: Missing
+  elilo or pxelinux template" (``TestBootEnvCli`` ``bootenvs update john`` with a
+  Kernel; the rule of DRP's open-source ``backend/bootenv.go`` ``Validate``).
 * A template (``TemplateInfo``) without ``Meta`` gets ``{}``; a task may not mix
   templates with and without ``OS`` metadata, and OS values must be known.
 
@@ -98,6 +102,10 @@ def task_errors(obj: Obj) -> list[str]:
     return errors
 
 
+#: The templates a boot environment with a ``Kernel`` needs one of.
+NETBOOT_TEMPLATES = frozenset({"pxelinux", "pxelinux-mac", "ipxe", "ipxe-mac"})
+
+
 def reference_errors(store: Store, prefix: str, obj: Obj) -> list[str]:
     """References to objects that do not exist: the object is stored, not Available."""
     if prefix == "stages":
@@ -107,6 +115,10 @@ def reference_errors(store: Store, prefix: str, obj: Obj) -> list[str]:
     if prefix == "workflows":
         return [f"Stage {s} does not exist" for s in obj.get("Stages") or []
                 if store.find("stages", str(s)) is None]
+    if prefix == "bootenvs" and obj.get("Kernel"):
+        names = {t.get("Name") for t in obj.get("Templates") or [] if isinstance(t, dict)}
+        if not names & NETBOOT_TEMPLATES:
+            return ["bootenv: Missing elilo or pxelinux template"]
     return []
 
 

@@ -33,6 +33,9 @@ UNSUPPORTED = frozenset({"filter", "raw", "group-by", "range-only", "exclude-sel
 #: Fields compared as IP addresses / UUIDs (DRP's index types).
 IP_FIELDS = frozenset({"Address"})
 UUID_FIELDS = frozenset({"Uuid", "CurrentJob", "Machine"})
+#: Index names that filter another field: DRP's ``Valid`` index is ``Validated``
+#: (recorded TestBootEnvCli ``bootenvs list Valid=true`` / "Valid must be true or false").
+ALIASES = {"Valid": "Validated"}
 #: Query parameters that are not filters.
 RESERVED = frozenset(
     {"sort", "reverse", "limit", "offset", "slim", "params", "aggregate", "decode", "token",
@@ -76,8 +79,10 @@ def _comparable(value: Any) -> Any:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-def _index_value(name: str, text: str, sample: Any, model: str) -> Any:
-    """``text`` as a value of index ``name`` (406 naming the index when it is not one)."""
+def _index_value(name: str, text: str, sample: Any, model: str, label: str = "") -> Any:
+    """``text`` as a value of index ``name`` (406 naming the index, as ``label`` if
+    given, when it is not one)."""
+    label = label or name
     if name in IP_FIELDS:
         try:
             return ipaddress.ip_address(text.strip())
@@ -93,14 +98,14 @@ def _index_value(name: str, text: str, sample: Any, model: str) -> Any:
     if isinstance(sample, bool):
         low = text.strip().lower()
         if low not in ("true", "false"):
-            raise PluginError(f"{name} must be true or false", code=406, model=model,
+            raise PluginError(f"{label} must be true or false", code=406, model=model,
                               type="GET")
         return low == "true"
     if isinstance(sample, (int, float)):
         try:
             return float(text)
         except ValueError:
-            raise PluginError(f"{name} must be a number", code=406, model=model,
+            raise PluginError(f"{label} must be a number", code=406, model=model,
                               type="GET") from None
     return text
 
@@ -117,8 +122,9 @@ def _typed(name: str, value: Any) -> Any:
     return _comparable(value)
 
 
-def _index_test(name: str, op: str, args: list[str], sample: Any, model: str) -> Test:
-    wanted = [_index_value(name, a, sample, model) for a in args]
+def _index_test(name: str, op: str, args: list[str], sample: Any, model: str,
+                label: str = "") -> Test:
+    wanted = [_index_value(name, a, sample, model, label) for a in args]
 
     def test(obj: dict[str, Any]) -> bool:
         value = _lookup(obj, name)
@@ -197,7 +203,7 @@ def compile_regex(pattern: str, max_mem: int = REGEX_MAX_MEM) -> Any:
 
 
 def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "",
-               regex_max_mem: int = REGEX_MAX_MEM) -> Test:
+               regex_max_mem: int = REGEX_MAX_MEM, label: str = "") -> Test:
     match = _OP.match(expr)
     op, arg = (match.group(1), match.group(2)) if match else ("Eq", expr)
     args = arg.split(",") if op in ("In", "Nin", "Between", "Except") else [arg]
@@ -206,7 +212,7 @@ def _make_test(name: str, expr: str, sample: Any = _MISSING, model: str = "",
     if isinstance(sample, (list, dict)) and op in ("Eq", "Ne", "In", "Nin"):
         return _members_test(name, op, args)
     if sample is not _MISSING and op != "Re":
-        return _index_test(name, op, args, sample, model)
+        return _index_test(name, op, args, sample, model, label)
     regex = compile_regex(arg, regex_max_mem) if op == "Re" else None
 
     def test(obj: dict[str, Any]) -> bool:
@@ -276,7 +282,11 @@ def select(
                               code=501, model=model, type="GET")
         if name in RESERVED:
             continue
-        if name in fields:
+        if name not in fields and ALIASES.get(name) in fields:
+            field = ALIASES[name]
+            tests.append(_make_test(field, expr, (samples or {}).get(field, _MISSING), model,
+                                    regex_max_mem, label=name))
+        elif name in fields:
             typed = name in IP_FIELDS or name in UUID_FIELDS
             sample = (samples or {}).get(name, "" if typed else _MISSING)
             tests.append(_make_test(name, expr, sample, model, regex_max_mem))
