@@ -799,3 +799,34 @@ async def test_bootenv_valid_index_and_netboot_templates(client: httpx.AsyncClie
         "Name": "john", "Kernel": "lpxelinux.0",
         "Templates": [{"Name": "ipxe", "Path": "x.ipxe", "Contents": "#!ipxe\n"}]})
     assert (fixed.json()["Available"], fixed.json()["Errors"]) == (True, [])
+
+
+async def test_content_packs_as_recorded(client: httpx.AsyncClient) -> None:
+    """recorded TestContentCli: a missing pack is "No such content store" (GET and
+    DELETE), a second create "Content john already exists"; a pack whose objects name
+    templates by ``ID`` that exist nowhere loads nothing and lists each ("Failed to load
+    backing objects from cache", "Templates[0]: No common template for ...")."""
+    missing = await client.get("/contents/john2")
+    assert (missing.status_code, missing.json()["Type"], missing.json()["Messages"]) == (
+        404, "GET", ["No such content store"])
+    assert (await client.delete("/contents/john2")).json()["Type"] == "DELETE"
+    assert (await client.post("/contents", json={"meta": {"Name": "john"}})).status_code == 201
+    again = await client.post("/contents", json={"meta": {"Name": "john"}})
+    assert (again.status_code, again.json()["Type"], again.json()["Messages"]) == (
+        409, "POST", ["Content john already exists"])
+    pack = {"meta": {"Name": "contrib"}, "sections": {
+        "templates": {"own.tmpl": {"ID": "own.tmpl", "Contents": "x"}},
+        "bootenvs": {"b1": {"Name": "b1", "Templates": [
+            {"Name": "pxelinux", "Path": "p", "ID": "default-pxelinux.tmpl"},
+            {"Name": "own", "Path": "o", "ID": "own.tmpl"},
+            {"Name": "ipxe", "Path": "i", "ID": "default-ipxe.tmpl"}]}}}}
+    refused = await client.post("/contents", json=pack)
+    assert (refused.status_code, refused.json()["Type"], refused.json()["Messages"]) == (
+        422, "Failed to load backing objects from cache", [
+            "Templates[0]: No common template for default-pxelinux.tmpl",
+            "Templates[2]: No common template for default-ipxe.tmpl"])
+    assert (await client.get("/bootenvs/b1")).status_code == 404
+    assert (await client.get("/templates/own.tmpl")).status_code == 404
+    direct = await client.post("/bootenvs", json=pack["sections"]["bootenvs"]["b1"])
+    assert (direct.status_code, direct.json()["Messages"][0]) == (
+        422, "Templates[0]: No common template for default-pxelinux.tmpl")

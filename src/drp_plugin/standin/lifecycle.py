@@ -38,6 +38,7 @@ would take the stage's), so that a client may set a task list up in one request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._types import Obj
@@ -51,6 +52,17 @@ NO_STAGE = "none"
 VALID_OS = frozenset({"any", "darwin", "freebsd", "linux", "netbsd", "openbsd", "solaris",
                       "windows", "esxi"})
 _TEMPLATE_FIELDS = {"Name": "", "Path": "", "Contents": "", "ID": "", "Link": ""}
+
+
+def template_errors(obj: Obj, exists: Callable[[str], bool]) -> list[str]:
+    """A ``TemplateInfo`` naming by ``ID`` a template that does not exist: "Templates[i]:
+    No common template for <ID>" (models.MergeTemplates; recorded TestContentCli
+    ``contents create test-data/content.yaml``, whose bootenvs name
+    ``default-pxelinux.tmpl`` and others)."""
+    return [f"Templates[{i}]: No common template for {tmpl['ID']}"
+            for i, tmpl in enumerate(obj.get("Templates") or [])
+            if isinstance(tmpl, dict) and isinstance(tmpl.get("ID"), str) and tmpl["ID"]
+            and not exists(tmpl["ID"])]
 
 
 def fill_templates(obj: Obj) -> None:

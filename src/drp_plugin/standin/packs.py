@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
-from . import versions
+from . import lifecycle, versions
 from .content import LOADED_SECTIONS
 
 if TYPE_CHECKING:
@@ -21,6 +21,21 @@ def _meta(meta: Any, name: str) -> Obj:
     base = {"Name": name, "Version": "", "Type": "dynamic", "Description": "",
             "Source": "", "Documentation": "", "Writable": False, "Overwritable": False}
     return {**base, **(meta if isinstance(meta, dict) else {}), "Name": name}
+
+
+def _check_templates(sections: Obj, stored: Obj) -> None:
+    """Every template a pack's objects name by ``ID`` exists, stored or in the pack;
+    otherwise nothing is loaded and DRP's answer lists them all (recorded TestContentCli
+    ``contents create test-data/content.yaml``: "Failed to load backing objects from
+    cache" then "Templates[0]: No common template for default-pxelinux.tmpl"...)."""
+    known = set(stored) | set((sections.get("templates") or {}).keys())
+    missing: list[str] = []
+    for prefix in ("tasks", "bootenvs", "stages"):
+        for _, obj in sorted((sections.get(prefix) or {}).items()):
+            if isinstance(obj, dict):
+                missing.extend(lifecycle.template_errors(obj, known.__contains__))
+    if missing:
+        raise PluginError(*missing, code=422, type="Failed to load backing objects from cache")
 
 
 class Packs:
@@ -51,11 +66,14 @@ class Packs:
                 sections.setdefault(prefix, {})[key] = self.drp.store.render(prefix, obj)
         return {"meta": meta, "sections": sections}
 
-    def summary(self, name: str) -> Obj:
+    def summary(self, name: str, method: str = "GET") -> Obj:
         """``models.ContentSummary`` of the posted pack ``name``; ``PluginError`` 404 when
-        there is none."""
+        there is none, worded as DRP words it (recorded TestContentCli ``contents show
+        john2``: "GET: contents/john2: No such content store"; ``contents destroy john``
+        once gone: "DELETE: contents/john: ...")."""
         if name not in self.packs:
-            raise PluginError("Not Found", code=404, model="contents", key=name, type="GET")
+            raise PluginError("No such content store", code=404, model="contents", key=name,
+                              type=method)
         meta, keys, warnings = self.packs[name]
         return self._summarise(meta, keys, warnings)
 
@@ -78,9 +96,9 @@ class Packs:
             raise PluginError("Content needs meta.Name", code=422, model="contents",
                               type="ValidationError")
         name = body["meta"]["Name"]
-        if name in self.packs and not replace:
-            raise PluginError("already exists", code=409, model="contents", key=name,
-                              type="CREATE")
+        if name in self.packs and not replace:  # recorded TestContentCli, contents create
+            raise PluginError(f"Content {name} already exists", code=409, model="contents",
+                              key=name, type="POST")
         store = self.drp.store
         sections = body.get("sections") or {}
         if not isinstance(sections, dict) or not all(
@@ -96,6 +114,7 @@ class Packs:
                               type="PUT" if replace else "POST") from None
         if name in self.packs:  # only once the new body is known to be well formed
             self.remove(name)
+        _check_templates(sections, store.data["templates"])
         keys: list[tuple[str, str]] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
             p for p in sections if p not in LOADED_SECTIONS and p in store.types)
@@ -132,7 +151,7 @@ class Packs:
     def remove(self, name: str) -> Obj:
         """Unload posted pack ``name``, deleting its objects; returns its summary (404 when
         there is no such pack)."""
-        summary = self.summary(name)
+        summary = self.summary(name, "DELETE")
         _, keys, _ = self.packs.pop(name)
         for prefix, key in reversed(keys):
             if self.drp.store.find(prefix, key) is not None:

@@ -464,6 +464,8 @@ class Store:
         check_names(prefix, obj, errors)
         if prefix in ("tasks", "stages", "bootenvs"):
             lifecycle.fill_templates(obj)
+            errors.extend(lifecycle.template_errors(
+                obj, lambda name: name in self.data["templates"]))
         if prefix == "roles":
             self._check_claims(obj, errors)
         if prefix == "tenants":
