@@ -179,6 +179,9 @@ class Case:
     loc: str = ""
     why: str = ""  # why not extracted
     result: dict[str, Any] = field(default_factory=dict)
+    #: Not a command: the test's ``os.Remove(<path>)`` of a file in its working folder
+    #: (TestContentCli removes greg.yaml before bundlizing into it again).
+    removes: str = ""
 
 
 def _matching(toks: list[Tok], i: int) -> int:
@@ -447,6 +450,16 @@ class Extractor:
         texts = [s.text for s in stmt]
         if "cliTest" in texts:
             self.cli_test(stmt, texts.index("cliTest"), env, unknown_loop)
+            return
+        if texts[:4] in (["os", ".", "Remove", "("], ["os", ".", "RemoveAll", "("]) \
+                and not unknown_loop:
+            try:
+                path = evaluate([s for s in stmt[4:_matching(stmt, 3)] if s.kind != "nl"],
+                                env)
+            except Unknown:
+                return
+            if isinstance(path, str) and path:
+                self.cases.append(Case(self.test, len(self.cases), None, removes=path))
             return
         # a grouped declaration: var ( x = e \n y T = e ... )
         if texts[:2] in (["var", "("], ["const", "("]):
@@ -1123,6 +1136,9 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
                         unstage(current, work)
                     current = case.test
                     stage(current, work, incrementer)
+                if case.removes:
+                    remove_in(work, case.removes)
+                    continue
                 if case.args is None:
                     case.result = {"class": "not-extracted", "why": case.why}
                     continue
@@ -1151,6 +1167,17 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
         finally:
             drp.stop()
     return cases
+
+
+def remove_in(work: Path, name: str) -> None:
+    """A test's ``os.Remove``/``RemoveAll`` of ``name``, only inside its working folder."""
+    target = (work / name).resolve()
+    if not target.is_relative_to(work.resolve()) or target == work.resolve():
+        return
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
+    else:
+        target.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> str:

@@ -244,3 +244,26 @@ def test_recorded_suite_replayed() -> None:
                           [str(Path(sys.executable).with_name("drp-plugin"))])
     summary = replay.summary(cases)
     assert summary["matched"] >= 300, summary
+
+
+def test_a_tests_file_removals_are_replayed(tmp_path: Path) -> None:
+    """``os.Remove("greg.yaml")`` between commands (TestContentCli) is a step of its own,
+    done in the working folder only, never outside it."""
+    go = """package cli
+
+func TestFiles(t *testing.T) {
+\tcliTest(false, false, "contents", "bundlize", "greg.yaml").run(t)
+\tos.Remove("greg.yaml")
+\tos.Remove("../outside")
+}
+"""
+    cases = replay.extract({"x_test.go": go})
+    assert [(c.args, c.removes) for c in cases] == [
+        (["contents", "bundlize", "greg.yaml"], ""), (None, "greg.yaml"), (None, "../outside")]
+    work = tmp_path / "cli"
+    work.mkdir()
+    (work / "greg.yaml").write_text("x")
+    (tmp_path / "outside").write_text("kept")
+    replay.remove_in(work, "greg.yaml")
+    replay.remove_in(work, "../outside")
+    assert not (work / "greg.yaml").exists() and (tmp_path / "outside").exists()

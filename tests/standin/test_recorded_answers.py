@@ -830,3 +830,24 @@ async def test_content_packs_as_recorded(client: httpx.AsyncClient) -> None:
     direct = await client.post("/bootenvs", json=pack["sections"]["bootenvs"]["b1"])
     assert (direct.status_code, direct.json()["Messages"][0]) == (
         422, "Templates[0]: No common template for default-pxelinux.tmpl")
+
+
+async def test_a_pack_is_shown_as_its_layer_keeps_it(client: httpx.AsyncClient) -> None:
+    """recorded TestContentCli ``contents show withProfile --key``: the pack's objects with
+    validation cleared and secure params decoded (drpcli seals them again with its own
+    key: the ``secure-params-in-content-packs`` feature)."""
+    assert "secure-params-in-content-packs" in (await client.get("/info")).json()["features"]
+    pack = {"meta": {"Name": "withProfile"}, "sections": {
+        "params": {"secureFoo": {"Name": "secureFoo", "Secure": True,
+                                 "Schema": {"type": "string"}}},
+        "profiles": {"englobal": {"Name": "englobal",
+                                  "Params": {"foo": "bar", "secureFoo": "secureBar"}}}}}
+    assert (await client.post("/contents", json=pack)).status_code == 201
+    sealed = (await client.get("/profiles/englobal")).json()["Params"]["secureFoo"]
+    assert set(sealed) == {"Key", "Nonce", "Payload"}
+    shown = (await client.get("/contents/withProfile")).json()["sections"]
+    profile = shown["profiles"]["englobal"]
+    assert profile["Params"] == {"foo": "bar", "secureFoo": "secureBar"}
+    assert (profile["Available"], profile["Validated"], profile["ReadOnly"]) == (
+        False, False, False)
+    assert "Errors" not in profile and shown["params"]["secureFoo"]["Secure"] is True

@@ -56,14 +56,22 @@ class Packs:
         return out
 
     def content(self, name: str) -> Obj:
-        """``models.Content`` of a posted pack: its meta and its objects as stored."""
+        """``models.Content`` of a posted pack: its meta and its objects as the layer
+        keeps them, as DRP answers it (recorded TestContentCli ``contents show
+        withProfile --key``): validation cleared (``Available``, ``Validated`` and
+        ``ReadOnly`` false, no ``Errors``) and secure params decoded, which drpcli seals
+        again with a key of its own (the ``secure-params-in-content-packs`` feature: it
+        refuses to show such a pack without ``--key``)."""
         self.summary(name)
         meta, keys, _ = self.packs[name]
         sections: dict[str, Obj] = {}
         for prefix, key in keys:
             obj = self.drp.store.find(prefix, key)
             if obj is not None:
-                sections.setdefault(prefix, {})[key] = self.drp.store.render(prefix, obj)
+                shown = self.drp.store.render(prefix, obj, decode=True)
+                shown.pop("Errors", None)
+                shown.update(Available=False, Validated=False, ReadOnly=False)
+                sections.setdefault(prefix, {})[key] = shown
         return {"meta": meta, "sections": sections}
 
     def summary(self, name: str, method: str = "GET") -> Obj:

@@ -173,7 +173,9 @@ class StandIn:
                 {"name": "subnets.count", "count": 0},
                 {"name": "contexts.count", "count": 0},
             ],
-            "features": ["secure-params", "drp-standin"],
+            # secure-params-in-content-packs: packs are shown with secure params decoded
+            # (drpcli seals them itself) and uploaded so (packs.Packs.content)
+            "features": ["secure-params", "secure-params-in-content-packs", "drp-standin"],
             "scopes": {},
             # models.LicenseBundle and models.ClusterState with Go's zero values
             "License": {"Contact": "", "ContactEmail": "", "ContactId": "", "Endpoints": [],
