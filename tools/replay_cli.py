@@ -333,6 +333,17 @@ def _line_end(toks: list[Tok], i: int) -> int:
     return len(toks)
 
 
+def _depth(toks: list[Tok], at: int) -> int:
+    """How many brackets are open before ``toks[at]``."""
+    depth = 0
+    for t in toks[:at]:
+        if t.kind == "op" and t.text in "([{":
+            depth += 1
+        elif t.kind == "op" and t.text in ")]}":
+            depth -= 1
+    return depth
+
+
 def _lines(toks: list[Tok]) -> list[list[Tok]]:
     """The statements of ``toks`` split at the newlines that end one (brackets span)."""
     out: list[list[Tok]] = []
@@ -379,6 +390,11 @@ class Extractor:
                 continue
             if texts[0] == "if" and self.skips_iteration(toks, i, env):
                 raise _Continue
+            if texts[0] == "switch":
+                done = self.switch(toks, i, env, unknown_loop)
+                if done is not None:
+                    i = done
+                    continue
             if texts[0] in ("if", "else", "switch", "select", "go", "func") or \
                     (texts[-1:] == ["{"]):
                 # enter the block's body as straight-line code
@@ -425,6 +441,44 @@ class Extractor:
             self.block(toks[brace + 1:close], dict(env), True)
         except _Continue:
             pass
+        return close + 1
+
+    def switch(self, toks: list[Tok], i: int, env: dict[str, Any], unknown_loop: bool
+               ) -> int | None:
+        """``switch <known value> { case a, b: ... default: ... }``: only the clause that
+        matches is walked (TestCorePieces skips some prefixes so); the index after the
+        statement, or ``None`` when the value is not known."""
+        brace = next((k for k in range(i, len(toks))
+                      if toks[k].text == "{" and toks[k].kind == "op"), None)
+        if brace is None:
+            return None
+        try:
+            value = evaluate(toks[i + 1:brace], env)
+        except Unknown:
+            return None
+        close = _matching(toks, brace)
+        body = toks[brace + 1:close]
+        starts = [k for k, t in enumerate(body) if t.kind == "ident"
+                  and t.text in ("case", "default") and _depth(body, k) == 0]
+        chosen: list[Tok] | None = None
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(body)
+            colon = next(k for k in range(start, end) if body[k].text == ":")
+            clause = body[colon + 1:end]
+            if body[start].text == "default":
+                chosen = clause if chosen is None else chosen
+                continue
+            try:
+                values = [evaluate(part, env) for part in _split_args(body[start + 1:colon])]
+            except Unknown:
+                return None
+            if value in values:
+                chosen = clause
+                break
+        if chosen is not None and [t.text for t in chosen if t.kind != "nl"] == ["continue"]:
+            raise _Continue
+        if chosen is not None:
+            self.block(chosen, env, unknown_loop)
         return close + 1
 
     @staticmethod

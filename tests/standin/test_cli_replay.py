@@ -92,6 +92,22 @@ def test_unrolls_the_loops_over_the_model_prefixes() -> None:
     assert [c.args for c in cases[6:12]] == [
         ["bootenvs", "indexes"], ["preferences", "indexes"], ["roles", "indexes"],
         ["bootenvs", "list"], ["roles", "list"], ["profiles", "show", "Name:john"]]
+    switched = replay.extract({"x_test.go": """package cli
+
+func TestSwitch(t *testing.T) {
+\tfor _, p := range models.AllPrefixes() {
+\t\tswitch p {
+\t\tcase "preferences", "nothing":
+\t\t\tcontinue
+\t\tdefault:
+\t\t\tcliTest(false, false, p, "indexes").run(t)
+\t\t}
+\t\tcliTest(false, false, p, "list").run(t)
+\t}
+}
+"""}, prefixes)
+    assert [c.args for c in switched] == [["bootenvs", "indexes"], ["bootenvs", "list"],
+                                          ["roles", "indexes"], ["roles", "list"]]
     with pytest.raises(replay.Unknown):
         replay.model_prefixes({"models/utils.go": "func All() []Model {\n\treturn []Model{"
                                                   "&Gone{},\n\t}\n}\n"})

@@ -99,6 +99,10 @@ async def test_indexes_routes(client: httpx.AsyncClient, fake: dict[str, Any]) -
     assert (await client.get("/indexes/freds")).json() == {}
     every = (await client.get("/indexes")).json()
     assert every["profiles"] == profiles and "fake-cows" in every
+    for prefix in ("roles", "tenants", "users"):  # users live apart from the store
+        named = (await client.get(f"/indexes/{prefix}")).json()
+        assert sorted(named) == ["Available", "Bundle", "Key", "Name", "ReadOnly", "Valid"]
+        assert every[prefix] == named
 
 
 async def test_null_param_body(client: httpx.AsyncClient) -> None:

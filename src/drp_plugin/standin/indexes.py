@@ -40,10 +40,12 @@ BUILTIN: dict[str, dict[str, tuple[str, bool, bool, bool]]] = {
     "params": {**_BASE, "Name": _KEY, "Secure": _BOOL},
     "plugins": {**_BASE, "Name": _KEY, "Params": _LIST, "Provider": _STR},
     "profiles": {**_BASE, "Name": _KEY, "Params": _LIST},
+    "roles": {**_BASE, "Name": _KEY},
     "stages": {**_BASE, "BootEnv": _STR, "Name": _KEY, "Params": _LIST, "Profiles": _LIST,
                "Reboot": _BOOL, "Tasks": _LIST},
     "tasks": {**_BASE, "Name": _KEY},
     "templates": {**_BASE, "ID": _KEY},
+    "tenants": {**_BASE, "Name": _KEY},
     "users": {**_BASE, "Name": _KEY},
     "workflows": {**_BASE, "Name": _KEY, "Stages": _LIST},
 }
@@ -57,6 +59,15 @@ _SCHEMA_INDEX = {"boolean": _BOOL, "string": _STR, "integer": ("number", False, 
 def _as_json(table: dict[str, tuple[str, bool, bool, bool]]) -> dict[str, dict[str, Any]]:
     return {name: {"Regex": regex, "Type": kind, "Unique": unique, "Unordered": unordered}
             for name, (kind, unique, unordered, regex) in sorted(table.items())}
+
+
+def of_prefix(prefix: str, types: dict[str, ObjectType]) -> dict[str, dict[str, Any]]:
+    """``map[string]models.Index`` of ``prefix``: a stored type's, or the users' (kept
+    apart from the store, recorded TestCorePieces ``users indexes``); ``{}`` for a name
+    that is no type."""
+    if prefix == "users":
+        return _as_json(BUILTIN["users"])
+    return of_type(types.get(prefix))
 
 
 def of_type(otype: ObjectType | None) -> dict[str, dict[str, Any]]:
@@ -78,5 +89,5 @@ def of_type(otype: ObjectType | None) -> dict[str, dict[str, Any]]:
 
 def all_types(types: dict[str, ObjectType]) -> dict[str, dict[str, dict[str, Any]]]:
     """``/indexes``: every served type's indexes, by prefix."""
-    return {prefix: of_type(otype) for prefix, otype in sorted(types.items())
+    return {prefix: of_prefix(prefix, types) for prefix in sorted({*types, "users"})
             if prefix != "plugin_providers"}

@@ -663,7 +663,7 @@ class Api:
         """``GET /api/v3/indexes/<prefix>``: that type's indexes; ``{}`` for a name that
         is no type (recorded ``extended -l freds indexes``)."""
         self.principal(request)
-        return _json(indexes.of_type(self.store.types.get(request.match_info["prefix"])))
+        return _json(indexes.of_prefix(request.match_info["prefix"], self.store.types))
 
     # ---- job logs ----------------------------------------------------------------
 
