@@ -24,6 +24,12 @@ async def test_listing(client: httpx.AsyncClient, fake: dict[str, Any],
     assert "echo" in {a["Command"] for a in listed}
     assert {a["Provider"] for a in listed} == {"fake"} and {a["Model"] for a in listed} == {
         "machines"}
+    # "need" requires fake/step: offered only once the machine has it (recorded
+    # TestMachineCli, reset_count and incrementer/touched)
+    assert "need" not in {a["Command"] for a in listed}
+    missing = await client.get(f"/machines/{machine['Uuid']}/actions/need")
+    assert missing.status_code == 400
+    await client.post(f"/machines/{machine['Uuid']}/params/fake/step", json=1)
     one = (await client.get(f"/machines/{machine['Uuid']}/actions/need")).json()
     assert one["RequiredParams"] == ["fake/step"]
     assert [a["Command"] for a in (await client.get("/system/actions")).json()] == ["status"]

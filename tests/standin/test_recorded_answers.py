@@ -291,8 +291,14 @@ async def test_machine_takes_its_stage_tasks(client: httpx.AsyncClient) -> None:
     assert second["Task"] == "task2"
     assert (await client.get(f"/jobs/{job['Uuid']}")).json()["Current"] is False
     await client.post("/stages", json={"Name": "booting", "BootEnv": "ignore"})
-    moved = (await client.patch(f"/machines/{uid}", json=[
-        {"op": "replace", "path": "/Stage", "value": "booting"}])).json()
+    # tasks are left: recorded TestMachineCli, "machines stage <uuid> stage2" is refused
+    # unless forced
+    to_booting = [{"op": "replace", "path": "/Stage", "value": "booting"}]
+    refused = await client.patch(f"/machines/{uid}", json=to_booting)
+    assert (refused.status_code, refused.json()["Messages"]) == (
+        422, ["Can not change stages with pending tasks unless forced"])
+    moved = (await client.patch(f"/machines/{uid}", json=to_booting,
+                                params={"force": "true"})).json()
     assert (moved["Stage"], moved["BootEnv"], moved["Tasks"]) == ("booting", "ignore", [])
     bad = (await client.patch(f"/machines/{uid}", json=[
         {"op": "replace", "path": "/Stage", "value": "john2"}])).json()
@@ -855,3 +861,40 @@ async def test_a_pack_is_shown_as_its_layer_keeps_it(client: httpx.AsyncClient) 
     assert (profile["Available"], profile["Validated"], profile["ReadOnly"]) == (
         False, False, False)
     assert "Errors" not in profile and shown["params"]["secureFoo"]["Secure"] is True
+
+
+async def test_machine_actions_params_and_default_workflow(
+        drp: StandIn, client: httpx.AsyncClient, fake: dict[str, Any]) -> None:
+    """recorded TestMachineCli: a machine lists an action only while it has the action's
+    required params, and showing it otherwise is "Action need Missing Parameter
+    fake/step"; ``--aggregate`` params take the stage's params and profiles too.
+    Recorded TestWorkflowCli: ``defaultWorkflow`` must name a workflow ("defaultWorkflow:
+    Workflow foo does not exist"), and a new machine takes it."""
+    await client.post("/plugins", json={"Name": "fake", "Provider": "fake"})
+    uid = (await client.post("/machines", json={"Name": "m1"})).json()["Uuid"]
+    offered = [a["Command"] for a in (await client.get(f"/machines/{uid}/actions")).json()]
+    assert "echo" in offered and "need" not in offered
+    missing = await client.get(f"/machines/{uid}/actions/need")
+    assert (missing.json()["Type"], missing.json()["Messages"]) == (
+        "GET", ["Action need Missing Parameter fake/step"])
+    assert (await client.post(f"/machines/{uid}/params/fake/step", json=2)).status_code == 200
+    offered = [a["Command"] for a in (await client.get(f"/machines/{uid}/actions")).json()]
+    assert "need" in offered
+    await client.post("/profiles", json={"Name": "stage-prof", "Params": {"sp-param": "val"}})
+    await client.post("/stages", json={"Name": "stage2", "Profiles": ["stage-prof"],
+                                       "Params": {"sp-direct-param": "val2"}})
+    await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Stage", "value": "stage2"}])
+    merged = (await client.get(f"/machines/{uid}/params",
+                               params={"aggregate": "true"})).json()
+    assert (merged["sp-param"], merged["sp-direct-param"]) == ("val", "val2")
+    bad = await client.post("/prefs", json={"defaultWorkflow": "foo"})
+    assert bad.json()["Messages"] == ["defaultWorkflow: Workflow foo does not exist"]
+    await client.post("/stages", json={"Name": "james", "BootEnv": "ignore"})
+    await client.post("/workflows", json={"Name": "wf3", "Stages": ["james"]})
+    assert (await client.post("/prefs", json={"defaultWorkflow": "wf3"})).status_code == 200
+    m4 = (await client.post("/machines", json={"Name": "m4"})).json()
+    assert (m4["Workflow"], m4["Stage"], m4["BootEnv"]) == ("wf3", "james", "ignore")
+    in_use = await client.delete("/workflows/wf3")
+    assert in_use.json()["Messages"] == ["Workflow wf3 is the active defaultWorkflow, "
+                                         "cannot remove it"]

@@ -26,9 +26,30 @@ class Actions:
         self.store = store
         self.providers = providers
 
-    def available(self, model: str, plugin: str | None = None) -> list[Obj]:
-        """The AvailableActions for objects of ``model`` (``""``: system actions)."""
-        return [a for name, a in self.providers.actions(model) if plugin in (None, name)]
+    def available(self, model: str, plugin: str | None = None,
+                  target: Obj | None = None) -> list[Obj]:
+        """The AvailableActions for objects of ``model`` (``""``: system actions); for a
+        ``target`` object, only those whose required params it has (recorded
+        TestMachineCli: ``machines actions <uuid>`` lists ``reset_count``, which requires
+        ``incrementer/touched``, only while the machine has that param)."""
+        return [a for name, a in self.providers.actions(model) if plugin in (None, name)
+                and (target is None or self.missing(model, target, a) is None)]
+
+    def _known(self, model: str, target: Obj | None) -> dict[str, Any]:
+        """The params an action on ``target`` may take from it: its aggregated params, or
+        the global profile's for a system action."""
+        if target is not None and isinstance(target.get("Params"), dict):
+            return self.store.aggregate(model, target)
+        return dict(self.store.data["profiles"][GLOBAL_PROFILE].get("Params") or {})
+
+    def missing(self, model: str, target: Obj | None, action: Obj) -> str | None:
+        """The first required param of ``action`` that neither ``target`` nor a param
+        default gives, if any."""
+        known = self._known(model, target)
+        for pname in action.get("RequiredParams") or []:
+            if pname not in known and not self.store.param_default(pname)[0]:
+                return str(pname)
+        return None
 
     def find(self, model: str, key: str, command: str, plugin: str | None,
              target: Obj | None) -> tuple[str, Obj]:
@@ -65,10 +86,7 @@ class Actions:
             raise PluginError(*(f"Action {command}: {e}" for e in errors), code=422,
                               model=model or "system", key=key or GLOBAL_PROFILE,
                               type="INVOKE")
-        if target is not None and isinstance(target.get("Params"), dict):
-            known = self.store.aggregate(model, target)
-        else:
-            known = dict(self.store.data["profiles"][GLOBAL_PROFILE].get("Params") or {})
+        known = self._known(model, target)
         required = action.get("RequiredParams") or []
         for pname in [*required, *(action.get("OptionalParams") or [])]:
             if pname in params:

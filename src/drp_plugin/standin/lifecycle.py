@@ -138,11 +138,14 @@ def _stage(store: Store, name: str) -> Obj | None:
     return store.find("stages", name)
 
 
-def machine_moves(store: Store, old: Obj | None, new: Obj) -> list[str]:
+def machine_moves(store: Store, old: Obj | None, new: Obj, force: bool = False) -> list[str]:
     """Apply to ``new`` (the machine about to be stored; ``old`` before, ``None`` for a
     new machine) what a change of Workflow or Stage does; returns validation errors.
     A stored machine may not be moved to a bootenv that does not exist; one whose
-    ``BootEnv`` changes (itself or through its new stage) is no longer ``Runnable``."""
+    ``BootEnv`` changes (itself or through its new stage) is no longer ``Runnable``; one
+    with tasks left may not change its stage (outside a workflow) unless ``force``."""
+    if old is not None and not force and _pending_stage_change(old, new):
+        return ["Can not change stages with pending tasks unless forced"]
     asked = new.get("BootEnv")
     if old is not None and asked != old.get("BootEnv") and asked \
             and store.find("bootenvs", str(asked)) is None:
@@ -151,6 +154,18 @@ def machine_moves(store: Store, old: Obj | None, new: Obj) -> list[str]:
     if not errors and old is not None and new.get("BootEnv") != old.get("BootEnv"):
         new["Runnable"] = False
     return errors
+
+
+def _pending_stage_change(old: Obj, new: Obj) -> bool:
+    """A stage change, outside a workflow, of a machine with tasks left: DRP's
+    ``OnChange`` ("Can not change stages with pending tasks unless forced"; recorded
+    TestMachineCli ``machines stage <uuid> stage2`` from stage1, whose tasks had not
+    run, refused, and allowed with ``--force``)."""
+    tasks = old.get("Tasks") or []
+    current = old.get("CurrentTask")
+    return bool(tasks) and isinstance(current, int) and current < len(tasks) \
+        and (new.get("Stage") or NO_STAGE) != (old.get("Stage") or NO_STAGE) \
+        and not new.get("Workflow") and new.get("Workflow") == old.get("Workflow")
 
 
 def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:

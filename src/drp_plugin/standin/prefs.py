@@ -15,6 +15,9 @@ Facts: the answers DRP recorded for ``drpcli prefs list`` and ``prefs set``
 * ``baseTokenSecret`` is accepted but never listed;
 * the boot environment or stage a preference names is not deleted: ``StillInUseError:
   bootenvs/local3: BootEnv local3 is the active defaultBootEnv, cannot remove it``.
+* ``defaultWorkflow`` names a workflow ("defaultWorkflow: Workflow foo does not exist",
+  ``""`` unsets it), and a new machine takes it (TestWorkflowCli ``machines create m4``
+  with ``defaultWorkflow`` wf3: Workflow wf3, its first stage and that stage's bootenv).
 
 Chosen where nothing is recorded: ``defaultStage`` and ``unknownBootEnv`` are checked
 like ``defaultBootEnv`` ("Stage <x> does not exist"); an unknown log level is
@@ -64,6 +67,9 @@ def checked(changes: Mapping[str, str], exists: Callable[[str, str], bool]) -> d
         elif name == "defaultStage":
             if not exists("stages", value):
                 errors.append(f"{name}: Stage {value} does not exist")
+        elif name == "defaultWorkflow":  # recorded TestWorkflowCli; "" unsets it
+            if value and not exists("workflows", value):
+                errors.append(f"{name}: Workflow {value} does not exist")
         elif name in LEVEL_PREFS:
             level = LEVEL_NUMBERS.get(value.strip(), value.strip().lower())
             if level not in LEVELS:
@@ -81,16 +87,31 @@ def checked(changes: Mapping[str, str], exists: Callable[[str, str], bool]) -> d
     return result
 
 
+def for_new_machine(prefs: Mapping[str, str], body: Mapping[str, object]) -> dict[str, str]:
+    """What a new machine takes from the preferences where its body leaves a field
+    empty: ``defaultWorkflow`` (when set), ``defaultStage``, ``defaultBootEnv``
+    (recorded TestWorkflowCli: with ``defaultWorkflow`` wf3, ``machines create m4``
+    answers Workflow wf3, its first stage james and bootenv Fred)."""
+    fields: dict[str, str] = {}
+    if not body.get("Workflow") and prefs.get("defaultWorkflow"):
+        fields["Workflow"] = prefs["defaultWorkflow"]
+    if not body.get("Stage") and prefs.get("defaultStage"):
+        fields["Stage"] = prefs["defaultStage"]
+    if not body.get("BootEnv") and prefs.get("defaultBootEnv"):
+        fields["BootEnv"] = prefs["defaultBootEnv"]
+    return fields
+
+
 def holder(prefs: Mapping[str, str], prefix: str, key: str) -> str | None:
     """The preference naming ``prefix``/``key`` (a boot environment or a stage), if
     any: such an object is not deleted."""
     names = {"bootenvs": ("defaultBootEnv", "unknownBootEnv"),
-             "stages": ("defaultStage",)}.get(prefix, ())
+             "stages": ("defaultStage",), "workflows": ("defaultWorkflow",)}.get(prefix, ())
     return next((n for n in names if prefs.get(n) == key), None)
 
 
 def in_use(prefix: str, key: str, name: str) -> PluginError:
     """DRP's refusal to delete what preference ``name`` names."""
-    kind = {"bootenvs": "BootEnv", "stages": "Stage"}[prefix]
+    kind = {"bootenvs": "BootEnv", "stages": "Stage", "workflows": "Workflow"}[prefix]
     return PluginError(f"{kind} {key} is the active {name}, cannot remove it", code=409,
                        model=prefix, key=key, type="StillInUseError")

@@ -819,7 +819,8 @@ class Api:
         principal = self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         body = await _body(request, prefix, key)
-        obj = await self.drp.service.replace(prefix, key, body, principal.user)
+        obj = await self.drp.service.replace(prefix, key, body, principal.user,
+                                             force=_flag(request, "force"))
         return _json(obj, headers=self._etag_header(prefix, obj))
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
@@ -828,7 +829,8 @@ class Api:
         principal = self.principal(request)
         prefix, key = self._prefix(request), request.match_info["key"]
         ops = await _body(request, prefix, key)
-        obj = await self.drp.service.patch(prefix, key, ops, principal.user)
+        obj = await self.drp.service.patch(prefix, key, ops, principal.user,
+                                           force=_flag(request, "force"))
         return _json(obj, headers=self._etag_header(prefix, obj))
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -952,8 +954,9 @@ class Api:
         prefix, key = self._params_target(request)
         if prefix is None:
             return await self._slashed_key(request, "actions")
-        self.store.get(prefix, key, request.method)
-        return _json(self.drp.actions.available(prefix, request.query.get("plugin") or None))
+        target = self.store.get(prefix, key, request.method)
+        return _json(self.drp.actions.available(prefix, request.query.get("plugin") or None,
+                                                target))
 
     async def action(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/v3/<prefix>/<key>/actions/<cmd>``: that action; 404 when the object
@@ -962,8 +965,8 @@ class Api:
         prefix, key = self._params_target(request)
         if prefix is None:
             return await self._slashed_key(request, "actions")
-        self.store.get(prefix, key, request.method)
-        return self._one_action(request, prefix, key)
+        target = self.store.get(prefix, key, request.method)
+        return self._one_action(request, prefix, key, target)
 
     async def run_action(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/v3/<prefix>/<key>/actions/<cmd>``: run the action on the object with
@@ -975,11 +978,18 @@ class Api:
             raise web.HTTPMethodNotAllowed("POST", ["GET", "HEAD", "PUT", "PATCH", "DELETE"])
         return await self._run_action(request, prefix, key)
 
-    def _one_action(self, request: web.Request, prefix: str, key: str) -> web.StreamResponse:
+    def _one_action(self, request: web.Request, prefix: str, key: str,
+                    target: dict[str, Any] | None = None) -> web.StreamResponse:
         cmd = request.match_info["cmd"]
         for action in self.drp.actions.available(prefix, request.query.get("plugin") or None):
-            if action.get("Command") == cmd:
-                return _json(action)
+            if action.get("Command") != cmd:
+                continue
+            missing = self.drp.actions.missing(prefix, target, action) if target else None
+            if missing:  # recorded TestMachineCli: "GET: machines/<uuid>: Action
+                # reset_count Missing Parameter incrementer/touched"
+                raise PluginError(f"Action {cmd} Missing Parameter {missing}", code=400,
+                                  model=prefix, key=key, type="GET")
+            return _json(action)
         # recorded (TestSystemCli/system.action.command): "GET: profiles/global: command:
         # Not Found" (system actions belong to the global profile)
         raise PluginError(f"{cmd}: Not Found", code=404, model=prefix or "profiles",

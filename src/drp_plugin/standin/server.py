@@ -102,6 +102,7 @@ class StandIn:
             self.store.find("roles", name) for name in names)
         # a boot environment or stage a preference names is not deleted
         self.store.pref_holder = lambda prefix, key: prefs.holder(self.prefs, prefix, key)
+        self.store.machine_defaults = lambda body: prefs.for_new_machine(self.prefs, body)
         self.store.role_users = lambda role: sorted(
             user for user, held in self.auth.roles.items() if role in held)
         # a tenant's users exist

@@ -67,16 +67,18 @@ class ObjectWrites:
         obj = self.store.create(prefix, body, principal)
         return await self._after(prefix, obj[self.store.types[prefix].key], None, obj)
 
-    async def replace(self, prefix: str, key: str, body: Any, principal: str) -> Obj:
+    async def replace(self, prefix: str, key: str, body: Any, principal: str,
+                      force: bool = False) -> Obj:
         """PUT: replace an object (a Plugin starts, or restarts when its Params or Provider
         changed); returns it rendered."""
-        old, new = self.store.replace(prefix, key, body, principal)
+        old, new = self.store.replace(prefix, key, body, principal, force=force)
         return await self._after(prefix, new[self.store.types[prefix].key], old, new)
 
-    async def patch(self, prefix: str, key: str, ops: Any, principal: str) -> Obj:
+    async def patch(self, prefix: str, key: str, ops: Any, principal: str,
+                    force: bool = False) -> Obj:
         """PATCH with RFC 6902 ``ops``, side effects as for :meth:`replace`; returns the
         object rendered."""
-        old, new = self.store.patch(prefix, key, ops, principal)
+        old, new = self.store.patch(prefix, key, ops, principal, force=force)
         return await self._after(prefix, new[self.store.types[prefix].key], old, new)
 
     async def remove(self, prefix: str, key: str, principal: str) -> Obj:

@@ -235,6 +235,9 @@ class Store:
         #: The preference naming an object (a default boot environment or stage), if
         #: any (the stand-in wires it to its prefs): such an object is not deleted.
         self.pref_holder: Callable[[str, str], str | None] = lambda prefix, key: None
+        #: The fields a new machine takes from the preferences (the stand-in wires it
+        #: to :func:`.prefs.for_new_machine`).
+        self.machine_defaults: Callable[[Obj], Obj] = lambda body: {}
         # as recorded (cli/test-data/output/TestProfileCli/profiles.list): Bundle
         # "BackingStore", this Description and Meta
         self.data["profiles"][GLOBAL_PROFILE] = self.types["profiles"].fill(
@@ -328,7 +331,10 @@ class Store:
         return bool(pdef and pdef.get("Secure"))
 
     def aggregate(self, prefix: str, obj: Obj) -> dict[str, Any]:
-        """Params of ``obj`` merged over its profiles and the global profile."""
+        """Params of ``obj`` merged over its profiles and the global profile; a machine's
+        also over its stage's params and profiles, after its own profiles (recorded
+        TestMachineCli ``machines params <uuid> --aggregate``: ``sp-direct-param`` set
+        on stage2 and ``sp-param`` on its profile stage-prof)."""
         layers: list[dict[str, Any]] = []
         seen: set[str] = set()
 
@@ -344,6 +350,11 @@ class Store:
         if prefix == "profiles":
             seen.add(obj.get("Name", ""))
         walk(obj.get("Profiles"))
+        stage = self.data["stages"].get(str(obj.get("Stage") or "")) \
+            if prefix == "machines" else None
+        if stage is not None:
+            layers.append(stage.get("Params") or {})
+            walk(stage.get("Profiles"))
         if prefix != "profiles" and GLOBAL_PROFILE not in seen:
             layers.append(self.data["profiles"][GLOBAL_PROFILE].get("Params") or {})
         result: dict[str, Any] = {}
@@ -539,11 +550,13 @@ class Store:
             obj.update(Validated=True, Available=not missing, Errors=missing)
         return obj
 
-    def _moves(self, otype: ObjectType, old: Obj | None, obj: Obj, given: str) -> None:
-        """A machine's Stage/Workflow change (:mod:`.lifecycle`); 422 when refused."""
+    def _moves(self, otype: ObjectType, old: Obj | None, obj: Obj, given: str,
+               force: bool = False) -> None:
+        """A machine's Stage/Workflow change (:mod:`.lifecycle`); 422 when refused
+        (``force``: the client's ``?force=true``)."""
         if otype.prefix != "machines":
             return
-        errors = lifecycle.machine_moves(self, old, obj)
+        errors = lifecycle.machine_moves(self, old, obj, force)
         if errors:
             raise PluginError(*errors, code=422, model="machines",
                               key=str(obj.get("Uuid") or given), type="ValidationError")
@@ -642,6 +655,8 @@ class Store:
                internal: bool = False, replace: bool = False) -> Obj:
         """Store a new object; 409 when it exists (unless ``replace``)."""
         otype = self._writable(prefix, "", "POST", internal)
+        if prefix == "machines" and isinstance(body, dict):
+            body = {**body, **self.machine_defaults(body)}
         obj = self._prepare(otype, body, internal=internal)
         key = obj[otype.key]
         old = self.data[prefix].get(key)
@@ -661,8 +676,10 @@ class Store:
         return obj
 
     def replace(self, prefix: str, key: str, body: Any, principal: str = "", *,
-                internal: bool = False, method: str = "PUT") -> tuple[Obj, Obj]:
-        """PUT: replace the whole object; returns ``(old, new)``.
+                internal: bool = False, method: str = "PUT",
+                force: bool = False) -> tuple[Obj, Obj]:
+        """PUT: replace the whole object; returns ``(old, new)``.  ``force`` (``?force=
+        true``) allows what DRP refuses unless forced (a stage change with tasks left).
 
         Errors name the object by ``key`` as given (``Name:bob``), as DRP does.
         """
@@ -679,17 +696,18 @@ class Store:
         if not internal and old.get("Locked") and obj.get("Locked") and prefix == "machines":
             raise locked(prefix, given, method)
         self._check_unique(otype, obj, key)
-        self._moves(otype, old, obj, given)
+        self._moves(otype, old, obj, given, force or internal)
         self.data[prefix][key] = obj
         self._emit("update", prefix, key, obj, principal, old)
         return old, obj
 
-    def patch(self, prefix: str, key: str, ops: Any, principal: str = "") -> tuple[Obj, Obj]:
+    def patch(self, prefix: str, key: str, ops: Any, principal: str = "", *,
+              force: bool = False) -> tuple[Obj, Obj]:
         """PATCH with RFC 6902 ops applied to the object as rendered."""
         real = self.resolve(prefix, key, "PATCH")
         self._writable(prefix, real, "PATCH", False)
         doc = apply_patch(self.render(prefix, self.data[prefix][real]), ops, prefix, key)
-        return self.replace(prefix, key, doc, principal, method="PATCH")
+        return self.replace(prefix, key, doc, principal, method="PATCH", force=force)
 
     def remove(self, prefix: str, key: str, principal: str = "", *,
                internal: bool = False) -> Obj:
