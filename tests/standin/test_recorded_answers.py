@@ -898,3 +898,56 @@ async def test_machine_actions_params_and_default_workflow(
     in_use = await client.delete("/workflows/wf3")
     assert in_use.json()["Messages"] == ["Workflow wf3 is the active defaultWorkflow, "
                                          "cannot remove it"]
+
+
+async def test_task_prerequisites(client: httpx.AsyncClient) -> None:
+    """recorded TestTaskPrereqs and TestTasksInContentBundles: a machine's task list gets
+    each task's prerequisites first, once per boot (a workflow stage with a bootenv runs
+    them again); a missing one is refused; a cycle is refused when written and when a
+    pack brings it."""
+    for name in ("foo1", "foo2", "foo3", "foo4", "foo5"):
+        await client.post("/tasks", json={"Name": name})
+    await client.post("/tasks", json={"Name": "bar1", "Prerequisites": ["foo1", "foo2"]})
+    await client.post("/tasks", json={"Name": "bar3", "Prerequisites": ["foo4", "foo5"]})
+    await client.post("/tasks", json={"Name": "bar4", "Prerequisites": ["bar3", "foo1"]})
+    await client.post("/stages", json={"Name": "flat1", "Tasks": ["foo1", "bar1", "bar4"]})
+    await client.post("/stages", json={"Name": "flat2", "BootEnv": "local",
+                                       "Tasks": ["bar1"]})
+    uid = (await client.post("/machines", json={"Name": "bob"})).json()["Uuid"]
+    staged = (await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Stage", "value": "flat1"}])).json()
+    assert staged["Tasks"] == ["foo1", "foo2", "bar1", "foo4", "foo5", "bar3", "bar4"]
+    await client.post("/workflows", json={"Name": "wf", "Stages": ["flat1", "flat1",
+                                                                   "flat2"]})
+    flowed = (await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Workflow", "value": "wf"}])).json()
+    assert flowed["Tasks"] == [
+        "stage:flat1", "foo1", "foo2", "bar1", "foo4", "foo5", "bar3", "bar4",
+        "stage:flat1", "foo1", "bar1", "bar4",
+        "stage:flat2", "bootenv:local", "foo1", "foo2", "bar1"]
+    cycle = await client.put("/tasks/foo1", json={"Name": "foo1", "Prerequisites": ["bar4"]})
+    assert cycle.json()["Messages"] == ["Task foo1 depends on itself!",
+                                        "foo1: bar4: foo1 (cycle at 0)"]
+    await client.patch(f"/machines/{uid}", json=[{"op": "replace", "path": "/Workflow",
+                                                  "value": ""}])
+    assert (await client.delete("/tasks/foo2")).status_code == 200
+    missing = await client.patch(f"/machines/{uid}", json=[
+        {"op": "replace", "path": "/Stage", "value": "flat2"}])
+    assert missing.json()["Messages"] == ["Task bar1 missing prerequisite foo2"]
+    forker = {"meta": {"Name": "forker"}, "sections": {"tasks": {
+        "t1": {"Name": "t1", "Prerequisites": ["t2", "t4"]},
+        "t2": {"Name": "t2", "Prerequisites": ["t3"]},
+        "t3": {"Name": "t3", "Prerequisites": ["t2"]},
+        "t4": {"Name": "t4", "Prerequisites": ["t4", "gone"]}}}}
+    refused = await client.post("/contents", json=forker)
+    assert (refused.json()["Type"], refused.json()["Messages"]) == (
+        "Failed to load backing objects from cache", [
+            "Task t4 missing prerequisite gone",
+            "Task t2 depends on a task with a circular dependency",
+            "t1: t2: t3: t2 (cycle at 1)",
+            "Task t4 depends on a task with a circular dependency",
+            "t1: t4: t4 (cycle at 1)",
+            "Task t2 depends on itself!", "t2: t3: t2 (cycle at 0)",
+            "Task t3 depends on itself!", "t3: t2: t3 (cycle at 0)",
+            "Task t4 depends on itself!", "t4: t4 (cycle at 0)"])
+    assert (await client.get("/tasks/t1")).status_code == 404

@@ -177,6 +177,7 @@ def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:
         if workflow is None or not workflow.get("Available", True):
             return [f"Machine {uid} wants Workflow {flow}, which is not available"]
         tasks: list[str] = []
+        seen: set[str] = set()
         first: Obj | None = None
         for name in workflow.get("Stages") or []:
             found = _stage(store, str(name)) or {}
@@ -184,7 +185,11 @@ def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:
             tasks.append(f"stage:{name}")
             if found.get("BootEnv"):
                 tasks.append(f"bootenv:{found['BootEnv']}")
-            tasks.extend(str(t) for t in found.get("Tasks") or [])
+                seen = set()  # after a reboot, prerequisites run again
+            expanded, missing = expand_tasks(store, found.get("Tasks") or [], seen)
+            tasks.extend(expanded)
+            if missing:
+                return missing
         new.update(Tasks=tasks, CurrentTask=-1)
         if first is not None:
             new["Stage"] = first.get("Name", new.get("Stage"))
@@ -203,7 +208,77 @@ def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:
     if stage is None:
         return [f"Stage {name} does not exist"] if name and name != NO_STAGE else []
     if old is not None or not new.get("Tasks"):
-        new.update(Tasks=[str(t) for t in stage.get("Tasks") or []], CurrentTask=-1)
+        expanded, missing = expand_tasks(store, stage.get("Tasks") or [], set())
+        if missing:
+            return missing
+        new.update(Tasks=expanded, CurrentTask=-1)
     if stage.get("BootEnv"):
         new["BootEnv"] = stage["BootEnv"]
     return []
+
+
+def expand_tasks(store: Store, tasks: list[Any], seen: set[str]) -> tuple[list[str], list[str]]:
+    """A stage's task list as a machine runs it: before each task, its prerequisites
+    (depth first, in order) not yet in ``seen``; ``seen`` grows, and a workflow empties it
+    at each stage with a bootenv (a reboot).  Returns the list and the errors ("Task bar1
+    missing prerequisite foo2").  Recorded TestTaskPrereqs: flat1's ``foo1 foo4 bar1 bar2
+    bar4`` runs as ``foo1 foo4 foo2 foo3 bar1 bar2 foo5 foo6 bar3 foo7 bar4``; in workflow
+    wfPrereqs (flat2, flat1, flat3), flat1 adds none and flat3, after bootenv three, all
+    again.  The first missing prerequisite stops it, as DRP reports only that one."""
+    out: list[str] = []
+    errors: list[str] = []
+
+    def prerequisites(name: str, chain: set[str]) -> None:
+        for pre in (store.find("tasks", name) or {}).get("Prerequisites") or []:
+            pre = str(pre)
+            if errors:
+                return
+            if pre in seen or pre in chain:
+                continue
+            if store.find("tasks", pre) is None:
+                errors.append(f"Task {name} missing prerequisite {pre}")
+                continue
+            prerequisites(pre, chain | {pre})
+            out.append(pre)
+            seen.add(pre)
+
+    for task in (str(t) for t in tasks):
+        if ":" not in task:  # stage:, bootenv:, action: entries have none
+            prerequisites(task, {task})
+            seen.add(task)
+        if errors:
+            break
+        out.append(task)
+    return out, errors
+
+
+def prerequisite_errors(name: str, prerequisites_of: Callable[[str], list[str]]) -> list[str]:
+    """Cycles through task ``name``'s prerequisites: for each prerequisite, the first
+    path (depth first, in order) that comes back to a task on it, as DRP words it.
+    Recorded TestTaskPrereqs and TestTasksInContentBundles: "Task t2 depends on itself!"
+    with "t2: t3: t2 (cycle at 0)" when the path comes back to ``name``, otherwise "Task
+    t2 depends on a task with a circular dependency" with "t1: t2: t3: t2 (cycle at 1)"
+    (the task named is where the cycle starts)."""
+    errors: list[str] = []
+    acyclic: set[str] = set()
+
+    def walk(node: str, path: list[str]) -> tuple[list[str], int] | None:
+        if node in path:
+            return [*path, node], path.index(node)
+        if node in acyclic:
+            return None
+        for pre in prerequisites_of(node):
+            found = walk(pre, [*path, node])
+            if found is not None:
+                return found
+        acyclic.add(node)
+        return None
+
+    for pre in prerequisites_of(name):
+        found = walk(pre, [name])
+        if found is not None:
+            path, at = found
+            errors.append(f"Task {name} depends on itself!" if at == 0 else
+                          f"Task {path[at]} depends on a task with a circular dependency")
+            errors.append(f"{': '.join(path)} (cycle at {at})")
+    return errors

@@ -23,19 +23,34 @@ def _meta(meta: Any, name: str) -> Obj:
     return {**base, **(meta if isinstance(meta, dict) else {}), "Name": name}
 
 
-def _check_templates(sections: Obj, stored: Obj) -> None:
-    """Every template a pack's objects name by ``ID`` exists, stored or in the pack;
-    otherwise nothing is loaded and DRP's answer lists them all (recorded TestContentCli
-    ``contents create test-data/content.yaml``: "Failed to load backing objects from
-    cache" then "Templates[0]: No common template for default-pxelinux.tmpl"...)."""
-    known = set(stored) | set((sections.get("templates") or {}).keys())
-    missing: list[str] = []
+def _check_references(sections: Obj, templates: Obj, tasks: Obj) -> None:
+    """What a pack's objects name exists and holds together, counting the pack's own and
+    the stored objects; otherwise nothing is loaded and DRP's answer lists every fault
+    under "Failed to load backing objects from cache".  Recorded: TestContentCli
+    ``contents create test-data/content.yaml`` ("Templates[0]: No common template for
+    default-pxelinux.tmpl"...) and TestTasksInContentBundles (a task's prerequisites:
+    "Task t1 missing prerequisite f1", and cycles, "Task t1 depends on itself!" / "t1:
+    t2: t1 (cycle at 0)", task by task)."""
+    known = set(templates) | set((sections.get("templates") or {}).keys())
+    faults: list[str] = []
     for prefix in ("tasks", "bootenvs", "stages"):
         for _, obj in sorted((sections.get(prefix) or {}).items()):
             if isinstance(obj, dict):
-                missing.extend(lifecycle.template_errors(obj, known.__contains__))
-    if missing:
-        raise PluginError(*missing, code=422, type="Failed to load backing objects from cache")
+                faults.extend(lifecycle.template_errors(obj, known.__contains__))
+    own = {str(o.get("Name") or k): o for k, o in (sections.get("tasks") or {}).items()
+           if isinstance(o, dict)}
+
+    def prerequisites_of(name: str) -> list[str]:
+        listed = (own.get(name) or tasks.get(name) or {}).get("Prerequisites")
+        return [str(p) for p in listed] if isinstance(listed, list) else []
+
+    for name in sorted(own):
+        faults.extend(f"Task {name} missing prerequisite {pre}" for pre in prerequisites_of(name)
+                      if pre not in own and pre not in tasks)
+    for name in sorted(own):
+        faults.extend(lifecycle.prerequisite_errors(name, prerequisites_of))
+    if faults:
+        raise PluginError(*faults, code=422, type="Failed to load backing objects from cache")
 
 
 class Packs:
@@ -122,7 +137,7 @@ class Packs:
                               type="PUT" if replace else "POST") from None
         if name in self.packs:  # only once the new body is known to be well formed
             self.remove(name)
-        _check_templates(sections, store.data["templates"])
+        _check_references(sections, store.data["templates"], store.data["tasks"])
         keys: list[tuple[str, str]] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
             p for p in sections if p not in LOADED_SECTIONS and p in store.types)

@@ -484,11 +484,21 @@ class Store:
                                             self.user_names()))
         if prefix == "tasks":
             errors.extend(lifecycle.task_errors(obj))
+            errors.extend(lifecycle.prerequisite_errors(
+                str(obj.get("Name") or key), self._prerequisites_with(obj)))
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
             errors.extend(wording.object_errors(list(validator.iter_errors(obj))))
+
+    def _prerequisites_with(self, task: Obj) -> Callable[[str], list[str]]:
+        """Each task's ``Prerequisites``, ``task`` standing for its stored self."""
+        def prerequisites_of(name: str) -> list[str]:
+            found = task if name == task.get("Name") else self.data["tasks"].get(name)
+            listed = (found or {}).get("Prerequisites")
+            return [str(p) for p in listed] if isinstance(listed, list) else []
+        return prerequisites_of
 
     def _check_claims(self, obj: Obj, errors: list[str]) -> None:
         """``models.Role.Claims``: a list of ``models.Claim``, stored with DRP's JSON field
