@@ -283,3 +283,15 @@ func TestFiles(t *testing.T) {
     replay.remove_in(work, "greg.yaml")
     replay.remove_in(work, "../outside")
     assert not (work / "greg.yaml").exists() and (tmp_path / "outside").exists()
+
+
+def test_a_field_no_longer_last_is_drift(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few-line ``RE:`` recording whose last field gained a comma because a v4.8 field
+    sorts after it (TestWorkflowSwitch: ``"Workflow": "wf1"``, then ``WorkflowComplete``)
+    is version drift; any other difference is not."""
+    monkeypatch.setitem(replay.NEWER, "machines", {"WorkflowComplete"})
+    case = replay.Case("T", 0, ["machines", "show", "Name:m1"])
+    want = 'RE:\n  "Name": "m1",\n  "Workflow": "wf1"\n'
+    got = '{\n  "Name": "m1",\n  "Workflow": "wf1",\n  "WorkflowComplete": false\n}\n'
+    assert "WorkflowComplete" in replay.drift(case, want, "", got, "")
+    assert replay.drift(case, want, "", got.replace("wf1", "wf2"), "") == ""
