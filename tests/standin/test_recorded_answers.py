@@ -951,3 +951,30 @@ async def test_task_prerequisites(client: httpx.AsyncClient) -> None:
             "Task t3 depends on itself!", "t3: t2: t3 (cycle at 0)",
             "Task t4 depends on itself!", "t4: t4 (cycle at 0)"])
     assert (await client.get("/tasks/t1")).status_code == 404
+
+
+async def test_jobs_as_recorded(client: httpx.AsyncClient) -> None:
+    """recorded TestJobCli: a created or running job is not deleted ("Jobs <uuid> is not
+    in a deletable state: created"); a state outside models/job.go's is "Invalid State
+    `fred`"; a time filter must be RFC 3339, worded as Go's time.Parse."""
+    await client.post("/tasks", json={"Name": "task1"})
+    await client.post("/stages", json={"Name": "stage3", "Tasks": ["task1"]})
+    uid = (await client.post("/machines", json={"Name": "john", "Stage": "stage3"})).json()[
+        "Uuid"]
+    job_id = "00000000-0000-0000-0000-000000000001"
+    job = (await client.post("/jobs", json={"Uuid": job_id, "Machine": uid})).json()
+    assert job["Uuid"] == job_id
+    kept = await client.delete(f"/jobs/{job_id}")
+    assert (kept.status_code, kept.json()["Messages"]) == (
+        422, [f"Jobs {job_id} is not in a deletable state: created"])
+    bad = await client.put(f"/jobs/{job_id}", json={**job, "State": "fred"})
+    assert bad.json()["Messages"] == ["Invalid State `fred`"]
+    listed = await client.get("/jobs", params={"StartTime": "fred"})
+    assert (listed.status_code, listed.json()["Messages"]) == (406, [
+        'parsing time "fred" as "2006-01-02T15:04:05Z07:00": cannot parse "fred" as "2006"'])
+    assert (await client.get("/jobs", params={"EndTime": "2001-13-01T00:00:00Z"})).json()[
+        "Messages"] == ['parsing time "2001-13-01T00:00:00Z": month out of range']
+    assert (await client.get("/jobs", params={"StartTime": "0001-01-01T00:00:00Z"})
+            ).status_code == 200
+    await client.put(f"/jobs/{job_id}", json={**job, "State": "failed"})
+    assert (await client.delete(f"/jobs/{job_id}")).status_code == 200

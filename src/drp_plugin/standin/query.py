@@ -32,6 +32,14 @@ from ..errors import PluginError
 UNSUPPORTED = frozenset({"filter", "raw", "group-by", "range-only", "exclude-self", "expand"})
 #: Fields compared as IP addresses / UUIDs (DRP's index types).
 IP_FIELDS = frozenset({"Address"})
+#: Fields compared as times (DRP's ``dateTime`` indexes), given as RFC 3339.
+TIME_FIELDS = frozenset({"StartTime", "EndTime"})
+#: Go's ``time.RFC3339`` layout, element by element, with what each element reads.
+_RFC3339 = (("2006", r"\d{4}"), ("-", "-"), ("01", r"\d{2}"), ("-", "-"), ("02", r"\d{2}"),
+            ("T", "T"), ("15", r"\d{2}"), (":", ":"), ("04", r"\d{2}"), (":", ":"),
+            ("05", r"\d{2}(?:\.\d+)?"), ("Z07:00", r"Z|[+-]\d{2}:\d{2}"))
+_RANGES = (("month", 2, 1, 12), ("day", 4, 1, 31), ("hour", 6, 0, 23), ("minute", 8, 0, 59),
+           ("second", 10, 0, 59))
 UUID_FIELDS = frozenset({"Uuid", "CurrentJob", "Machine"})
 #: Index names that filter another field: DRP's ``Valid`` index is ``Validated``
 #: (recorded TestBootEnvCli ``bootenvs list Valid=true`` / "Valid must be true or false").
@@ -95,6 +103,10 @@ def _index_value(name: str, text: str, sample: Any, model: str, label: str = "")
         except ValueError:
             raise PluginError(f"Invalid UUID: {text}", code=406, model=model,
                               type="GET") from None
+    if name in TIME_FIELDS:
+        problem = rfc3339_error(text)
+        if problem is not None:
+            raise PluginError(problem, code=406, model=model, type="GET")
     if isinstance(sample, bool):
         low = text.strip().lower()
         if low not in ("true", "false"):
@@ -108,6 +120,26 @@ def _index_value(name: str, text: str, sample: Any, model: str, label: str = "")
             raise PluginError(f"{label} must be a number", code=406, model=model,
                               type="GET") from None
     return text
+
+
+def rfc3339_error(text: str) -> str | None:
+    """Go's ``time.Parse(time.RFC3339, text)`` error text, or ``None`` when it parses
+    (recorded TestJobCli ``jobs list StartTime=fred``: 'parsing time "fred" as
+    "2006-01-02T15:04:05Z07:00": cannot parse "fred" as "2006"')."""
+    layout = "".join(element for element, _ in _RFC3339)
+    rest, read = text, []
+    for element, pattern in _RFC3339:
+        found = re.match(pattern, rest)
+        if found is None:
+            return f'parsing time "{text}" as "{layout}": cannot parse "{rest}" as "{element}"'
+        read.append(found.group())
+        rest = rest[found.end():]
+    if rest:
+        return f'parsing time "{text}": extra text: "{rest}"'
+    for label, at, low, high in _RANGES:
+        if not low <= int(read[at].split(".")[0]) <= high:
+            return f'parsing time "{text}": {label} out of range'
+    return None
 
 
 def _typed(name: str, value: Any) -> Any:

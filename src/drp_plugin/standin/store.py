@@ -189,6 +189,8 @@ def check_names(prefix: str, obj: Obj, errors: list[str]) -> None:
         for pname in [*(obj.get("RequiredParams") or []), *(obj.get("OptionalParams") or [])]:
             need(valid_name(pname, extra=_PARAM_CHARS), "Invalid Param", pname)
     elif prefix == "jobs":
+        # models/job.go Validate; recorded TestJobCli: "Invalid State `fred`"
+        need(obj.get("State") in JOB_STATES, "Invalid State", obj.get("State"))
         if obj.get("Task"):
             need(valid_name(obj.get("Task")), "Invalid Task", obj.get("Task"))
         if obj.get("Stage"):
@@ -208,6 +210,10 @@ def locked(model: str, key: str, method: str) -> PluginError:
     """A change to a ``Locked`` machine (recorded: TestMachineLocked, "PATCH:
     machines/<uuid>: Locked" and "DELETE: machines/<uuid>: Locked")."""
     return PluginError("Locked", code=423, model=model, key=key, type=method)
+
+
+#: The states a job may be in (models/job.go).
+JOB_STATES = frozenset({"created", "running", "incomplete", "finished", "failed"})
 
 
 def not_found(model: str, key: str, method: str = "GET") -> PluginError:
@@ -733,6 +739,13 @@ class Store:
                                   model="roles", key=key, type="StillInUseError")
         if prefix == "tenants" and not internal:
             tenants.refuse_delete(self.data[prefix][key], key)
+        if prefix == "jobs" and not internal \
+                and self.data[prefix][key].get("State") in ("created", "running"):
+            # recorded TestJobCli: "ValidationError: jobs/<uuid>: Jobs <uuid> is not in a
+            # deletable state: created"
+            raise PluginError(f"Jobs {key} is not in a deletable state: "
+                              f"{self.data[prefix][key].get('State')}", code=422,
+                              model="jobs", key=key, type="ValidationError")
         self._writable(prefix, key, "DELETE", internal)
         if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
             raise locked(prefix, given, "DELETE")
