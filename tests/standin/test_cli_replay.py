@@ -295,3 +295,13 @@ def test_a_field_no_longer_last_is_drift(monkeypatch: pytest.MonkeyPatch) -> Non
     got = '{\n  "Name": "m1",\n  "Workflow": "wf1",\n  "WorkflowComplete": false\n}\n'
     assert "WorkflowComplete" in replay.drift(case, want, "", got, "")
     assert replay.drift(case, want, "", got.replace("wf1", "wf2"), "") == ""
+
+
+def test_html_escapes_of_the_2019_printer_are_drift() -> None:
+    """The 2019 drpcli printed ``&`` as ``\\u0026`` (json.MarshalIndent); v4.8's printer
+    keeps it (recorded TestTemplateCli ``templates upload template.go as greg``)."""
+    case = replay.Case("T", 0, ["templates", "upload", "template.go", "as", "greg"])
+    want = '{\n  "Contents": "op := \\u0026ops{}"\n}\n'
+    got = '{\n  "Contents": "op := &ops{}"\n}\n'
+    assert "PrettyColor" in replay.drift(case, want, "", got, "")
+    assert replay.drift(case, want, "", got.replace("ops", "opz"), "") == ""

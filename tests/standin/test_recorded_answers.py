@@ -978,3 +978,10 @@ async def test_jobs_as_recorded(client: httpx.AsyncClient) -> None:
             ).status_code == 200
     await client.put(f"/jobs/{job_id}", json={**job, "State": "failed"})
     assert (await client.delete(f"/jobs/{job_id}")).status_code == 200
+
+
+async def test_a_validation_message_is_given_once(client: httpx.AsyncClient) -> None:
+    """recorded TestProfileFileImport: "ValidationError: profiles/<name>: Invalid Name
+    `<name>`", once (a key with a slash failed two checks, each said so)."""
+    bad = await client.post("/profiles", json={"Name": "test-data/base/profiles/bad.yaml"})
+    assert bad.json()["Messages"] == ["Invalid Name `test-data/base/profiles/bad.yaml`"]

@@ -554,8 +554,8 @@ class Store:
         self._check_type(otype, str(key), obj, errors)
         if otype.has_params:
             self._check_params(obj, errors)
-        if errors:
-            raise PluginError(*errors, code=422, model=otype.prefix,
+        if errors:  # each once (recorded TestProfileFileImport: "Invalid Name" once)
+            raise PluginError(*dict.fromkeys(errors), code=422, model=otype.prefix,
                               key=given if given is not None else str(key),
                               type="ValidationError")
         if otype.provider:  # models.RawModel: DRP never validates it (recorded
