@@ -985,3 +985,35 @@ async def test_a_validation_message_is_given_once(client: httpx.AsyncClient) -> 
     `<name>`", once (a key with a slash failed two checks, each said so)."""
     bad = await client.post("/profiles", json={"Name": "test-data/base/profiles/bad.yaml"})
     assert bad.json()["Messages"] == ["Invalid Name `test-data/base/profiles/bad.yaml`"]
+
+
+async def test_content_layers_as_recorded(client: httpx.AsyncClient) -> None:
+    """recorded TestContentsFunctionalCli: a pack object of the wrong JSON kind fails
+    with Go's unmarshal error; a key another pack holds is refused (layer 1 is the first
+    pack above the writable layer); replacing a pack without a profile a machine holds
+    loads, with DRP's warning."""
+    bad = await client.post("/contents", json={"meta": {"Name": "PackBad"}, "sections": {
+        "profiles": {"p1-bad": {"Description": "packbad", "Params": 12}}}})
+    assert (bad.status_code, bad.json()["Type"], bad.json()["Messages"]) == (
+        422, "Failed to load backing objects from cache", [
+            "Store profiles item p1-bad failed to load from layer content-PackBad: json: "
+            "cannot unmarshal number into Go struct field Profile.Params of type "
+            "map[string]interface {}", "Try manually replacing content layer PackBad"])
+    pack1 = {"meta": {"Name": "Pack1"},
+             "sections": {"profiles": {"p1-prof": {"Name": "p1-prof"}}}}
+    assert (await client.post("/contents", json=pack1)).status_code == 201
+    taken = await client.post("/contents", json={"meta": {"Name": "Pack2"}, "sections": {
+        "profiles": {"p1-prof": {"Name": "p1-prof", "Description": "pack2"}}}})
+    assert (taken.status_code, taken.json()["Type"], taken.json()["Messages"]) == (
+        409, "STORE_ERROR", ["New layer violates key restrictions: keysCannotBeOverridden: "
+                             "p1-prof is already in layer 1"])
+    await client.post("/machines", json={"Name": "greg", "Profiles": ["p1-prof"]})
+    broken = await client.put("/contents/Pack1", json={"meta": {"Name": "Pack1"}, "sections": {
+        "profiles": {"p2-prof": {"Name": "p2-prof", "Params": 12}}}})
+    assert (broken.json()["Type"], broken.json()["Key"]) == ("PUT", "Pack1")
+    replaced = await client.put("/contents/Pack1", json={"meta": {"Name": "Pack1"},
+                                                         "sections": {"profiles": {
+                                                             "p2-prof": {"Name": "p2-prof"}}}})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["Warnings"] == ["Profile p1-prof (at 0) does not exist"]
+    assert (await client.get("/profiles/p1-prof")).status_code == 404

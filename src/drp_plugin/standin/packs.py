@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PluginError
-from . import lifecycle, versions
+from . import gotypes, lifecycle, versions
 from .content import LOADED_SECTIONS
 
 if TYPE_CHECKING:
@@ -135,8 +135,9 @@ class Packs:
         except ValueError as err:
             raise PluginError(str(err), code=422, model="contents", key=name,
                               type="PUT" if replace else "POST") from None
+        self._check_layer(name, sections, replace)
         if name in self.packs:  # only once the new body is known to be well formed
-            self.remove(name)
+            self.remove(name, quiet=True)
         _check_references(sections, store.data["templates"], store.data["tasks"])
         keys: list[tuple[str, str]] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
@@ -160,10 +161,65 @@ class Packs:
         meta = _meta(body["meta"], name)
         if layer:
             meta["Type"] = layer
+        warnings.extend(self._dangling_profiles())
         self.packs[name] = (meta, keys, warnings)
         if layer == "dynamic":
             store.restacked()
         return self.summary(name)
+
+    def _check_layer(self, name: str, sections: Obj, replace: bool) -> None:
+        """DRP's checks of a new layer against its Go models and the other layers.
+
+        Recorded TestContentsFunctionalCli: a field of the wrong JSON kind fails the load
+        with Go's unmarshal error ("Store profiles item p1-bad failed to load from layer
+        content-PackBad: json: cannot unmarshal number into Go struct field Profile.Params
+        ...", "Try manually replacing content layer PackBad"; the ``PUT`` of a replaced
+        pack names it: "PUT: contents/Pack1"); a key another pack holds is refused
+        ("STORE_ERROR: contents: New layer violates key restrictions:
+        keysCannotBeOverridden: p1-prof is already in layer 1", layers counted from the
+        writable one, 0)."""
+        for prefix in sorted(p for p in sections if p in self.drp.store.types):
+            for key, obj in sorted((sections[prefix] or {}).items()):
+                problem = gotypes.unmarshal_error(prefix, obj)
+                if problem is not None:
+                    raise PluginError(
+                        f"Store {prefix} item {key} failed to load from layer content-{name}: "
+                        f"{problem}", f"Try manually replacing content layer {name}",
+                        code=422, **({"model": "contents", "key": name, "type": "PUT"}
+                                     if replace else
+                                     {"type": "Failed to load backing objects from cache"}))
+        # the stack: the writable layer, the dynamic packs in the order they came, then
+        # the stand-in's own (BasicStore, Overwritable: packs may replace its objects)
+        others = [p for p in self.packs if p != name]
+        dynamic = [p for p in others if self.packs[p][0].get("Type") == "dynamic"]
+        layers = ["BackingStore", *dynamic, *(p for p in others if p not in dynamic)]
+        guarded = {p for p in others if not self.packs[p][0].get("Overwritable")}
+        for prefix in sorted(p for p in sections if p in self.drp.store.types):
+            key_field = self.drp.store.types[prefix].key
+            for key, obj in sorted((sections[prefix] or {}).items()):
+                real = obj.get(key_field, key) if isinstance(obj, dict) else key
+                held = self.drp.store.find(prefix, str(real))
+                owner = (held or {}).get("Bundle")
+                if owner in guarded:
+                    raise PluginError(
+                        "New layer violates key restrictions: keysCannotBeOverridden: "
+                        f"{real} is already in layer {layers.index(owner)}", code=409,
+                        model="contents", type="STORE_ERROR")
+
+    def _dangling_profiles(self) -> list[str]:
+        """What the stored objects say of the profiles they name that are gone, as DRP's
+        load warnings (recorded TestContentsFunctionalCli: replacing Pack1 without the
+        profile a machine holds answers "Profile p1-prof (at 0) does not exist")."""
+        store = self.drp.store
+        found: list[str] = []
+        for prefix, otype in store.types.items():
+            if "Profiles" not in otype.defaults:
+                continue
+            for obj in store.objects(prefix):
+                for i, profile in enumerate(obj.get("Profiles") or []):
+                    if isinstance(profile, str) and store.find("profiles", profile) is None:
+                        found.append(f"Profile {profile} (at {i}) does not exist")
+        return list(dict.fromkeys(found))
 
     def load_quietly(self, body: Obj) -> Obj:
         """:meth:`load` without events: a layer present from the start (``BasicStore``),
@@ -171,13 +227,16 @@ class Packs:
         with self.drp.store.unpublished():
             return self.load(body, replace=True, layer="")
 
-    def remove(self, name: str) -> Obj:
-        """Unload posted pack ``name``, deleting its objects; returns its summary (404 when
-        there is no such pack)."""
+    def remove(self, name: str, quiet: bool = False) -> Obj:
+        """Unload posted pack ``name``, deleting its objects, those in use included (DRP
+        warns instead, see :meth:`_dangling_profiles`); returns its summary (404 when
+        there is no such pack).  ``quiet``: part of a replacement, the stack is rebuilt
+        once the new pack is in."""
         summary = self.summary(name, "DELETE")
         _, keys, _ = self.packs.pop(name)
         for prefix, key in reversed(keys):
             if self.drp.store.find(prefix, key) is not None:
                 self.drp.store.remove(prefix, key, SYSTEM, internal=True)
-        self.drp.store.restacked()
+        if not quiet:
+            self.drp.store.restacked()
         return summary

@@ -749,7 +749,7 @@ class Store:
         self._writable(prefix, key, "DELETE", internal)
         if not internal and self.data[prefix][key].get("Locked") and prefix == "machines":
             raise locked(prefix, given, "DELETE")
-        if prefix == "profiles":
+        if prefix == "profiles" and (not internal or key == GLOBAL_PROFILE):
             self._check_profile_unused(key)
         held = self.pref_holder(prefix, key) if not internal else None
         if held:
