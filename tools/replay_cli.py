@@ -1213,6 +1213,7 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
         drp = StandIn(home, drp_plugin)
         try:
             current = ""
+            after_agent = False
             for case in cases:
                 if only and case.test not in only:
                     continue
@@ -1220,6 +1221,7 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
                     if current:
                         unstage(current, work)
                     current = case.test
+                    after_agent = False
                     stage(current, work, incrementer)
                 if case.removes:
                     remove_in(work, case.removes)
@@ -1239,10 +1241,16 @@ def replay(provision: str, rev: str, drpcli: str, incrementer: Path | None,
                 why = drift(case, want_out, want_err, out, err) if problems else ""
                 if why:
                     klass = "drift"
-                if not served(case) and problems:
+                # what follows drpcli's agent in a test shows the jobs it ran, the task
+                # runner the stand-in does not serve
+                is_served = served(case) and not after_agent
+                after_agent = after_agent or "processjobs" in case.args
+                if not is_served and problems:
                     klass = "not-served"
-                case.result = {"class": klass, "problems": problems, "served": served(case),
+                case.result = {"class": klass, "problems": problems, "served": is_served,
                                "requests": requests}
+                if served(case) and not is_served:
+                    case.result["after_agent"] = True
                 if why:
                     case.result["why"] = why
                 if problems:
@@ -1346,7 +1354,10 @@ def markdown(cases: list[Case]) -> str:
                 why = ("exit status; " if any("exit" in p for p in r["problems"]) else "") + \
                     f"std{stream}: " + _first_difference(r[f"want_{stream}"], r[stream])
             elif klass == "not-served":
-                why = "its test or object type is not served"
+                why = ("it follows `machines processjobs` (drpcli's agent) in its test and "
+                       "shows the jobs the agent ran: the task runner is not served"
+                       if c.result.get("after_agent") else
+                       "its test or object type is not served")
             else:
                 why = c.result.get("why", "")
             out.append(f"- `{name}`: {why.replace('|', '/')}")
