@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from drp_plugin.content import META_FIELDS, drp_models
-from drp_plugin.standin import StandIn
+from drp_plugin.standin import StandIn, licenses
 from drp_plugin.standin.objtypes import builtin_types
 from drp_plugin.standin.providers import provider_meta
 from drp_plugin.standin.server import VERSION
@@ -390,21 +390,9 @@ def _as(drp: StandIn, user: str, password: str) -> httpx.AsyncClient:
                              auth=(user, password), timeout=30)
 
 
-#: A licence pack shaped as cli/common_test.go's ``licenseLayer``: a ``rackn-license``
-#: profile whose ``rackn/license-object`` names the licensed features.
-LICENCE = {
-    "meta": {"Name": "rackn-license", "Version": "v0.0.1", "Description": "test licence"},
-    "sections": {"profiles": {"rackn-license": {
-        "Name": "rackn-license",
-        "Params": {"rackn/license-object": {"Owner": "tests", "Licenses": [
-            {"Name": "rbac", "Version": "v2.*"},
-            {"Name": "secure-params", "Version": "v2.*"}]}}}}},
-}
-
-
 async def _licensed(client: httpx.AsyncClient) -> None:
-    """Load :data:`LICENCE` (roles and tenants are licensed features)."""
-    loaded = await client.post("/contents", json=LICENCE)
+    """Load a licence pack (roles and tenants are licensed features)."""
+    loaded = await client.post("/contents", json=licenses.pack())
     assert loaded.status_code == 201, loaded.text
 
 
@@ -678,6 +666,11 @@ async def test_rbac_is_a_licensed_feature(client: httpx.AsyncClient) -> None:
     tenant = await client.post("/tenants", json={"Name": "foo"})
     assert tenant.json()["Messages"][-1] == "Access to /api/v3/tenants denied"
     assert [r["Name"] for r in (await client.get("/roles")).json()] == ["superuser"]
+    # a licence without rbac grants nothing here
+    assert (await client.post("/contents", json=licenses.pack("secure-params"))
+            ).status_code == 201
+    assert (await client.post("/roles", json={"Name": "foo"})).status_code == 403
+    assert (await client.delete("/contents/rackn-license")).status_code == 200
     await _licensed(client)
     assert (await client.post("/roles", json={"Name": "foo"})).status_code == 201
     assert (await client.post("/tenants", json={"Name": "foo"})).status_code == 201

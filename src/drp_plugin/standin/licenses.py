@@ -34,6 +34,19 @@ PARAM = "rackn/license-object"
 GATED = {"roles": "rbac", "tenants": "rbac"}
 
 
+def pack(*names: str) -> dict[str, object]:
+    """A content pack that licenses ``names`` (default ``rbac`` and ``secure-params``)
+    in the stand-in, shaped as DRP's own test licence (cli/common_test.go
+    ``licenseLayer``) without its signature: ``POST /contents`` it before writing
+    roles or tenants."""
+    licensed = names or ("rbac", "secure-params")
+    return {"meta": {"Name": PROFILE, "Version": "v0.0.1",
+                     "Description": "Licence for the DRP stand-in"},
+            "sections": {"profiles": {PROFILE: {"Name": PROFILE, "Params": {PARAM: {
+                "Owner": "drp-plugin stand-in",
+                "Licenses": [{"Name": n, "Version": "v2.*"} for n in licensed]}}}}}}
+
+
 def features(store: Store) -> set[str]:
     """The features the loaded licence names."""
     profile = store.find("profiles", PROFILE)
