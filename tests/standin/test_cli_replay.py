@@ -253,13 +253,16 @@ def test_summary_counts_cases_that_reach_the_stand_in() -> None:
                     reason="DRP_PROVISION_GIT (a mirror of digitalrebar/provision) and "
                            "DRP_DRPCLI (a drpcli binary) not set")
 def test_recorded_suite_replayed() -> None:
-    """The figure of docs/protocol/standin.md: at least 300 served cases as DRP did."""
+    """The figures of docs/protocol/standin.md, kept: at least 75 % of the served cases
+    that reach the stand-in, and 1,300 served cases, answer as DRP did (run17: 1,305 of
+    1,566 and 1,307 of 1,802)."""
     inc = os.environ.get("DRP_INCREMENTER")
     cases = replay.replay(os.environ["DRP_PROVISION_GIT"], replay.SUITE_REV,
                           os.environ["DRP_DRPCLI"], Path(inc) if inc else None,
                           [str(Path(sys.executable).with_name("drp-plugin"))])
     summary = replay.summary(cases)
-    assert summary["matched"] >= 300, summary
+    assert summary["matched"] >= 1300, summary
+    assert summary["matched_requesting"] >= 0.75 * summary["served_requesting"], summary
 
 
 def test_a_tests_file_removals_are_replayed(tmp_path: Path) -> None:
