@@ -1010,3 +1010,26 @@ async def test_content_layers_as_recorded(client: httpx.AsyncClient) -> None:
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["Warnings"] == ["Profile p1-prof (at 0) does not exist"]
     assert (await client.get("/profiles/p1-prof")).status_code == 404
+
+
+async def test_a_long_prerequisite_chain(client: httpx.AsyncClient) -> None:
+    """Prerequisites are followed without recursion: a chain of 3,000 tasks loads and
+    expands (each task needs the next), and a cycle at its far end is still found."""
+    count = 3000
+    chain = {f"t{i}": {"Name": f"t{i}", "Prerequisites": [f"t{i + 1}"] if i + 1 < count else []}
+             for i in range(count)}
+    loaded = await client.post("/contents", json={"meta": {"Name": "chain"},
+                                                  "sections": {"tasks": chain}})
+    assert loaded.status_code == 201, loaded.text[:300]
+    await client.post("/stages", json={"Name": "deep", "Tasks": ["t0"]})
+    uid = (await client.post("/machines", json={"Name": "m", "Stage": "deep"})).json()["Uuid"]
+    tasks = (await client.get(f"/machines/{uid}")).json()["Tasks"]
+    assert tasks == [f"t{i}" for i in reversed(range(count))]
+    chain[f"t{count - 1}"]["Prerequisites"] = ["t0"]
+    looped = await client.post("/contents", json={"meta": {"Name": "loop"}, "sections": {
+        "tasks": {k.replace("t", "u"): {"Name": k.replace("t", "u"), "Prerequisites": [
+            p.replace("t", "u") for p in v["Prerequisites"]]} for k, v in chain.items()}}})
+    assert looped.status_code == 422
+    messages = looped.json()["Messages"]
+    assert messages[0] == "Task u0 depends on itself!"
+    assert messages[-1].endswith("(DRP_PLUGIN_STANDIN_MAX_FAULT_BYTES)")  # 1 MiB of them

@@ -38,7 +38,7 @@ would take the stage's), so that a client may set a task list up in one request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._types import Obj
@@ -228,23 +228,36 @@ def expand_tasks(store: Store, tasks: list[Any], seen: set[str]) -> tuple[list[s
     out: list[str] = []
     errors: list[str] = []
 
-    def prerequisites(name: str, chain: set[str]) -> None:
-        for pre in (store.find("tasks", name) or {}).get("Prerequisites") or []:
-            pre = str(pre)
-            if errors:
-                return
-            if pre in seen or pre in chain:
+    def prerequisites_of(name: str) -> Iterator[str]:
+        return (str(p) for p in (store.find("tasks", name) or {}).get("Prerequisites") or [])
+
+    def prerequisites(task: str) -> None:
+        # depth first without recursion: a long chain of prerequisites is no stack
+        # overflow; ``chain`` holds the tasks being expanded (a cycle is not followed)
+        chain, stack = [task], [prerequisites_of(task)]
+        expanding = {task}
+        while stack:
+            pre = next(stack[-1], None)
+            if pre is None:
+                stack.pop()
+                done = chain.pop()
+                expanding.discard(done)
+                if stack:  # a prerequisite: it runs before the task that needs it
+                    out.append(done)
+                    seen.add(done)
+                continue
+            if pre in seen or pre in expanding:
                 continue
             if store.find("tasks", pre) is None:
-                errors.append(f"Task {name} missing prerequisite {pre}")
-                continue
-            prerequisites(pre, chain | {pre})
-            out.append(pre)
-            seen.add(pre)
+                errors.append(f"Task {chain[-1]} missing prerequisite {pre}")
+                return
+            chain.append(pre)
+            expanding.add(pre)
+            stack.append(prerequisites_of(pre))
 
     for task in (str(t) for t in tasks):
         if ":" not in task:  # stage:, bootenv:, action: entries have none
-            prerequisites(task, {task})
+            prerequisites(task)
             seen.add(task)
         if errors:
             break
@@ -252,26 +265,42 @@ def expand_tasks(store: Store, tasks: list[Any], seen: set[str]) -> tuple[list[s
     return out, errors
 
 
-def prerequisite_errors(name: str, prerequisites_of: Callable[[str], list[str]]) -> list[str]:
+def prerequisite_errors(name: str, prerequisites_of: Callable[[str], list[str]],
+                        acyclic: set[str] | None = None) -> list[str]:
     """Cycles through task ``name``'s prerequisites: for each prerequisite, the first
     path (depth first, in order) that comes back to a task on it, as DRP words it.
     Recorded TestTaskPrereqs and TestTasksInContentBundles: "Task t2 depends on itself!"
     with "t2: t3: t2 (cycle at 0)" when the path comes back to ``name``, otherwise "Task
     t2 depends on a task with a circular dependency" with "t1: t2: t3: t2 (cycle at 1)"
-    (the task named is where the cycle starts)."""
+    (the task named is where the cycle starts).  ``acyclic``, shared by the caller over
+    several tasks of one graph, keeps the tasks known to reach no cycle."""
     errors: list[str] = []
-    acyclic: set[str] = set()
+    acyclic = set() if acyclic is None else acyclic
 
     def walk(node: str, path: list[str]) -> tuple[list[str], int] | None:
+        """The first cycle reached from ``node`` below ``path``, depth first without
+        recursion; a task whose whole subtree holds none is remembered as acyclic."""
         if node in path:
             return [*path, node], path.index(node)
         if node in acyclic:
             return None
-        for pre in prerequisites_of(node):
-            found = walk(pre, [*path, node])
-            if found is not None:
-                return found
-        acyclic.add(node)
+        path = [*path, node]
+        on_path = set(path)
+        stack = [iter(prerequisites_of(node))]
+        while stack:
+            pre = next(stack[-1], None)
+            if pre is None:
+                stack.pop()
+                done = path.pop()
+                on_path.discard(done)
+                acyclic.add(done)
+                continue
+            if pre in on_path:
+                return [*path, pre], path.index(pre)
+            if pre not in acyclic:
+                path.append(pre)
+                on_path.add(pre)
+                stack.append(iter(prerequisites_of(pre)))
         return None
 
     for pre in prerequisites_of(name):

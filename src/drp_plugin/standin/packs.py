@@ -23,7 +23,8 @@ def _meta(meta: Any, name: str) -> Obj:
     return {**base, **(meta if isinstance(meta, dict) else {}), "Name": name}
 
 
-def _check_references(sections: Obj, templates: Obj, tasks: Obj) -> None:
+def _check_references(sections: Obj, templates: Obj, tasks: Obj,
+                      max_fault_bytes: int) -> None:
     """What a pack's objects name exists and holds together, counting the pack's own and
     the stored objects; otherwise nothing is loaded and DRP's answer lists every fault
     under "Failed to load backing objects from cache".  Recorded: TestContentCli
@@ -47,8 +48,15 @@ def _check_references(sections: Obj, templates: Obj, tasks: Obj) -> None:
     for name in sorted(own):
         faults.extend(f"Task {name} missing prerequisite {pre}" for pre in prerequisites_of(name)
                       if pre not in own and pre not in tasks)
-    for name in sorted(own):
-        faults.extend(lifecycle.prerequisite_errors(name, prerequisites_of))
+    acyclic: set[str] = set()
+    names = sorted(own)
+    for done, name in enumerate(names):
+        if sum(len(f) for f in faults) > max_fault_bytes:
+            faults.append(f"... {len(names) - done} more tasks not checked: the faults "
+                          f"listed passed {max_fault_bytes} bytes "
+                          "(DRP_PLUGIN_STANDIN_MAX_FAULT_BYTES)")
+            break
+        faults.extend(lifecycle.prerequisite_errors(name, prerequisites_of, acyclic))
     if faults:
         raise PluginError(*faults, code=422, type="Failed to load backing objects from cache")
 
@@ -138,7 +146,8 @@ class Packs:
         self._check_layer(name, sections, replace)
         if name in self.packs:  # only once the new body is known to be well formed
             self.remove(name, quiet=True)
-        _check_references(sections, store.data["templates"], store.data["tasks"])
+        _check_references(sections, store.data["templates"], store.data["tasks"],
+                          self.drp.limits.max_fault_bytes)
         keys: list[tuple[str, str]] = []
         order = [p for p in LOADED_SECTIONS if p in sections] + sorted(
             p for p in sections if p not in LOADED_SECTIONS and p in store.types)

@@ -59,6 +59,11 @@ class Limits:
     #: Largest log of one job (``PUT /jobs/<uuid>/log`` appends past it answer 413).
     max_job_log: int = field(
         default_factory=lambda: _env("DRP_PLUGIN_STANDIN_MAX_JOB_LOG", 64 * MIB))
+    #: Text of the faults a content pack's check lists (each task of a prerequisite
+    #: cycle names the whole cycle): past it the check stops and says how many tasks
+    #: it did not check.
+    max_fault_bytes: int = field(
+        default_factory=lambda: _env("DRP_PLUGIN_STANDIN_MAX_FAULT_BYTES", MIB))
     #: Longest token life a ``ttl`` may ask for, in seconds: the largest Go
     #: ``time.Duration`` in whole seconds (DRP's ``time.Second * ttl`` overflows past it).
     max_token_ttl: int = field(

@@ -451,7 +451,8 @@ class Store:
             elif name not in self.data["profiles"]:
                 errors.append(f"Profile {name} (at {i}) does not exist")
 
-    def _check_type(self, otype: ObjectType, key: str, obj: Obj, errors: list[str]) -> None:
+    def _check_type(self, otype: ObjectType, key: str, obj: Obj, errors: list[str],
+                    internal: bool = False) -> None:
         prefix = otype.prefix
         if prefix == "machines":
             try:
@@ -490,8 +491,9 @@ class Store:
                                             self.user_names()))
         if prefix == "tasks":
             errors.extend(lifecycle.task_errors(obj))
-            errors.extend(lifecycle.prerequisite_errors(
-                str(obj.get("Name") or key), self._prerequisites_with(obj)))
+            if not internal:  # a pack's tasks are checked together (packs.py)
+                errors.extend(lifecycle.prerequisite_errors(
+                    str(obj.get("Name") or key), self._prerequisites_with(obj)))
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
@@ -551,7 +553,7 @@ class Store:
             key = key_hint
         elif otype.has_params and "/" in key:
             errors.append(f"Invalid {otype.key} `{key}`")
-        self._check_type(otype, str(key), obj, errors)
+        self._check_type(otype, str(key), obj, errors, internal)
         if otype.has_params:
             self._check_params(obj, errors)
         if errors:  # each once (recorded TestProfileFileImport: "Invalid Name" once)
