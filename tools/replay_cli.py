@@ -775,23 +775,18 @@ def incrementer_changes(provision: str, old_rev: str, incrementer: Path
     from the one the suite was recorded with (``cmds/incrementer/incrementer.go`` at
     ``old_rev``), as :data:`VALUE_CHANGES` entries.  Today: ``HasPublish`` (the 2019
     incrementer published events; v4.8's does not)."""
-    git = ["git", "--git-dir", provision] if not (Path(provision) / ".git").exists() \
-        else ["git", "-C", provision]
-
-    def has_publish(rev: str) -> bool | None:
-        shown = subprocess.run([*git, "show", f"{rev}:cmds/incrementer/incrementer.go"],
-                               capture_output=True, text=True)
-        found = re.search(r"HasPublish:\s*(true|false)", shown.stdout)
-        return None if shown.returncode or found is None else found.group(1) == "true"
-
+    shown = subprocess.run([*_git(provision), "show",
+                            f"{old_rev}:cmds/incrementer/incrementer.go"],
+                           capture_output=True, text=True)
+    found = re.search(r"HasPublish:\s*(true|false)", shown.stdout)
     try:
         defined = json.loads(subprocess.run([str(incrementer), "define"], capture_output=True,
                                             text=True, timeout=COMMAND_TIMEOUT).stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return []
-    before = has_publish(old_rev)
+    before = None if shown.returncode or found is None else found.group(1) == "true"
     after = defined.get("HasPublish") if isinstance(defined, dict) else None
-    if not isinstance(before, bool) or not isinstance(after, bool) or before == after:
+    if before is None or not isinstance(after, bool) or before == after:
         return []
     return [("plugin_providers", "HasPublish", before, after,
              f"the incrementer replayed declares HasPublish {str(after).lower()}, the one "
@@ -1062,11 +1057,15 @@ def compare(case: Case, want_out: str, want_err: str, out: str, err: str,
 
 # ---- the run ----------------------------------------------------------------------------
 
+def _git(provision: str) -> list[str]:
+    """The git command for ``provision``, a git dir or a work tree."""
+    return ["git", "--git-dir", provision] if not (Path(provision) / ".git").exists() \
+        else ["git", "-C", provision]
+
+
 def suite_files(provision: str, rev: str, into: Path) -> Path:
     """Extract ``cli/`` of ``provision`` (a git dir or work tree) at ``rev`` into ``into``."""
-    git = ["git", "--git-dir", provision] if not (Path(provision) / ".git").exists() \
-        else ["git", "-C", provision]
-    data = subprocess.run([*git, "archive", rev, "cli"], check=True,
+    data = subprocess.run([*_git(provision), "archive", rev, "cli"], check=True,
                           capture_output=True).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(into, filter="data")

@@ -48,12 +48,12 @@ from aiohttp import web
 from .._types import Obj
 from ..errors import PluginError
 from ..models import now_rfc3339
+from .store import BUSY_JOB_STATES as BUSY
 from .store import Store
 
 #: Go's zero ``uuid.UUID``, what a machine's first job has as ``Previous``.
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 #: The job states that block a new job for the same machine.
-BUSY = frozenset({"created", "running"})
 _CHUNK = 1 << 16
 
 

@@ -38,7 +38,7 @@ would take the stage's), so that a client may set a task list up in one request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._types import Obj
@@ -217,6 +217,17 @@ def _workflow_and_stage(store: Store, old: Obj | None, new: Obj) -> list[str]:
     return []
 
 
+def prerequisites_in(*layers: Mapping[str, Any]) -> Callable[[str], list[str]]:
+    """Each task's ``Prerequisites`` (as names), looked up in ``layers`` by name, the
+    first layer holding the task winning (a task being written over the stored ones, a
+    pack's tasks over the stored ones)."""
+    def prerequisites_of(name: str) -> list[str]:
+        found = next((layer[name] for layer in layers if name in layer), None)
+        listed = found.get("Prerequisites") if isinstance(found, dict) else None
+        return [str(p) for p in listed] if isinstance(listed, list) else []
+    return prerequisites_of
+
+
 def expand_tasks(store: Store, tasks: list[Any], seen: set[str]) -> tuple[list[str], list[str]]:
     """A stage's task list as a machine runs it: before each task, its prerequisites
     (depth first, in order) not yet in ``seen``; ``seen`` grows, and a workflow empties it
@@ -227,9 +238,10 @@ def expand_tasks(store: Store, tasks: list[Any], seen: set[str]) -> tuple[list[s
     again.  The first missing prerequisite stops it, as DRP reports only that one."""
     out: list[str] = []
     errors: list[str] = []
+    listed = prerequisites_in(store.data["tasks"])
 
     def prerequisites_of(name: str) -> Iterator[str]:
-        return (str(p) for p in (store.find("tasks", name) or {}).get("Prerequisites") or [])
+        return iter(listed(name))
 
     def prerequisites(task: str) -> None:
         # depth first without recursion: a long chain of prerequisites is no stack

@@ -40,23 +40,23 @@ def _check_references(sections: Obj, templates: Obj, tasks: Obj,
                 faults.extend(lifecycle.template_errors(obj, known.__contains__))
     own = {str(o.get("Name") or k): o for k, o in (sections.get("tasks") or {}).items()
            if isinstance(o, dict)}
-
-    def prerequisites_of(name: str) -> list[str]:
-        listed = (own.get(name) or tasks.get(name) or {}).get("Prerequisites")
-        return [str(p) for p in listed] if isinstance(listed, list) else []
+    prerequisites_of = lifecycle.prerequisites_in(own, tasks)
 
     for name in sorted(own):
         faults.extend(f"Task {name} missing prerequisite {pre}" for pre in prerequisites_of(name)
                       if pre not in own and pre not in tasks)
     acyclic: set[str] = set()
     names = sorted(own)
+    size = sum(len(f) for f in faults)
     for done, name in enumerate(names):
-        if sum(len(f) for f in faults) > max_fault_bytes:
+        if size > max_fault_bytes:
             faults.append(f"... {len(names) - done} more tasks not checked: the faults "
                           f"listed passed {max_fault_bytes} bytes "
                           "(DRP_PLUGIN_STANDIN_MAX_FAULT_BYTES)")
             break
-        faults.extend(lifecycle.prerequisite_errors(name, prerequisites_of, acyclic))
+        found = lifecycle.prerequisite_errors(name, prerequisites_of, acyclic)
+        size += sum(len(f) for f in found)
+        faults.extend(found)
     if faults:
         raise PluginError(*faults, code=422, type="Failed to load backing objects from cache")
 

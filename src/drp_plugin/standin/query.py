@@ -178,8 +178,8 @@ def _members_test(name: str, op: str, args: list[str]) -> Test:
 
     def test(obj: dict[str, Any]) -> bool:
         value = _lookup(obj, name)
-        have = set(value) if isinstance(value, (list, dict)) else set()
-        have = {h for h in have if isinstance(h, str)}
+        have = {h for h in value if isinstance(h, str)} \
+            if isinstance(value, (list, dict)) else set()
         if op in ("Eq", "Ne"):
             return wanted <= have if op == "Eq" else not wanted <= have
         return bool(wanted & have) if op == "In" else not wanted & have

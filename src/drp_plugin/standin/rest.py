@@ -6,7 +6,8 @@ update, delete, password, token), ``prefs``, ``whoami``, ``contents``, ``files``
 ``plugin_providers`` (upload, list, get, delete, binary), ``meta/<prefix>/<key>`` (GET,
 PATCH), ``indexes[/<prefix>]`` and,
 for every stored type (machines, profiles, params, plugins, templates, tasks, stages,
-bootenvs, workflows, jobs, roles and plugin-defined types): ``GET/HEAD/POST /<prefix>``,
+bootenvs, workflows, jobs, roles, tenants and plugin-defined types):
+``GET/HEAD/POST /<prefix>``,
 ``GET/HEAD/PUT/PATCH/DELETE /<prefix>/<key>``, ``/<prefix>/<key>/params[/<name>]``,
 ``/<prefix>/<key>/pubkey``, ``/machines/<key>/token``,
 ``/<prefix>/<key>/actions[/<cmd>]`` and ``/jobs/<uuid>/log`` (GET, PUT).  Every
@@ -22,8 +23,9 @@ files carry ``ETag: "SHA256:<hex>"`` and ``X-DRP-SHA256SUM`` (``GetBlob``,
 ``GetBlobSum``).
 
 Not served (a 404 that says so, never a fake success): DHCP (subnets, leases,
-reservations), TFTP/ISOs, contexts, pools, tenants, work orders,
-licenses, secure file server, HA and clustering.  Tasks, stages, bootenvs,
+reservations), TFTP/ISOs, contexts, pools, work orders, secure file server, HA and
+clustering.  Roles and tenants are served (writing them needs the ``rbac`` licence,
+:mod:`.licenses`; a tenant's users see its members only, :mod:`.tenants`).  Tasks, stages, bootenvs,
 workflows and jobs are stored and validated, never run; a new job becomes its
 machine's current job and has a log, as in DRP (:mod:`.jobs`).
 """
@@ -266,7 +268,8 @@ class Api:
     def _tenant_check(self, request: web.Request, principal: Principal) -> None:
         """404, as DRP answers, for an object of the request's path that the caller's
         tenant keeps from it (:mod:`.tenants`)."""
-        if tenants.of(self.store, principal.user) is None:
+        tenant = tenants.of(self.store, principal.user)
+        if tenant is None:
             return
         info = request.match_info
         prefix = info.get("prefix") or ("users" if "name" in info else "")
@@ -279,7 +282,7 @@ class Api:
                 real = self.store.resolve(prefix, key, request.method)
             except PluginError:
                 return  # the handler answers for an object that does not exist
-        if tenants.hides(self.store, principal.user, prefix, real):
+        if tenants.hides(tenant, prefix, real):
             raise PluginError("Not Found", code=404, model=prefix, key=key,
                               type=request.method)
 

@@ -212,8 +212,10 @@ def locked(model: str, key: str, method: str) -> PluginError:
     return PluginError("Locked", code=423, model=model, key=key, type=method)
 
 
-#: The states a job may be in (models/job.go).
+#: The states a job may be in (models/job.go), and those of a job not done yet: a
+#: machine has at most one, and it is not deleted.
 JOB_STATES = frozenset({"created", "running", "incomplete", "finished", "failed"})
+BUSY_JOB_STATES = frozenset({"created", "running"})
 
 
 def not_found(model: str, key: str, method: str = "GET") -> PluginError:
@@ -492,21 +494,14 @@ class Store:
         if prefix == "tasks":
             errors.extend(lifecycle.task_errors(obj))
             if not internal:  # a pack's tasks are checked together (packs.py)
+                name = str(obj.get("Name") or key)
                 errors.extend(lifecycle.prerequisite_errors(
-                    str(obj.get("Name") or key), self._prerequisites_with(obj)))
+                    name, lifecycle.prerequisites_in({name: obj}, self.data["tasks"])))
         if "Profiles" in otype.defaults:
             self._check_profiles(prefix, key, obj, errors)
         if otype.schema is not None:
             validator = jsonschema.Draft7Validator(otype.schema)
             errors.extend(wording.object_errors(list(validator.iter_errors(obj))))
-
-    def _prerequisites_with(self, task: Obj) -> Callable[[str], list[str]]:
-        """Each task's ``Prerequisites``, ``task`` standing for its stored self."""
-        def prerequisites_of(name: str) -> list[str]:
-            found = task if name == task.get("Name") else self.data["tasks"].get(name)
-            listed = (found or {}).get("Prerequisites")
-            return [str(p) for p in listed] if isinstance(listed, list) else []
-        return prerequisites_of
 
     def _check_claims(self, obj: Obj, errors: list[str]) -> None:
         """``models.Role.Claims``: a list of ``models.Claim``, stored with DRP's JSON field
@@ -742,7 +737,7 @@ class Store:
         if prefix == "tenants" and not internal:
             tenants.refuse_delete(self.data[prefix][key], key)
         if prefix == "jobs" and not internal \
-                and self.data[prefix][key].get("State") in ("created", "running"):
+                and self.data[prefix][key].get("State") in BUSY_JOB_STATES:
             # recorded TestJobCli: "ValidationError: jobs/<uuid>: Jobs <uuid> is not in a
             # deletable state: created"
             raise PluginError(f"Jobs {key} is not in a deletable state: "

@@ -52,11 +52,8 @@ def of(store: Store, user: str) -> Obj | None:
     return None
 
 
-def hides(store: Store, user: str, prefix: str, key: str) -> bool:
-    """Whether ``user``'s tenant keeps object ``prefix``/``key`` from it."""
-    tenant = of(store, user)
-    if tenant is None:
-        return False
+def hides(tenant: Obj, prefix: str, key: str) -> bool:
+    """Whether ``tenant`` keeps object ``prefix``/``key`` from its users."""
     members = tenant.get("Members") or {}
     return prefix in members and key not in (members[prefix] or [])
 
